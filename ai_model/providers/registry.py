@@ -1,0 +1,47 @@
+"""Chooses the adapter class for a `Provider.kind`.
+
+Built-in adapters are named by import path; `settings.PROVIDER_ADAPTERS`
+(`{kind: "package.module.Class"}`) overrides or adds entries, as Django chooses
+backends by import path.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from ai_model.models import Provider
+from ai_model.providers.base import BaseProvider
+
+BUILTIN_ADAPTERS: dict[str, str] = {
+    Provider.Kind.LOCAL: "ai_model.providers.local.LocalProvider",
+    Provider.Kind.OPENAI_COMPATIBLE: "ai_model.providers.openai_compatible.OpenAICompatibleProvider",
+    Provider.Kind.OPENAI: "ai_model.providers.openai_compatible.OpenAICompatibleProvider",
+    Provider.Kind.LLAMACPP: "ai_model.providers.openai_compatible.OpenAICompatibleProvider",
+}
+
+
+class UnsupportedProviderKind(LookupError):
+    """No adapter is registered for a provider kind."""
+
+
+def adapter_class(kind: str) -> type[BaseProvider]:
+    """The adapter class for `kind`; raises UnsupportedProviderKind."""
+    path = {**BUILTIN_ADAPTERS, **getattr(settings, "PROVIDER_ADAPTERS", {})}.get(kind)
+    if path is None:
+        raise UnsupportedProviderKind(f"No adapter for provider kind {kind!r} yet.")
+    return import_string(path)
+
+
+def adapter_for(provider: Provider) -> BaseProvider:
+    """An adapter instance bound to `provider`'s settings."""
+    return adapter_class(provider.kind)(provider)
+
+
+def is_supported(kind: str) -> bool:
+    """Whether an adapter exists for `kind`."""
+    try:
+        adapter_class(kind)
+    except UnsupportedProviderKind:
+        return False
+    return True

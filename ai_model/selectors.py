@@ -1,0 +1,55 @@
+"""Reads for providers and models."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from ai_model.models import AIModel, Provider
+from ai_model.providers.registry import adapter_for, is_supported
+from core.errors import ApiError
+
+
+def usable_models():
+    """Enabled models of enabled providers (a queryset; provider joined)."""
+    return AIModel.objects.filter(enabled=True, provider__enabled=True).select_related("provider")
+
+
+async def ai_model_list() -> list[AIModel]:
+    """Models users may pick: usable and with an adapter for their provider kind."""
+    return [m async for m in usable_models().order_by("display_name") if is_supported(m.provider.kind)]
+
+
+async def ai_model_availability(*, models: list[AIModel]) -> dict[uuid.UUID, bool]:
+    """`{model id: is_available}` from each provider's cached health probe (one probe per provider)."""
+    by_provider: dict[uuid.UUID, bool] = {}
+    result = {}
+    for model in models:
+        if model.provider_id not in by_provider:
+            by_provider[model.provider_id] = await adapter_for(model.provider).is_available()
+        result[model.id] = by_provider[model.provider_id]
+    return result
+
+
+async def ai_model_resolve(*, model_id: Any = None, fallback: AIModel | None = None) -> AIModel:
+    """The model a reply should use: `model_id` if given, else `fallback`, else the first
+    usable model (the embedded one first). Raises ApiError (field `model`) when the
+    given id is unknown, disabled or has no adapter, or when no model exists at all."""
+    if model_id is not None:
+        try:
+            model = await usable_models().aget(pk=model_id)
+        except (AIModel.DoesNotExist, ValueError):
+            raise ApiError("Unknown or disabled model.", code="invalid_model", field="model") from None
+        if not is_supported(model.provider.kind):
+            raise ApiError("This model's provider kind is not supported yet.", code="invalid_model", field="model")
+        return model
+    if fallback is not None and fallback.enabled:
+        fresh = await usable_models().filter(pk=fallback.pk).afirst()
+        if fresh is not None and is_supported(fresh.provider.kind):
+            return fresh
+    async for model in usable_models().order_by("created_at"):
+        if model.provider.kind == Provider.Kind.LOCAL:
+            return model
+    for model in await ai_model_list():
+        return model
+    raise ApiError("No model is configured; run `manage.py ensure_local_model`.", code="no_model", field="model")

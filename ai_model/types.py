@@ -1,0 +1,81 @@
+"""Value types shared by every provider adapter.
+
+A request goes in as a `ChatRequest`; an adapter's stream yields `StreamEvent`s:
+`TextDelta`, `ToolCall`, `Usage`, `StreamError` and finally `Done`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """One turn of the context sent to a model."""
+
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """What to generate: the context path and the generation options.
+
+    `temperature` and `max_tokens` are None to use the adapter's defaults.
+    """
+
+    model: str
+    messages: list[ChatMessage]
+    temperature: float | None = None
+    max_tokens: int | None = None
+    tools: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """More reply text."""
+
+    text: str
+    type: Literal["text"] = "text"
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A complete tool call; `arguments` is the JSON-decoded argument object."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+    type: Literal["tool_call"] = "tool_call"
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts as the provider reported (or the adapter counted) them."""
+
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    type: Literal["usage"] = "usage"
+
+
+@dataclass(frozen=True)
+class StreamError:
+    """The stream failed; `code` is one of `ai_model.errors` codes, `detail` is safe to show."""
+
+    code: str
+    detail: str
+    type: Literal["error"] = "error"
+
+
+@dataclass(frozen=True)
+class Done:
+    """The stream ended normally; `finish_reason` as the provider named it (e.g. `stop`, `length`)."""
+
+    finish_reason: str | None = None
+    type: Literal["done"] = "done"
+
+
+StreamEvent = TextDelta | ToolCall | Usage | StreamError | Done

@@ -1,0 +1,29 @@
+"""A conversation: its owner, title and default model; its messages form a tree."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class ChatSession(models.Model):
+    """One chat. `title_set_by_user` protects a user's title from automatic titles."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_sessions")
+    title = models.CharField(max_length=200, blank=True)
+    title_set_by_user = models.BooleanField(default=False)
+    default_model = models.ForeignKey(
+        "ai_model.AIModel", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        indexes = [models.Index(fields=["owner", "-updated_at"], name="session_owner_recent")]
+
+    def __str__(self) -> str:
+        return self.title or f"Session {str(self.id)[:8]}"

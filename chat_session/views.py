@@ -1,0 +1,75 @@
+"""REST resources for sessions and the browser pages."""
+
+from __future__ import annotations
+
+from adrf import viewsets
+from asgiref.sync import sync_to_async
+from django.contrib.auth import get_user_model
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.views.decorators.csrf import ensure_csrf_cookie
+from rest_framework import status
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from chat_session.selectors import chat_session_get, chat_session_list
+from chat_session.serializers import ChatSessionSerializer, ChatSessionWriteSerializer
+from chat_session.services import chat_session_create, chat_session_delete, chat_session_update
+
+
+class SessionPagination(LimitOffsetPagination):
+    default_limit = 50
+    max_limit = 200
+
+
+class ChatSessionViewSet(viewsets.ViewSet):
+    """`/api/sessions`: list (newest first, `?limit=&offset=`), create, retrieve, PATCH, DELETE."""
+
+    lookup_value_regex = "[^/]+"
+
+    async def alist(self, request: Request) -> Response:
+        paginator = SessionPagination()
+        # DRF's paginator counts and slices synchronously.
+        page = await sync_to_async(paginator.paginate_queryset)(chat_session_list(user=request.user), request)
+        return paginator.get_paginated_response(ChatSessionSerializer(page, many=True).data)
+
+    async def acreate(self, request: Request) -> Response:
+        body = ChatSessionWriteSerializer(data=request.data)
+        # The model field's queryset lookup is synchronous.
+        await sync_to_async(body.is_valid)(raise_exception=True)
+        session = await chat_session_create(
+            user=request.user, title=body.validated_data.get("title", ""), model=body.validated_data.get("model")
+        )
+        return Response(ChatSessionSerializer(session).data, status=status.HTTP_201_CREATED)
+
+    async def aretrieve(self, request: Request, pk: str) -> Response:
+        session = await chat_session_get(user=request.user, session_id=pk)
+        return Response(ChatSessionSerializer(session).data)
+
+    async def partial_aupdate(self, request: Request, pk: str) -> Response:
+        session = await chat_session_get(user=request.user, session_id=pk)
+        body = ChatSessionWriteSerializer(data=request.data, partial=True)
+        await sync_to_async(body.is_valid)(raise_exception=True)
+        data = body.validated_data
+        session = await chat_session_update(
+            session=session, title=data.get("title"), model=data.get("model"), set_model="model" in data
+        )
+        return Response(ChatSessionSerializer(session).data)
+
+    async def adestroy(self, request: Request, pk: str) -> Response:
+        session = await chat_session_get(user=request.user, session_id=pk)
+        await chat_session_delete(session=session)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@ensure_csrf_cookie
+async def chat_page(request: HttpRequest) -> HttpResponse:
+    """The chat UI; leads to first-run set-up while no user exists, else to login."""
+    user = await request.auser()
+    if not user.is_authenticated:
+        if not await get_user_model().objects.aexists():
+            return redirect("setup")
+        return redirect(f"/login/?next={request.path}")
+    return TemplateResponse(request, "chat_session/chat.html", {"username": user.get_username()})

@@ -1,0 +1,27 @@
+"""ASGI entry point: HTTP (Django, plus static files) and WebSocket (channels)."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+django_http = get_asgi_application()  # sets Django up before the imports below
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
+
+from config.lifespan import LifespanMiddleware  # noqa: E402
+from config.routing import websocket_urlpatterns  # noqa: E402
+
+application = LifespanMiddleware(
+    ProtocolTypeRouter(
+        {
+            # Static files (the chat page's JS/CSS and admin's) from the app folders,
+            # so `make run` needs no collectstatic and no separate web server.
+            "http": ASGIStaticFilesHandler(django_http),
+            "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        }
+    )
+)

@@ -1,0 +1,29 @@
+from adrf.routers import DefaultRouter
+from django.contrib import admin
+from django.urls import include, path
+
+from accounts.views import TokenView, login_view, logout_view, setup_view
+from ai_model.views import AIModelViewSet
+from chat_session.views import ChatSessionViewSet, chat_page
+from core.views import healthz, readyz
+from message.views import MessageViewSet, session_messages
+
+router = DefaultRouter(trailing_slash=False)
+router.include_root_view = False
+router.register("models", AIModelViewSet, basename="model")
+router.register("sessions", ChatSessionViewSet, basename="session")
+router.register("messages", MessageViewSet, basename="message")
+
+urlpatterns = [
+    path("", chat_page, name="home"),
+    path("s/<uuid:session_id>", chat_page, name="chat-session"),
+    path("setup/", setup_view, name="setup"),
+    path("login/", login_view, name="login"),
+    path("logout/", logout_view, name="logout"),
+    path("admin/", admin.site.urls),
+    path("healthz", healthz),
+    path("readyz", readyz),
+    path("api/auth/token", TokenView.as_view()),
+    path("api/sessions/<str:session_id>/messages", session_messages),
+    path("api/", include(router.urls)),
+]

@@ -1,0 +1,55 @@
+"""Messages: the nodes of a session's conversation tree."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+
+class Message(models.Model):
+    """One turn. `parent` links it into the session's tree; regenerating adds a sibling.
+
+    For assistant replies `status` follows pending → streaming → complete | error |
+    cancelled | interrupted; `content` holds the text so far while streaming.
+    Times are milliseconds.
+    """
+
+    class Role(models.TextChoices):
+        SYSTEM = "system"
+        USER = "user"
+        ASSISTANT = "assistant"
+        TOOL = "tool"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        STREAMING = "streaming"
+        COMPLETE = "complete"
+        ERROR = "error"
+        CANCELLED = "cancelled"
+        INTERRUPTED = "interrupted"
+
+    FINAL_STATUSES = (Status.COMPLETE, Status.ERROR, Status.CANCELLED, Status.INTERRUPTED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    session = models.ForeignKey("chat_session.ChatSession", on_delete=models.CASCADE, related_name="messages")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    content = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETE, db_index=True)
+    model = models.ForeignKey("ai_model.AIModel", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    error_code = models.CharField(max_length=64, blank=True)
+    error_text = models.TextField(blank=True)
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    ttfb_ms = models.PositiveIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["session", "created_at"], name="message_session_created")]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.content[:60]}"

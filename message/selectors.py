@@ -1,0 +1,62 @@
+"""Reads for messages; every read is scoped to the requesting user."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ai_model.types import ChatMessage
+from chat_session.models import ChatSession
+from core.errors import NotFound
+from message.models import Message
+
+
+async def message_get(*, user: Any, message_id: Any) -> Message:
+    """The user's message; raises NotFound for a missing id or another user's message."""
+    try:
+        return await Message.objects.select_related("session").aget(pk=message_id, session__owner=user)
+    except (Message.DoesNotExist, ValueError, TypeError):
+        raise NotFound() from None
+
+
+async def message_list(*, session: ChatSession) -> list[Message]:
+    """Every message of the session (all branches), oldest first."""
+    return [m async for m in Message.objects.filter(session=session).order_by("created_at", "id")]
+
+
+async def message_path(*, message: Message) -> list[Message]:
+    """The branch from the root down to `message` (inclusive); siblings are never on it.
+
+    One query for the session's (id, parent) pairs, then a walk up in memory.
+    """
+    rows = {
+        m.id: m
+        async for m in Message.objects.filter(session_id=message.session_id).only(
+            "id", "parent_id", "role", "content", "status"
+        )
+    }
+    rows[message.id] = message
+    path = []
+    node: Message | None = message
+    while node is not None:
+        path.append(node)
+        node = rows.get(node.parent_id) if node.parent_id else None
+        if len(path) > len(rows):  # a cycle can only come from hand-edited data
+            break
+    path.reverse()
+    return path
+
+
+def context_from_path(path: list[Message]) -> list[ChatMessage]:
+    """The model context for a path: roles and text, leaving out replies with no text."""
+    return [
+        ChatMessage(role=m.role, content=m.content)
+        for m in path
+        if m.content.strip() and m.role in (Message.Role.SYSTEM, Message.Role.USER, Message.Role.ASSISTANT)
+    ]
+
+
+async def message_newest_leaf(*, session: ChatSession) -> Message | None:
+    """The most recently created message of the session that has no children."""
+    return await (
+        Message.objects.filter(session=session, children__isnull=True).order_by("-created_at", "-id").afirst()
+    )

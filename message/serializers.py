@@ -1,0 +1,50 @@
+"""Request validation and the REST representation of messages (API.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from rest_framework import serializers
+
+from core.fields import StrictBooleanField, StrictCharField
+from message.models import Message
+
+
+def message_to_dict(message: Message) -> dict[str, Any]:
+    """A message as REST, SSE and WebSocket clients see it (API.md)."""
+    return {
+        "id": str(message.id),
+        "session": str(message.session_id),
+        "parent": str(message.parent_id) if message.parent_id else None,
+        "role": message.role,
+        "content": message.content,
+        "status": message.status,
+        "model": str(message.model_id) if message.model_id else None,
+        "error": {"code": message.error_code, "detail": message.error_text} if message.error_code else None,
+        "usage": {
+            "prompt_tokens": message.prompt_tokens,
+            "completion_tokens": message.completion_tokens,
+            "ttfb_ms": message.ttfb_ms,
+            "duration_ms": message.duration_ms,
+        },
+        "created_at": message.created_at.isoformat().replace("+00:00", "Z"),
+        "updated_at": message.updated_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+class MessageCreateSerializer(serializers.Serializer):
+    """`POST /api/sessions/{id}/messages` body."""
+
+    content = StrictCharField()
+    parent = serializers.UUIDField(required=False, allow_null=True, default=None)
+    model = serializers.UUIDField(required=False, allow_null=True, default=None)
+    stream = StrictBooleanField(required=False, default=False)
+
+    def validate_content(self, value: str) -> str:
+        limit = settings.MESSAGE_MAX_CHARS
+        if len(value) > limit:
+            raise serializers.ValidationError(
+                f"Ensure this field has no more than {limit} characters (it has {len(value)}).", code="max_length"
+            )
+        return value
