@@ -8,6 +8,8 @@ class ProviderForm(forms.ModelForm):
     """The API key is write-only: the field is never filled from the stored value,
     and leaving it empty keeps the stored key."""
 
+    base_url = forms.URLField(required=False, max_length=500, assume_scheme="https",
+                              help_text="e.g. https://api.openai.com/v1")
     api_key = forms.CharField(
         required=False,
         widget=forms.PasswordInput(render_value=False),

@@ -22,7 +22,6 @@ from httpx_sse import EventSource, SSEError
 from ai_model.errors import (
     ProviderConnectionError,
     ProviderProtocolError,
-    ProviderStatusError,
     ProviderTimeoutError,
     make_status_error,
 )
@@ -97,9 +96,8 @@ class OpenAICompatibleProvider(BaseProvider):
                 if "error" in chunk:
                     err = chunk["error"] if isinstance(chunk["error"], dict) else {"message": str(chunk["error"])}
                     status = err.get("code") if isinstance(err.get("code"), int) else 500
-                    raise ProviderStatusError(
-                        f"{self.name} reported an error mid-stream: {err.get('message', 'unknown error')}",
-                        status_code=status, body=sse.data,
+                    raise make_status_error(
+                        status, f"mid-stream error: {err.get('message', 'unknown error')}", provider_name=self.name
                     )
                 for choice in chunk.get("choices") or []:
                     delta = choice.get("delta") or {}

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import httpx
+import pytest
+from django.contrib.auth import get_user_model
+
+from accounts.services import api_token_create
+from ai_model.models import AIModel, Provider
+from ai_model.services import local_model_ensure
+from chat_session.models import ChatSession
+from tests.fakes import FakeProvider
+
+
+@pytest.fixture
+def fake_provider(settings):
+    """Route `openai_compatible` providers to FakeProvider for this test."""
+    settings.PROVIDER_ADAPTERS = {"openai_compatible": "tests.fakes.FakeProvider"}
+    FakeProvider.reset()
+    yield FakeProvider
+    FakeProvider.reset()
+
+
+@pytest.fixture
+async def fake_model(fake_provider) -> AIModel:
+    provider = await Provider.objects.acreate(name="Fake", kind=Provider.Kind.OPENAI_COMPATIBLE, base_url="http://fake.invalid/v1")
+    return await AIModel.objects.acreate(provider=provider, model_id="fake-1", display_name="Fake 1")
+
+
+@pytest.fixture
+async def user():
+    return await get_user_model().objects.acreate_user(username="alice", password="alice-pass-123")
+
+
+@pytest.fixture
+async def other_user():
+    return await get_user_model().objects.acreate_user(username="mallory", password="mallory-pass-123")
+
+
+async def _client(user) -> httpx.AsyncClient:
+    from config.asgi import application
+
+    _, key = await api_token_create(user=user)
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=application), base_url="http://127.0.0.1",
+        headers={"Authorization": f"Bearer {key}"}, timeout=30,
+    )
+
+
+@pytest.fixture
+async def api(user):
+    """An httpx client on the ASGI app, authenticated as `user` (buffers responses)."""
+    async with await _client(user) as client:
+        yield client
+
+
+@pytest.fixture
+async def other_api(other_user):
+    async with await _client(other_user) as client:
+        yield client
+
+
+@pytest.fixture
+async def session(user, fake_model) -> ChatSession:
+    return await ChatSession.objects.acreate(owner=user, default_model=fake_model)
+
+
+@pytest.fixture
+def local_model(db):
+    model, _ = local_model_ensure()
+    return model
