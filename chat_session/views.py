@@ -65,8 +65,9 @@ class ChatSessionViewSet(viewsets.ViewSet):
 
 
 @ensure_csrf_cookie
-async def chat_page(request: HttpRequest) -> HttpResponse:
-    """The chat UI; leads to first-run set-up while no user exists, else to login."""
+async def chat_page(request: HttpRequest, session_id: str | None = None) -> HttpResponse:
+    """The chat UI (`/` or `/s/<session id>`, which the page opens); leads to first-run
+    set-up while no user exists, else to login."""
     user = await request.auser()
     if not user.is_authenticated:
         if not await get_user_model().objects.aexists():

@@ -75,3 +75,7 @@ def test_admin_never_renders_provider_api_key(admin_client):
     provider.refresh_from_db()
     assert provider.api_key == "sk-very-secret-key-123456"  # empty field keeps the stored key
     assert b"sk-very" not in admin_client.get("/admin/ai_model/provider/").content
+
+
+def test_session_page_url_serves_the_chat(admin_client):
+    assert admin_client.get("/s/0a932620-f448-45b8-b203-007c3b72cb87").status_code == 200
