@@ -76,3 +76,14 @@ async def test_ownership_every_endpoint_answers_404(api, other_api, session, fak
     assert (await other_api.get("/api/sessions")).json()["count"] == 0
     session_after = await ChatSession.objects.aget(pk=sid)
     assert session_after.title == "" and await Message.objects.filter(session_id=sid).acount() == 2
+
+
+def test_admin_session_page_shows_messages_in_tree_order(admin_client, admin_user):
+    session = ChatSession.objects.create(owner=admin_user, title="Tree")
+    u1 = Message.objects.create(session=session, role="user", content="root question")
+    a1 = Message.objects.create(session=session, role="assistant", content="first answer", parent=u1)
+    Message.objects.create(session=session, role="user", content="late sibling question")
+    Message.objects.create(session=session, role="user", content="follow-up", parent=a1)
+    page = admin_client.get(f"/admin/chat_session/chatsession/{session.pk}/change/").content.decode()
+    order = [page.index(t) for t in ("root question", "first answer", "follow-up", "late sibling question")]
+    assert order == sorted(order)
