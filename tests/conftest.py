@@ -68,3 +68,28 @@ async def session(user, fake_model) -> ChatSession:
 def local_model(db):
     model, _ = local_model_ensure()
     return model
+
+
+@pytest.fixture(autouse=True)
+def _fresh_breakers_and_probes():
+    from ai_model.providers import base, breaker
+
+    breaker.breakers_reset()
+    base._availability.clear()
+    yield
+    breaker.breakers_reset()
+    base._availability.clear()
+
+
+@pytest.fixture
+def retry_sleeps(monkeypatch):
+    """Record the delays retries ask for instead of sleeping."""
+    from ai_model.providers.base import BaseProvider
+
+    delays: list[float] = []
+
+    async def record(seconds: float) -> None:
+        delays.append(seconds)
+
+    monkeypatch.setattr(BaseProvider, "sleep", staticmethod(record))
+    return delays

@@ -2,23 +2,46 @@
 
 An adapter subclasses `BaseProvider` and implements `_stream(request)`, an async
 generator of `TextDelta` / `ToolCall` / `Usage` / `Done` that raises `ProviderError`
-subclasses on failure. Callers use the public `stream(request)`, which adds what every
-adapter shares: the first-token and between-chunk timeouts, and the conversion of any
-`ProviderError` into a final `StreamError` event, so a stream never raises for an
-upstream failure. Closing the generator (client gone, cancel, shutdown) closes the
-adapter's generator, which closes the upstream response in its `finally`.
+subclasses on failure (see `ai_model.errors`). Callers use the public methods:
+
+- `stream(request)`: adds what every adapter shares: the provider's circuit breaker,
+  retries before the first event (exponential backoff with jitter, honouring
+  Retry-After, via tenacity), the first-token and between-chunk timeouts, and the
+  conversion of any `ProviderError` into one final `StreamError`, so it never raises
+  for an upstream failure. Closing it closes the adapter's generator, whose `finally`
+  closes the upstream response: nothing goes back to the pool half-read.
+- `complete(request)`: the same call, accumulated into one `Completion`.
+- `list_models()`, `is_available()` (cached health probe), `preload()`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, ClassVar
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from ai_model.errors import ProviderError, ProviderTimeoutError
-from ai_model.types import ChatRequest, Done, StreamError, StreamEvent
+import httpx
+from django.conf import settings
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from ai_model.errors import (
+    BadRequestError,
+    CircuitOpenError,
+    NotFoundError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderTimeoutError,
+    is_retryable,
+    make_status_error,
+)
+from ai_model.http import http_client
+from ai_model.providers.breaker import breaker_for
+from ai_model.types import ChatRequest, Completion, Done, StreamError, StreamEvent, TextDelta, ToolCall, Usage
 
 if TYPE_CHECKING:
     from ai_model.models import Provider
@@ -35,6 +58,24 @@ def redact(text: str, secret: str) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retries before the first event: delays in seconds."""
+
+    max_retries: int = 2
+    base_s: float = 0.5
+    cap_s: float = 8.0
+    retry_after_cap_s: float = 30.0
+
+    def delay(self, attempt: int, exc: BaseException | None) -> float:
+        """Wait before retry number `attempt` (1-based): the server's Retry-After when it
+        gave one (capped), else full-jitter exponential backoff."""
+        hint = getattr(exc, "retry_after", None)
+        if hint is not None:
+            return min(hint, self.retry_after_cap_s)
+        return random.uniform(0, min(self.cap_s, self.base_s * 2 ** (attempt - 1)))
+
+
 class BaseProvider:
     """One upstream, configured from a `Provider` row.
 
@@ -43,62 +84,183 @@ class BaseProvider:
     """
 
     kind: ClassVar[str] = ""
+    default_base_url: ClassVar[str] = ""
     #: How long a health probe result is reused, seconds.
-    availability_ttl_s: ClassVar[float] = 10.0
+    availability_ttl_s: ClassVar[float] = 5.0
+    probe_timeout_s: ClassVar[float] = 2.0
+    #: Sleep used between retries (tests replace it).
+    sleep = staticmethod(asyncio.sleep)
 
     def __init__(self, provider: Provider) -> None:
         self.provider = provider
         self.name = provider.name
-        self.base_url = provider.base_url.rstrip("/")
+        self.base_url = (provider.base_url or self.default_base_url).rstrip("/")
         self.api_key = provider.api_key
         self.connect_timeout = provider.connect_timeout_s
         self.first_token_timeout = provider.first_token_timeout_s
         self.read_timeout = provider.read_timeout_s
+        self.retry = RetryPolicy(**getattr(settings, "PROVIDER_RETRY", {}))
+        self.breaker = breaker_for(provider.pk)
 
+    # --- adapter hooks ------------------------------------------------------------------
     def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        """Adapter hook: yield events, raise `ProviderError` on failure."""
+        """Yield events, raise `ProviderError` on failure."""
         raise NotImplementedError
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        """Events of one completion; ends with `Done` or a single `StreamError`, never raises
-        `ProviderError`. `asyncio.CancelledError` propagates (and closes the upstream)."""
-        events = self._stream(request)
-        first = True
+    async def _probe(self) -> bool:
+        """A cheap health check (short timeout)."""
+        return True
+
+    async def list_models(self) -> list[str]:
+        """Model ids the upstream offers."""
+        return []
+
+    async def preload(self, model: str = "") -> None:
+        """Load `model` ahead of the first request, where the backend supports it."""
+
+    # --- shared HTTP helpers for adapters --------------------------------------------------
+    def http_timeout(self) -> httpx.Timeout:
+        """httpx timeouts: ours bound first token and gaps; httpx's read timeout is a backstop."""
+        return httpx.Timeout(
+            connect=self.connect_timeout, read=max(self.first_token_timeout, self.read_timeout) + 5,
+            write=30.0, pool=self.connect_timeout,
+        )
+
+    @asynccontextmanager
+    async def open_stream(self, method: str, url: str, **kwargs: Any) -> AsyncIterator[httpx.Response]:
+        """`async with` a streaming response (status checked); closed when the block exits,
+        including when the adapter's generator is closed mid-stream.
+
+        Maps transport failures, also those raised while the block reads the body, to
+        `ProviderConnectionError` / `ProviderTimeoutError`, and non-2xx answers to the
+        status error tree.
+        """
         try:
+            async with http_client().stream(method, url, timeout=self.http_timeout(), **kwargs) as response:
+                if response.status_code >= 400:
+                    body = (await response.aread()).decode("utf-8", "replace")
+                    raise make_status_error(
+                        response.status_code, redact(body, self.api_key), provider_name=self.name, headers=response.headers
+                    )
+                yield response
+        except httpx.ConnectTimeout as exc:
+            raise ProviderTimeoutError(f"{self.name}: connect timeout", phase="connect") from exc
+        except httpx.TimeoutException as exc:
+            raise ProviderTimeoutError(f"{self.name}: {type(exc).__name__}", phase="read") from exc
+        except (httpx.TransportError, httpx.StreamError) as exc:
+            raise ProviderConnectionError(f"{self.name}: connection failed ({type(exc).__name__}: {exc})") from exc
+
+    async def get_json(self, url: str, **kwargs: Any) -> Any:
+        """GET with the probe timeout; raises the status error tree on non-2xx."""
+        try:
+            response = await http_client().get(url, timeout=httpx.Timeout(self.probe_timeout_s), **kwargs)
+        except httpx.TimeoutException as exc:
+            raise ProviderTimeoutError(f"{self.name}: {type(exc).__name__}", phase="connect") from exc
+        except httpx.TransportError as exc:
+            raise ProviderConnectionError(f"{self.name}: connection failed ({type(exc).__name__})") from exc
+        if response.status_code >= 400:
+            raise make_status_error(response.status_code, redact(response.text, self.api_key), provider_name=self.name)
+        return response.json()
+
+    # --- public interface -------------------------------------------------------------------
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        """Events of one completion; ends with `Done` or one `StreamError`, never raises
+        `ProviderError`. `asyncio.CancelledError` propagates (and closes the upstream)."""
+        events: AsyncIterator[StreamEvent] | None = None
+        try:
+            if not self.breaker.allow():
+                raise CircuitOpenError(
+                    f"{self.name} is skipped for {self.breaker.remaining_s():.0f} s after repeated failures"
+                )
+            events, event = await self._first_event(request)
             while True:
-                timeout = self.first_token_timeout if first else self.read_timeout
-                try:
-                    async with asyncio.timeout(timeout):
-                        event = await anext(events)
-                except StopAsyncIteration:
-                    return
-                except TimeoutError:
-                    which = "first token" if first else "next chunk"
-                    raise ProviderTimeoutError(f"{self.name}: no {which} within {timeout:g} s") from None
-                first = False
                 yield event
                 if isinstance(event, Done):
-                    return
+                    break
+                try:
+                    async with asyncio.timeout(self.read_timeout):
+                        event = await anext(events)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    raise ProviderTimeoutError(
+                        f"{self.name}: no data for {self.read_timeout:g} s", phase="read"
+                    ) from None
+            self.breaker.record_success()
         except ProviderError as exc:
+            if not isinstance(exc, CircuitOpenError | BadRequestError | NotFoundError):
+                self.breaker.record_failure()
             detail = redact(exc.message, self.api_key)
             logger.warning("provider %s failed: %s (%s)", self.name, exc.code, detail)
             yield StreamError(code=exc.code, detail=detail)
         finally:
-            await events.aclose()
+            if events is not None:
+                await events.aclose()
 
-    async def _probe(self) -> bool:
-        """Adapter hook: a cheap health check."""
-        return True
+    async def _first_event(self, request: ChatRequest) -> tuple[AsyncIterator[StreamEvent], StreamEvent]:
+        """Open the stream and wait for its first event, retrying transient failures."""
+        policy = self.retry
+
+        def wait(state: RetryCallState) -> float:
+            return policy.delay(state.attempt_number, state.outcome.exception() if state.outcome else None)
+
+        async for attempt in AsyncRetrying(
+            stop=stop_after_attempt(policy.max_retries + 1),
+            wait=wait,
+            retry=retry_if_exception(lambda e: isinstance(e, ProviderError) and is_retryable(e)),
+            sleep=lambda seconds: self.sleep(seconds),
+            reraise=True,
+        ):
+            with attempt:
+                events = self._stream(request)
+                try:
+                    async with asyncio.timeout(self.first_token_timeout):
+                        first = await anext(events)
+                except StopAsyncIteration:
+                    first = Done()
+                except TimeoutError:
+                    await events.aclose()
+                    raise ProviderTimeoutError(
+                        f"{self.name}: no first token within {self.first_token_timeout:g} s", phase="first_token"
+                    ) from None
+                except BaseException:
+                    await events.aclose()
+                    raise
+                if attempt.retry_state.attempt_number > 1:
+                    logger.info("provider %s answered on attempt %d", self.name, attempt.retry_state.attempt_number)
+                return events, first
+        raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        """The whole answer of one call (accumulated from `stream`); failures are in `.error`."""
+        result = Completion()
+        parts: list[str] = []
+        async for event in self.stream(request):
+            if isinstance(event, TextDelta):
+                parts.append(event.text)
+            elif isinstance(event, ToolCall):
+                result.tool_calls.append(event)
+            elif isinstance(event, Usage):
+                result.usage = event
+            elif isinstance(event, Done):
+                result.finish_reason = event.finish_reason
+            elif isinstance(event, StreamError):
+                result.error = event
+        result.text = "".join(parts)
+        return result
 
     async def is_available(self) -> bool:
-        """Whether the upstream answers now; cached per provider for `availability_ttl_s`."""
-        key = (self.kind, self.provider.pk, self.base_url)
+        """Whether the upstream answers now and its breaker is not open; probes are cached
+        per provider for `availability_ttl_s`."""
+        if self.breaker.is_open:
+            return False
+        key = (self.provider.pk, self.base_url)
         cached = _availability.get(key)
         now = time.monotonic()
         if cached is not None and now - cached[0] < self.availability_ttl_s:
             return cached[1]
         try:
-            ok = await self._probe()
+            ok = await asyncio.wait_for(self._probe(), self.probe_timeout_s + 1)
         except Exception as exc:  # a probe must never break a listing
             logger.info("probe of %s failed: %s", self.name, redact(str(exc), self.api_key))
             ok = False

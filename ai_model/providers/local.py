@@ -223,3 +223,11 @@ class LocalProvider(BaseProvider):
 
     async def _probe(self) -> bool:
         return runtime_available()
+
+    async def list_models(self) -> list[str]:
+        path = default_model_path()
+        return [path.stem] if path else []
+
+    async def preload(self, model: str = "") -> None:
+        engine = LocalEngine.get()
+        await asyncio.get_running_loop().run_in_executor(None, engine.warm_up)

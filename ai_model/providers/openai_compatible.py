@@ -1,4 +1,4 @@
-"""OpenAI chat completions, streamed: OpenAI, llama.cpp server, vLLM, LM Studio, ...
+"""OpenAI chat completions, streamed: OpenAI, vLLM, LM Studio and any compatible server.
 
 Wire format (OpenAI API reference, "Create chat completion" and "The chat completion
 chunk object"): `POST {base_url}/chat/completions` with `stream: true` and
@@ -7,7 +7,7 @@ chunk `{"choices": [{"index", "delta": {"content", "tool_calls": [{"index", "id"
 "function": {"name", "arguments"}}]}, "finish_reason"}], "usage"?}`, ended by
 `data: [DONE]`. Tool-call fragments arrive split across chunks and are joined by
 `index`. An `{"error": {...}}` object may arrive inside the stream. `base_url`
-includes the version prefix (e.g. `https://api.openai.com/v1`).
+includes the version prefix (e.g. `https://api.openai.com/v1`). Models: `GET /models`.
 """
 
 from __future__ import annotations
@@ -16,35 +16,49 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 from httpx_sse import EventSource, SSEError
 
-from ai_model.errors import (
-    ProviderConnectionError,
-    ProviderProtocolError,
-    ProviderTimeoutError,
-    make_status_error,
-)
-from ai_model.http import http_client
+from ai_model.errors import ProviderProtocolError, make_status_error
 from ai_model.providers.base import BaseProvider
 from ai_model.types import ChatRequest, Done, StreamEvent, TextDelta, ToolCall, Usage
+
+
+def tool_calls_from_parts(parts: dict[int, dict[str, Any]], provider_name: str) -> list[ToolCall]:
+    """Complete tool calls from fragments joined by index (`{"id","name","arguments"}`,
+    arguments a JSON text); raises ProviderProtocolError for arguments that are not JSON."""
+    calls = []
+    for index in sorted(parts):
+        part = parts[index]
+        try:
+            arguments = json.loads(part["arguments"] or "{}")
+        except json.JSONDecodeError as exc:
+            raise ProviderProtocolError(f"{provider_name}: tool call {part['name']!r} has malformed arguments") from exc
+        calls.append(ToolCall(id=part["id"] or f"call_{index}", name=part["name"], arguments=arguments))
+    return calls
+
+
+def decode_json(data: str, provider_name: str) -> dict[str, Any]:
+    """One JSON object from a chunk; raises ProviderProtocolError for anything else."""
+    try:
+        value = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise ProviderProtocolError(f"{provider_name}: malformed chunk {data[:200]!r}") from exc
+    if not isinstance(value, dict):
+        raise ProviderProtocolError(f"{provider_name}: chunk is not a JSON object: {data[:200]!r}")
+    return value
 
 
 class OpenAICompatibleProvider(BaseProvider):
     """Adapter for any server speaking OpenAI's streamed chat completions."""
 
     kind = "openai_compatible"
+    default_base_url = "https://api.openai.com/v1"
 
     def _headers(self) -> dict[str, str]:
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         return headers
-
-    def _timeout(self) -> httpx.Timeout:
-        return httpx.Timeout(
-            connect=self.connect_timeout, read=max(self.first_token_timeout, self.read_timeout), write=30.0, pool=self.connect_timeout
-        )
 
     def _payload(self, request: ChatRequest) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -58,41 +72,33 @@ class OpenAICompatibleProvider(BaseProvider):
         if request.max_tokens is not None:
             payload["max_tokens"] = request.max_tokens
         if request.tools:
-            payload["tools"] = request.tools
+            payload["tools"] = [
+                {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}
+                for t in request.tools
+            ]
         return payload
 
+    def chat_url(self) -> str:
+        return f"{self.base_url}/chat/completions"
+
     async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        url = f"{self.base_url}/chat/completions"
-        try:
-            async with http_client().stream(
-                "POST", url, json=self._payload(request), headers={**self._headers(), "Accept": "text/event-stream"},
-                timeout=self._timeout(),
-            ) as response:
-                if response.status_code >= 400:
-                    body = (await response.aread()).decode("utf-8", "replace")
-                    raise make_status_error(response.status_code, body, provider_name=self.name)
-                async for event in self._events(EventSource(response)):
-                    yield event
-        except httpx.TimeoutException as exc:
-            raise ProviderTimeoutError(f"{self.name}: {type(exc).__name__}") from exc
-        except (httpx.TransportError, httpx.StreamError) as exc:
-            raise ProviderConnectionError(f"{self.name}: connection failed ({type(exc).__name__}: {exc})") from exc
+        headers = {**self._headers(), "Accept": "text/event-stream"}
+        async with self.open_stream("POST", self.chat_url(), json=self._payload(request), headers=headers) as response:
+            async for event in self._events(EventSource(response)):
+                yield event
 
     async def _events(self, source: EventSource) -> AsyncIterator[StreamEvent]:
         tool_parts: dict[int, dict[str, Any]] = {}
         finish_reason: str | None = None
+        complete = False
         try:
             async for sse in source.aiter_sse():
                 if sse.data == "[DONE]":
+                    complete = True
                     break
                 if not sse.data:
                     continue
-                try:
-                    chunk = json.loads(sse.data)
-                except json.JSONDecodeError as exc:
-                    raise ProviderProtocolError(f"{self.name}: malformed chunk {sse.data[:200]!r}") from exc
-                if not isinstance(chunk, dict):
-                    raise ProviderProtocolError(f"{self.name}: chunk is not an object: {sse.data[:200]!r}")
+                chunk = decode_json(sse.data, self.name)
                 if "error" in chunk:
                     err = chunk["error"] if isinstance(chunk["error"], dict) else {"message": str(chunk["error"])}
                     status = err.get("code") if isinstance(err.get("code"), int) else 500
@@ -111,7 +117,7 @@ class OpenAICompatibleProvider(BaseProvider):
                         part["arguments"] += fn.get("arguments") or ""
                     if choice.get("finish_reason"):
                         finish_reason = choice["finish_reason"]
-                        for call in self._tool_calls(tool_parts):
+                        for call in tool_calls_from_parts(tool_parts, self.name):
                             yield call
                         tool_parts.clear()
                 usage = chunk.get("usage")
@@ -121,23 +127,16 @@ class OpenAICompatibleProvider(BaseProvider):
             raise ProviderProtocolError(f"{self.name}: {exc}") from exc
         except (KeyError, TypeError, AttributeError) as exc:
             raise ProviderProtocolError(f"{self.name}: unexpected chunk shape ({exc})") from exc
-        for call in self._tool_calls(tool_parts):
+        if not complete and finish_reason is None:
+            raise ProviderProtocolError(f"{self.name}: the stream ended before a finish_reason or [DONE]")
+        for call in tool_calls_from_parts(tool_parts, self.name):
             yield call
         yield Done(finish_reason)
 
-    def _tool_calls(self, parts: dict[int, dict[str, Any]]) -> list[ToolCall]:
-        calls = []
-        for index in sorted(parts):
-            part = parts[index]
-            try:
-                arguments = json.loads(part["arguments"] or "{}")
-            except json.JSONDecodeError as exc:
-                raise ProviderProtocolError(f"{self.name}: tool call {part['name']!r} has malformed arguments") from exc
-            calls.append(ToolCall(id=part["id"] or f"call_{index}", name=part["name"], arguments=arguments))
-        return calls
+    async def list_models(self) -> list[str]:
+        body = await self.get_json(f"{self.base_url}/models", headers=self._headers())
+        return [m["id"] for m in body.get("data", [])]
 
     async def _probe(self) -> bool:
-        response = await http_client().get(
-            f"{self.base_url}/models", headers=self._headers(), timeout=httpx.Timeout(2.0)
-        )
-        return response.status_code < 500 and response.status_code not in (401, 403)
+        await self.list_models()
+        return True

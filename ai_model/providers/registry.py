@@ -17,7 +17,10 @@ BUILTIN_ADAPTERS: dict[str, str] = {
     Provider.Kind.LOCAL: "ai_model.providers.local.LocalProvider",
     Provider.Kind.OPENAI_COMPATIBLE: "ai_model.providers.openai_compatible.OpenAICompatibleProvider",
     Provider.Kind.OPENAI: "ai_model.providers.openai_compatible.OpenAICompatibleProvider",
-    Provider.Kind.LLAMACPP: "ai_model.providers.openai_compatible.OpenAICompatibleProvider",
+    Provider.Kind.LLAMACPP: "ai_model.providers.llamacpp.LlamaCppProvider",
+    Provider.Kind.ANTHROPIC: "ai_model.providers.anthropic.AnthropicProvider",
+    Provider.Kind.GEMINI: "ai_model.providers.gemini.GeminiProvider",
+    Provider.Kind.OLLAMA: "ai_model.providers.ollama.OllamaProvider",
 }
 
 

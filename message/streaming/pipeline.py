@@ -19,8 +19,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from ai_model.models import AIModel
+from ai_model.selectors import ai_model_chain
 from ai_model.providers.registry import adapter_for
-from ai_model.types import ChatMessage, ChatRequest, Done, StreamError, TextDelta, ToolCall, Usage
+from ai_model.types import ChatMessage, ChatRequest, StreamError, TextDelta, ToolCall, Usage
 from message.models import Message
 from message.streaming.events import EventLog
 
@@ -78,15 +79,15 @@ def user_message_event(message: Message) -> dict:
     return _message_event(message)
 
 
+def _request_for(model: AIModel, context: list[ChatMessage]) -> ChatRequest:
+    return ChatRequest(model=model.model_id, messages=context, temperature=model.temperature, max_tokens=model.max_tokens)
+
+
 async def _run(generation: Generation, *, reply: Message, ai_model: AIModel, context: list[ChatMessage]) -> None:
+    """Stream the reply from `ai_model`, falling back along its fallback list when a model
+    fails before its first output; publish events and persist as described above."""
     log = generation.log
     mid = str(reply.id)
-    request = ChatRequest(
-        model=ai_model.model_id,
-        messages=context,
-        temperature=ai_model.temperature,
-        max_tokens=ai_model.max_tokens,
-    )
     interval = settings.STREAM_PERSIST_INTERVAL_MS / 1000
     parts: list[str] = []
     started = time.monotonic()
@@ -96,25 +97,38 @@ async def _run(generation: Generation, *, reply: Message, ai_model: AIModel, con
     status = Message.Status.COMPLETE
     error: StreamError | None = None
     try:
-        async for event in adapter_for(ai_model.provider).stream(request):
-            if isinstance(event, TextDelta):
-                if ttfb_ms is None:
-                    ttfb_ms = round((time.monotonic() - started) * 1000)
-                parts.append(event.text)
-                log.append("delta", {"message": mid, "text": event.text})
-                now = time.monotonic()
-                if now - last_flush >= interval:
-                    text = "".join(parts)
-                    await Message.objects.filter(pk=reply.pk).aupdate(content=text, updated_at=timezone.now())
-                    last_flush = now
-            elif isinstance(event, ToolCall):
-                log.append("tool_call", {"message": mid, "id": event.id, "name": event.name, "arguments": event.arguments})
-            elif isinstance(event, Usage):
-                usage = event
-            elif isinstance(event, StreamError):
-                status, error = Message.Status.ERROR, event
-            elif isinstance(event, Done):
-                pass
+        chain = await ai_model_chain(model=ai_model)
+        for position, model in enumerate(chain):
+            error, produced = None, False
+            async for event in adapter_for(model.provider).stream(_request_for(model, context)):
+                if isinstance(event, TextDelta):
+                    produced = True
+                    if ttfb_ms is None:
+                        ttfb_ms = round((time.monotonic() - started) * 1000)
+                    parts.append(event.text)
+                    log.append("delta", {"message": mid, "text": event.text})
+                    now = time.monotonic()
+                    if now - last_flush >= interval:
+                        await Message.objects.filter(pk=reply.pk).aupdate(content="".join(parts), updated_at=timezone.now())
+                        last_flush = now
+                elif isinstance(event, ToolCall):
+                    produced = True
+                    log.append("tool_call", {"message": mid, "id": event.id, "name": event.name, "arguments": event.arguments})
+                elif isinstance(event, Usage):
+                    usage = event
+                elif isinstance(event, StreamError):
+                    error = event
+            if error is not None and not produced and position + 1 < len(chain):
+                successor = chain[position + 1]
+                log.append("fallback", {
+                    "message": mid, "from_model": str(model.id), "to_model": str(successor.id),
+                    "reason": f"{error.code}: {error.detail}",
+                })
+                await Message.objects.filter(pk=reply.pk).aupdate(model=successor, updated_at=timezone.now())
+                continue
+            break
+        if error is not None:
+            status = Message.Status.ERROR
     except asyncio.CancelledError:
         status = Message.Status.CANCELLED
         raise

@@ -1,15 +1,9 @@
-import json
-import random
-
-import httpx
 import pytest
 
 from ai_model.models import AIModel, Provider
-from ai_model.providers.openai_compatible import OpenAICompatibleProvider
-from ai_model.types import ChatMessage, ChatRequest, Done, StreamError, TextDelta, ToolCall, Usage
 from chat_session.models import ChatSession
 from message.models import Message
-from tests.ai_model.fake_openai import FakeOpenAI, chunk
+from tests.ai_model.fake_openai import FakeOpenAI
 from tests.fakes import serve
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -58,61 +52,3 @@ async def test_500_before_the_first_token_ends_the_reply_with_error(api, user, u
     assert reply["error"]["code"] == "upstream_error" and "500" in reply["error"]["detail"]
     stored = await Message.objects.aget(pk=reply["id"])
     assert API_KEY not in stored.error_text and API_KEY[-8:] not in stored.error_text
-
-
-async def _collect(body: bytes, monkeypatch) -> list:
-    """Run the adapter on a recorded byte stream, delivered in random chunk sizes."""
-    rng = random.Random(len(body))
-
-    async def byte_stream():
-        i = 0
-        while i < len(body):
-            n = rng.randint(1, 17)
-            yield body[i:i + n]
-            i += n
-
-    def handler(request):
-        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=byte_stream())
-
-    client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    monkeypatch.setattr("ai_model.providers.openai_compatible.http_client", lambda: client)
-    provider = Provider(name="mock", kind="openai_compatible", base_url="http://mock.invalid/v1", api_key=API_KEY)
-    request = ChatRequest(model="m", messages=[ChatMessage("user", "hi")])
-    events = [e async for e in OpenAICompatibleProvider(provider).stream(request)]
-    await client.aclose()
-    return events
-
-
-async def test_recorded_stream_with_split_tool_call_fragments(monkeypatch):
-    tool_frag = lambda **f: chunk({"tool_calls": [f]})  # noqa: E731
-    body = b"".join([
-        chunk({"role": "assistant", "content": "Let me check. "}),
-        tool_frag(index=0, id="call_a", type="function", function={"name": "get_time", "arguments": ""}),
-        tool_frag(index=0, function={"arguments": '{"tz": "Eu'}),
-        tool_frag(index=1, id="call_b", type="function", function={"name": "calc", "arguments": '{"expr"'}),
-        tool_frag(index=0, function={"arguments": 'rope/Paris"}'}),
-        tool_frag(index=1, function={"arguments": ': "2*21"}'}),
-        chunk({}, finish_reason="tool_calls"),
-        chunk(None, usage={"prompt_tokens": 20, "completion_tokens": 11}),
-        b"data: [DONE]\n\n",
-    ])
-    events = await _collect(body, monkeypatch)
-    assert events == [
-        TextDelta("Let me check. "),
-        ToolCall(id="call_a", name="get_time", arguments={"tz": "Europe/Paris"}),
-        ToolCall(id="call_b", name="calc", arguments={"expr": "2*21"}),
-        Usage(prompt_tokens=20, completion_tokens=11),
-        Done("tool_calls"),
-    ]
-
-
-async def test_in_stream_error_and_malformed_chunk(monkeypatch):
-    body = chunk({"content": "Hi"}) + b'data: {"error": {"message": "overloaded", "code": 529}}\n\n'
-    events = await _collect(body, monkeypatch)
-    assert events[0] == TextDelta("Hi") and isinstance(events[-1], StreamError)
-    assert events[-1].code == "overloaded" and "mid-stream error: overloaded" in events[-1].detail
-
-    body = chunk({"content": "Hi"}) + b"data: {not json\n\n" + chunk({"content": " never"})
-    events = await _collect(body, monkeypatch)
-    assert events == [TextDelta("Hi"), events[-1]] and events[-1].code == "protocol_error"
-    assert json.dumps(events[-1].detail)  # a readable reason

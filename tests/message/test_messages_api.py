@@ -53,8 +53,9 @@ async def test_sse_response_headers_and_never_gzipped(api, session, fake_provide
     assert res.headers["cache-control"] == "no-cache"
 
 
-async def test_failure_before_first_token_stores_error_and_emits_error_then_done(api, session, fake_provider):
-    fake_provider.enqueue([OverloadedError("Fake answered HTTP 503", status_code=503)])
+async def test_failure_before_first_token_stores_error_and_emits_error_then_done(api, session, fake_provider, retry_sleeps):
+    for _ in range(3):  # the first try and both retries
+        fake_provider.enqueue([OverloadedError("Fake answered HTTP 503", status_code=503)])
     events = await read_sse(api, "POST", f"/api/sessions/{session.id}/messages", json={"content": "Hi", "stream": True})
     assert [e.event for e in events][-3:] == ["usage", "error", "done"]
     error = events[-2].json()

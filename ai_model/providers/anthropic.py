@@ -1,0 +1,128 @@
+"""Anthropic Messages API, streamed.
+
+Wire format (Anthropic API reference, "Messages" and "Streaming Messages"):
+`POST {base_url}/v1/messages` with headers `x-api-key` and `anthropic-version:
+2023-06-01`; body `{model, max_tokens, system?, messages: [{role: user|assistant,
+content}], stream: true, tools?: [{name, description, input_schema}]}`. The answer is
+SSE with named events: `message_start` (`message.usage.input_tokens`),
+`content_block_start` (`content_block` of type `text` or `tool_use` with `id`, `name`),
+`content_block_delta` (`text_delta.text` or `input_json_delta.partial_json`),
+`content_block_stop`, `message_delta` (`delta.stop_reason`, `usage.output_tokens`),
+`message_stop`, `ping`, and `error` (`error.type`, `error.message`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from httpx_sse import EventSource, SSEError
+
+from ai_model.errors import ProviderProtocolError, make_status_error
+from ai_model.providers.base import BaseProvider
+from ai_model.providers.openai_compatible import decode_json, tool_calls_from_parts
+from ai_model.types import ChatRequest, Done, StreamEvent, TextDelta, Usage
+
+API_VERSION = "2023-06-01"
+DEFAULT_MAX_TOKENS = 4096
+# Error types of the Messages API ("Errors" page) and the HTTP status each stands for.
+ERROR_STATUS = {
+    "invalid_request_error": 400, "authentication_error": 401, "permission_error": 403,
+    "not_found_error": 404, "request_too_large": 413, "rate_limit_error": 429,
+    "api_error": 500, "overloaded_error": 529,
+}
+
+
+class AnthropicProvider(BaseProvider):
+    """Adapter for Anthropic's Messages API."""
+
+    kind = "anthropic"
+    default_base_url = "https://api.anthropic.com"
+
+    def _headers(self) -> dict[str, str]:
+        return {"x-api-key": self.api_key, "anthropic-version": API_VERSION, "content-type": "application/json"}
+
+    def _payload(self, request: ChatRequest) -> dict[str, Any]:
+        system = "\n\n".join(m.content for m in request.messages if m.role == "system")
+        payload: dict[str, Any] = {
+            "model": request.model,
+            "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages if m.role in ("user", "assistant")],
+            "stream": True,
+        }
+        if system:
+            payload["system"] = system
+        if request.temperature is not None:
+            payload["temperature"] = request.temperature
+        if request.tools:
+            payload["tools"] = [{"name": t.name, "description": t.description, "input_schema": t.parameters} for t in request.tools]
+        return payload
+
+    async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        url = f"{self.base_url}/v1/messages"
+        headers = {**self._headers(), "Accept": "text/event-stream"}
+        async with self.open_stream("POST", url, json=self._payload(request), headers=headers) as response:
+            async for event in self._events(EventSource(response)):
+                yield event
+
+    async def _events(self, source: EventSource) -> AsyncIterator[StreamEvent]:
+        tools: dict[int, dict[str, Any]] = {}
+        prompt_tokens: int | None = None
+        completion_tokens: int | None = None
+        stop_reason: str | None = None
+        stopped = False
+        try:
+            async for sse in source.aiter_sse():
+                if sse.event == "ping" or not sse.data:
+                    continue
+                data = decode_json(sse.data, self.name)
+                kind = sse.event or data.get("type")
+                if kind == "error":
+                    err = data.get("error") or {}
+                    raise make_status_error(
+                        ERROR_STATUS.get(err.get("type"), 500),
+                        f"mid-stream {err.get('type', 'error')}: {err.get('message', '')}", provider_name=self.name,
+                    )
+                if kind == "message_start":
+                    usage = data["message"].get("usage") or {}
+                    prompt_tokens = usage.get("input_tokens")
+                    completion_tokens = usage.get("output_tokens")
+                elif kind == "content_block_start":
+                    block = data["content_block"]
+                    if block["type"] == "tool_use":
+                        tools[data["index"]] = {"id": block["id"], "name": block["name"], "arguments": ""}
+                    elif block["type"] == "text" and block.get("text"):
+                        yield TextDelta(block["text"])
+                elif kind == "content_block_delta":
+                    delta = data["delta"]
+                    if delta["type"] == "text_delta":
+                        if delta["text"]:
+                            yield TextDelta(delta["text"])
+                    elif delta["type"] == "input_json_delta":
+                        tools[data["index"]]["arguments"] += delta["partial_json"]
+                elif kind == "content_block_stop":
+                    if data["index"] in tools:
+                        for call in tool_calls_from_parts({data["index"]: tools.pop(data["index"])}, self.name):
+                            yield call
+                elif kind == "message_delta":
+                    stop_reason = (data.get("delta") or {}).get("stop_reason") or stop_reason
+                    completion_tokens = (data.get("usage") or {}).get("output_tokens", completion_tokens)
+                elif kind == "message_stop":
+                    stopped = True
+                    break
+        except SSEError as exc:
+            raise ProviderProtocolError(f"{self.name}: {exc}") from exc
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ProviderProtocolError(f"{self.name}: unexpected event shape ({exc!r})") from exc
+        if not stopped:
+            raise ProviderProtocolError(f"{self.name}: the stream ended before `message_stop`")
+        yield Usage(prompt_tokens, completion_tokens)
+        yield Done(stop_reason)
+
+    async def list_models(self) -> list[str]:
+        body = await self.get_json(f"{self.base_url}/v1/models", headers=self._headers())
+        return [m["id"] for m in body.get("data", [])]
+
+    async def _probe(self) -> bool:
+        await self.list_models()
+        return True

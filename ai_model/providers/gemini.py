@@ -1,0 +1,111 @@
+"""Google Gemini API (Generative Language API), streamed.
+
+Wire format (Gemini API reference, "models.streamGenerateContent" and
+"GenerateContentResponse"): `POST {base_url}/v1beta/models/{model}:streamGenerateContent?alt=sse`
+with the key in `x-goog-api-key`; body `{contents: [{role: user|model, parts: [{text}]}],
+systemInstruction?: {parts: [{text}]}, generationConfig?: {temperature,
+maxOutputTokens}, tools?: [{functionDeclarations: [{name, description, parameters}]}]}`.
+Each SSE `data:` is a GenerateContentResponse: `candidates[].content.parts[]` with
+`text` or `functionCall {name, args}`, `candidates[].finishReason`, `usageMetadata
+{promptTokenCount, candidatesTokenCount}`; an `error {code, message, status}` object may
+arrive instead. Models: `GET /v1beta/models`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import quote
+
+from httpx_sse import EventSource, SSEError
+
+from ai_model.errors import ProviderProtocolError, make_status_error
+from ai_model.providers.base import BaseProvider
+from ai_model.providers.openai_compatible import decode_json
+from ai_model.types import ChatRequest, Done, StreamEvent, TextDelta, ToolCall, Usage
+
+
+class GeminiProvider(BaseProvider):
+    """Adapter for Google's Gemini API."""
+
+    kind = "gemini"
+    default_base_url = "https://generativelanguage.googleapis.com"
+
+    def _headers(self) -> dict[str, str]:
+        return {"x-goog-api-key": self.api_key, "Content-Type": "application/json"}
+
+    def _payload(self, request: ChatRequest) -> dict[str, Any]:
+        system = "\n\n".join(m.content for m in request.messages if m.role == "system")
+        payload: dict[str, Any] = {
+            "contents": [
+                {"role": "model" if m.role == "assistant" else "user", "parts": [{"text": m.content}]}
+                for m in request.messages if m.role in ("user", "assistant")
+            ],
+        }
+        if system:
+            payload["systemInstruction"] = {"parts": [{"text": system}]}
+        config = {}
+        if request.temperature is not None:
+            config["temperature"] = request.temperature
+        if request.max_tokens is not None:
+            config["maxOutputTokens"] = request.max_tokens
+        if config:
+            payload["generationConfig"] = config
+        if request.tools:
+            payload["tools"] = [{"functionDeclarations": [
+                {"name": t.name, "description": t.description, "parameters": t.parameters} for t in request.tools
+            ]}]
+        return payload
+
+    async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        model = request.model.removeprefix("models/")
+        url = f"{self.base_url}/v1beta/models/{quote(model, safe='')}:streamGenerateContent?alt=sse"
+        headers = {**self._headers(), "Accept": "text/event-stream"}
+        async with self.open_stream("POST", url, json=self._payload(request), headers=headers) as response:
+            async for event in self._events(EventSource(response)):
+                yield event
+
+    async def _events(self, source: EventSource) -> AsyncIterator[StreamEvent]:
+        usage: Usage | None = None
+        finish_reason: str | None = None
+        calls = 0
+        try:
+            async for sse in source.aiter_sse():
+                if not sse.data:
+                    continue
+                chunk = decode_json(sse.data, self.name)
+                if "error" in chunk:
+                    err = chunk["error"] or {}
+                    status = err.get("code") if isinstance(err.get("code"), int) else 500
+                    raise make_status_error(
+                        status, f"mid-stream {err.get('status', 'error')}: {err.get('message', '')}", provider_name=self.name
+                    )
+                for candidate in chunk.get("candidates") or []:
+                    for part in (candidate.get("content") or {}).get("parts") or []:
+                        if part.get("text"):
+                            yield TextDelta(part["text"])
+                        elif "functionCall" in part:
+                            call = part["functionCall"]
+                            calls += 1
+                            yield ToolCall(id=call.get("id") or f"call_{calls}", name=call["name"], arguments=call.get("args") or {})
+                    finish_reason = candidate.get("finishReason") or finish_reason
+                meta = chunk.get("usageMetadata")
+                if meta:
+                    usage = Usage(meta.get("promptTokenCount"), meta.get("candidatesTokenCount"))
+        except SSEError as exc:
+            raise ProviderProtocolError(f"{self.name}: {exc}") from exc
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ProviderProtocolError(f"{self.name}: unexpected chunk shape ({exc!r})") from exc
+        if finish_reason is None:
+            raise ProviderProtocolError(f"{self.name}: the stream ended before a finishReason")
+        if usage is not None:
+            yield usage
+        yield Done(finish_reason)
+
+    async def list_models(self) -> list[str]:
+        body = await self.get_json(f"{self.base_url}/v1beta/models", headers=self._headers())
+        return [m["name"].removeprefix("models/") for m in body.get("models", [])]
+
+    async def _probe(self) -> bool:
+        await self.list_models()
+        return True

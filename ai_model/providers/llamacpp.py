@@ -1,0 +1,38 @@
+"""llama.cpp's HTTP server (`llama-server`, or `python -m llama_cpp.server`).
+
+Wire format (llama.cpp `tools/server/README.md`): OpenAI-compatible
+`POST /v1/chat/completions` (streamed as in `openai_compatible`), `GET /v1/models`,
+and `GET /health` (200 when a model is loaded, 503 while loading). `base_url` is the
+server root (`http://127.0.0.1:8080`); a trailing `/v1` is accepted too.
+"""
+
+from __future__ import annotations
+
+from ai_model.errors import NotFoundError
+from ai_model.providers.openai_compatible import OpenAICompatibleProvider
+
+
+class LlamaCppProvider(OpenAICompatibleProvider):
+    """Adapter for a llama.cpp server."""
+
+    kind = "llamacpp"
+    default_base_url = "http://127.0.0.1:8080"
+
+    @property
+    def root_url(self) -> str:
+        return self.base_url.removesuffix("/v1")
+
+    def chat_url(self) -> str:
+        return f"{self.root_url}/v1/chat/completions"
+
+    async def list_models(self) -> list[str]:
+        body = await self.get_json(f"{self.root_url}/v1/models", headers=self._headers())
+        return [m["id"] for m in body.get("data", [])]
+
+    async def _probe(self) -> bool:
+        try:
+            await self.get_json(f"{self.root_url}/health", headers=self._headers())
+        except NotFoundError:
+            # llama_cpp.server (the Python one) has no /health; its model list is as cheap.
+            await self.list_models()
+        return True

@@ -1,0 +1,109 @@
+"""Ollama's native chat API, streamed.
+
+Wire format (Ollama `docs/api.md`, "Generate a chat completion"): `POST {base_url}/api/chat`
+with `{model, messages: [{role, content}], stream: true, options?: {temperature,
+num_predict}, tools?, keep_alive?}`; the answer is NDJSON, one object a line:
+`{message: {role, content, tool_calls?: [{function: {name, arguments}}]}, done: false}`,
+then `{done: true, done_reason, prompt_eval_count, eval_count}`; a line `{error}` reports
+a failure. Models: `GET /api/tags`; health: `GET /api/version`; preload: `POST /api/chat`
+with no messages and a `keep_alive`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from ai_model.errors import ProviderProtocolError, make_status_error
+from ai_model.http import http_client
+from ai_model.providers.base import BaseProvider
+from ai_model.providers.openai_compatible import decode_json
+from ai_model.types import ChatRequest, Done, StreamEvent, TextDelta, ToolCall, Usage
+
+KEEP_ALIVE = "10m"
+
+
+class OllamaProvider(BaseProvider):
+    """Adapter for an Ollama server."""
+
+    kind = "ollama"
+    default_base_url = "http://127.0.0.1:11434"
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:  # Ollama behind an authenticating proxy
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        return headers
+
+    def _payload(self, request: ChatRequest) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "model": request.model,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "stream": True,
+            "keep_alive": KEEP_ALIVE,
+        }
+        options = {}
+        if request.temperature is not None:
+            options["temperature"] = request.temperature
+        if request.max_tokens is not None:
+            options["num_predict"] = request.max_tokens
+        if options:
+            payload["options"] = options
+        if request.tools:
+            payload["tools"] = [
+                {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}
+                for t in request.tools
+            ]
+        return payload
+
+    async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        url = f"{self.base_url}/api/chat"
+        async with self.open_stream("POST", url, json=self._payload(request), headers=self._headers()) as response:
+            async for event in self._events(response):
+                yield event
+
+    async def _events(self, response: httpx.Response) -> AsyncIterator[StreamEvent]:
+        calls = 0
+        try:
+            async for line in response.aiter_lines():
+                if not line.strip():
+                    continue
+                chunk = decode_json(line, self.name)
+                if "error" in chunk:
+                    raise make_status_error(500, f"mid-stream error: {chunk['error']}", provider_name=self.name)
+                message = chunk.get("message") or {}
+                if message.get("content"):
+                    yield TextDelta(message["content"])
+                for call in message.get("tool_calls") or []:
+                    calls += 1
+                    fn = call["function"]
+                    arguments = fn.get("arguments") or {}
+                    if not isinstance(arguments, dict):
+                        raise ProviderProtocolError(f"{self.name}: tool call arguments are not an object")
+                    yield ToolCall(id=call.get("id") or f"call_{calls}", name=fn["name"], arguments=arguments)
+                if chunk.get("done"):
+                    yield Usage(chunk.get("prompt_eval_count"), chunk.get("eval_count"))
+                    yield Done(chunk.get("done_reason"))
+                    return
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ProviderProtocolError(f"{self.name}: unexpected line shape ({exc!r})") from exc
+        raise ProviderProtocolError(f"{self.name}: the stream ended without a final `done` line")
+
+    async def list_models(self) -> list[str]:
+        body = await self.get_json(f"{self.base_url}/api/tags", headers=self._headers())
+        return [m["name"] for m in body.get("models", [])]
+
+    async def _probe(self) -> bool:
+        await self.get_json(f"{self.base_url}/api/version", headers=self._headers())
+        return True
+
+    async def preload(self, model: str = "") -> None:
+        """Ask Ollama to load `model` into memory and keep it for KEEP_ALIVE."""
+        response = await http_client().post(
+            f"{self.base_url}/api/chat", json={"model": model, "messages": [], "keep_alive": KEEP_ALIVE},
+            headers=self._headers(), timeout=self.http_timeout(),
+        )
+        if response.status_code >= 400:
+            raise make_status_error(response.status_code, response.text, provider_name=self.name)

@@ -1,0 +1,204 @@
+"""Every adapter against its wire format (recorded streams, odd chunk sizes) and against
+a faulty upstream over real HTTP on loopback."""
+
+import random
+
+import httpx
+import pytest
+
+from ai_model.models import AIModel, Provider
+from ai_model.providers.registry import adapter_for
+from ai_model.types import ChatMessage, ChatRequest, StreamError, TextDelta, ToolSpec
+from chat_session.models import ChatSession
+from message.models import Message
+from tests.ai_model.upstream import Hang, ScriptedUpstream, Status, Stream
+from tests.ai_model.wire import WIRES
+from tests.fakes import serve
+
+API_KEY = "key-test-0123456789abcdefXYZ"
+REQUEST = ChatRequest(
+    model="m-1", messages=[ChatMessage("system", "Be brief."), ChatMessage("user", "hi")],
+    tools=[ToolSpec("calc", "Evaluate arithmetic", {"type": "object", "properties": {"expr": {"type": "string"}}})],
+)
+ids = [w.kind for w in WIRES]
+
+
+def _provider(kind: str, base_url: str = "http://upstream.invalid", **timeouts) -> Provider:
+    return Provider(name=f"{kind}-test", kind=kind, base_url=base_url, api_key=API_KEY, **timeouts)
+
+
+async def _run_recorded(wire, chunks: list[bytes], seed: int, monkeypatch) -> list:
+    body = b"".join(chunks)
+    rng = random.Random(seed)
+
+    async def pieces():
+        i = 0
+        while i < len(body):
+            n = rng.choice([1, 2, 3, 5, 8, 13, 64, 200])
+            yield body[i:i + n]
+            i += n
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(
+        lambda request: httpx.Response(200, headers={"content-type": wire.content_type}, content=pieces())
+    ))
+    monkeypatch.setattr("ai_model.providers.base.http_client", lambda: client)
+    try:
+        return [event async for event in adapter_for(_provider(wire.kind)).stream(REQUEST)]
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.parametrize("wire", WIRES, ids=ids)
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_recorded_text_and_tool_call_streams(wire, seed, monkeypatch):
+    for case in (wire.text(), wire.tools()):
+        assert await _run_recorded(wire, case.chunks, seed, monkeypatch) == case.expected
+
+
+@pytest.mark.parametrize("wire", WIRES, ids=ids)
+async def test_recorded_in_stream_error(wire, monkeypatch):
+    events = await _run_recorded(wire, wire.midstream_error().chunks, 7, monkeypatch)
+    assert events[0] == TextDelta("Hi") and len(events) == 2
+    assert isinstance(events[1], StreamError) and events[1].code in {"overloaded", "upstream_error"}
+    assert "mid-stream" in events[1].detail
+
+
+@pytest.mark.parametrize("wire", WIRES, ids=ids)
+async def test_recorded_malformed_chunk_is_a_protocol_error(wire, monkeypatch):
+    events = await _run_recorded(wire, wire.malformed().chunks, 11, monkeypatch)
+    assert events[0] == TextDelta("Hi")
+    assert events[-1] == StreamError(code="protocol_error", detail=events[-1].detail) and len(events) == 2
+
+
+# --- faults over real HTTP ---------------------------------------------------------------
+
+@pytest.fixture
+def upstream():
+    fake = ScriptedUpstream()
+    with serve(fake) as url:
+        fake.url = url
+        yield fake
+
+
+async def _reply(kind: str, upstream, user, **timeouts) -> Message:
+    provider = await Provider.objects.acreate(
+        name=f"{kind} upstream", kind=kind, base_url=upstream.url, api_key=API_KEY, **timeouts
+    )
+    model = await AIModel.objects.acreate(provider=provider, model_id="m-1", display_name=f"{kind} m-1")
+    session = await ChatSession.objects.acreate(owner=user, default_model=model)
+    from message.services import message_send
+
+    sent = await message_send(session=session, content="hi")
+    await sent.generation.finished.wait()
+    return await Message.objects.aget(pk=sent.reply.pk)
+
+
+fault_tests = pytest.mark.django_db(transaction=True)
+
+
+@fault_tests
+@pytest.mark.parametrize("wire", WIRES, ids=ids)
+async def test_500_is_retried_then_stored_as_error(wire, upstream, user, retry_sleeps):
+    upstream.play(Status(500))
+    reply = await _reply(wire.kind, upstream, user)
+    assert len(upstream.requests) == 3  # the first try and two retries
+    assert reply.status == "error" and reply.error_code == "upstream_error" and "500" in reply.error_text
+    assert len(retry_sleeps) == 2 and all(0 <= d <= 8 for d in retry_sleeps)
+    assert API_KEY not in reply.error_text
+
+
+@fault_tests
+@pytest.mark.parametrize("wire", WIRES, ids=ids)
+async def test_429_honours_retry_after(wire, upstream, user, retry_sleeps):
+    upstream.play(Status(429, headers={"Retry-After": "3"}), Stream(wire.text().chunks, wire.content_type))
+    reply = await _reply(wire.kind, upstream, user)
+    assert retry_sleeps == [3.0]
+    assert reply.status == "complete" and reply.content == "Hello world!" and len(upstream.requests) == 2
+
+
+@fault_tests
+@pytest.mark.parametrize("wire", WIRES, ids=ids)
+async def test_503_twice_then_success(wire, upstream, user, retry_sleeps):
+    upstream.play(Status(503), Status(503), Stream(wire.text().chunks, wire.content_type))
+    reply = await _reply(wire.kind, upstream, user)
+    assert len(upstream.requests) == 3
+    assert reply.status == "complete" and reply.content == "Hello world!"
+    assert (reply.prompt_tokens, reply.completion_tokens) == (12, 3)
+
+
+@fault_tests
+@pytest.mark.parametrize("wire", WIRES, ids=ids)
+async def test_connection_reset_after_k_chunks_keeps_the_text(wire, upstream, user, retry_sleeps):
+    chunks = wire.text().chunks
+    k = next(i for i, c in enumerate(chunks) if b"world" in c) + 1  # "Hello" and " world" sent
+    upstream.play(Stream(chunks, wire.content_type, reset_after=k))
+    reply = await _reply(wire.kind, upstream, user)
+    assert reply.status == "error" and reply.error_code == "connection_error"
+    assert reply.content == "Hello world"
+    assert len(upstream.requests) == 1  # never retried after the first token
+
+
+@fault_tests
+@pytest.mark.parametrize("wire", WIRES, ids=ids)
+async def test_hang_fires_the_first_token_timeout(wire, upstream, user, retry_sleeps):
+    upstream.play(Hang(5))
+    reply = await _reply(wire.kind, upstream, user, first_token_timeout_s=0.3)
+    assert reply.status == "error" and reply.error_code == "timeout" and "first token" in reply.error_text
+    assert len(upstream.requests) == 1 and reply.duration_ms < 3000
+
+
+@fault_tests
+@pytest.mark.parametrize("wire", WIRES, ids=ids)
+async def test_401_is_not_retried(wire, upstream, user, retry_sleeps):
+    upstream.play(Status(401, body={"error": {"message": f"Incorrect API key provided: {API_KEY}"}}))
+    reply = await _reply(wire.kind, upstream, user)
+    assert len(upstream.requests) == 1 and retry_sleeps == []
+    assert reply.status == "error" and reply.error_code == "authentication_error"
+    assert API_KEY not in reply.error_text and API_KEY[-8:] not in reply.error_text
+
+
+@fault_tests
+@pytest.mark.parametrize("wire", WIRES, ids=ids)
+async def test_request_shape_and_auth_headers(wire, upstream, user):
+    upstream.play(Stream(wire.text().chunks, wire.content_type))
+    provider = _provider(wire.kind, upstream.url)
+    events = [e async for e in adapter_for(provider).stream(REQUEST)]
+    assert events == wire.text().expected
+    sent = upstream.requests[0]
+    expected = {
+        "openai": ("/chat/completions", "authorization", f"Bearer {API_KEY}"),
+        "llamacpp": ("/v1/chat/completions", "authorization", f"Bearer {API_KEY}"),
+        "anthropic": ("/v1/messages", "x-api-key", API_KEY),
+        "gemini": ("/v1beta/models/m-1:streamGenerateContent", "x-goog-api-key", API_KEY),
+        "ollama": ("/api/chat", "authorization", f"Bearer {API_KEY}"),
+    }[wire.kind]
+    assert sent["path"] == expected[0] and sent["headers"][expected[1]] == expected[2]
+    body = sent["json"]
+    if wire.kind == "anthropic":
+        assert body["system"] == "Be brief." and body["messages"] == [{"role": "user", "content": "hi"}]
+        assert sent["headers"]["anthropic-version"] == "2023-06-01" and body["tools"][0]["input_schema"]["type"] == "object"
+    elif wire.kind == "gemini":
+        assert sent["query"] == "alt=sse" and body["systemInstruction"] == {"parts": [{"text": "Be brief."}]}
+        assert body["contents"] == [{"role": "user", "parts": [{"text": "hi"}]}]
+        assert body["tools"][0]["functionDeclarations"][0]["name"] == "calc"
+    else:
+        assert body["messages"][0] == {"role": "system", "content": "Be brief."} and body["stream"] is True
+        assert body["tools"][0]["function"]["name"] == "calc"
+        if wire.kind != "ollama":
+            assert body["stream_options"] == {"include_usage": True}
+
+
+@fault_tests
+@pytest.mark.parametrize("wire", WIRES, ids=ids)
+async def test_closing_the_stream_closes_the_upstream_response(wire, upstream):
+    upstream.play(Stream(wire.text(texts=tuple(f"t{i} " for i in range(50))).chunks, wire.content_type, delay=0.05))
+    stream = adapter_for(_provider(wire.kind, upstream.url)).stream(REQUEST)
+    assert isinstance(await anext(stream), TextDelta)
+    await stream.aclose()
+    import asyncio
+
+    for _ in range(40):
+        if upstream.disconnects:
+            break
+        await asyncio.sleep(0.05)
+    assert upstream.disconnects == 1
