@@ -1,7 +1,9 @@
 """ASGI lifespan support, which neither Django nor channels' router provide.
 
-Start-up is lazy (the model and the HTTP pool open on first use); shutdown closes
-the process's shared `httpx.AsyncClient` so no pooled connection is left dangling.
+Start-up begins loading the embedded model on its worker thread (when
+`LOCAL_MODEL_PRELOAD` is on and the model is installed), so the first chat does not
+pay for it; the server accepts requests meanwhile. Shutdown closes the process's
+shared `httpx.AsyncClient` so no pooled connection is left dangling.
 """
 
 from __future__ import annotations
@@ -12,6 +14,16 @@ from typing import Any
 from ai_model.http import http_client_close
 
 logger = logging.getLogger(__name__)
+
+
+def _preload_local_model() -> None:
+    from django.conf import settings
+
+    from ai_model.providers.local import LocalEngine, runtime_available
+
+    if settings.LOCAL_MODEL_PRELOAD and runtime_available():
+        # Queued on the model's own thread: the first generation waits for it, nothing else does.
+        LocalEngine.get().load_in_background()
 
 
 class LifespanMiddleware:
@@ -27,6 +39,7 @@ class LifespanMiddleware:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                _preload_local_model()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 try:

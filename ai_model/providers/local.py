@@ -211,6 +211,12 @@ class LocalEngine:
         """Load the model now (blocking) so the first chat does not pay for it."""
         self._executor.submit(self._load).result()
 
+    def load_in_background(self) -> None:
+        """Queue the model load on the generation thread and return at once."""
+        self._executor.submit(self._load).add_done_callback(
+            lambda f: f.exception() and logger.error("local model preload failed: %s", f.exception())
+        )
+
 
 class LocalProvider(BaseProvider):
     """Adapter for the embedded model; `request.model` is informational (one model per process)."""

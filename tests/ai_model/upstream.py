@@ -5,7 +5,8 @@ Each request takes the next action of the script (the last one repeats):
 - `Stream(chunks, content_type, delay, reset_after)`: stream the chunks, `delay` s apart;
   with `reset_after=k`, drop the connection after k chunks;
 - `Hang(seconds)`: send nothing for that long.
-It records every request and notices clients that disconnect mid-stream.
+It records every request and notices clients that disconnect mid-stream. GET requests
+(model listings, health probes) get a listing naming `m-1` and are only counted.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class ScriptedUpstream:
         self.script: list[Any] = []
         self.requests: list[dict[str, Any]] = []
         self.disconnects = 0
+        self.probes = 0
 
     def play(self, *actions: Any) -> None:
         self.script = list(actions)
@@ -58,6 +60,12 @@ class ScriptedUpstream:
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
+        if scope["method"] == "GET":  # model listings and health probes: not part of the script
+            self.probes += 1
+            listing = {"data": [{"id": "m-1"}], "models": [{"name": "m-1"}], "version": "test"}
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+            await send({"type": "http.response.body", "body": json.dumps(listing).encode()})
+            return
         self.requests.append({
             "method": scope["method"], "path": scope["path"], "query": scope["query_string"].decode(),
             "headers": {k.decode(): v.decode() for k, v in scope["headers"]},
