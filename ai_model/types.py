@@ -13,11 +13,29 @@ Role = Literal["system", "user", "assistant", "tool"]
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    """A complete tool call; `arguments` is the JSON-decoded argument object."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+    type: Literal["tool_call"] = "tool_call"
+
+
+@dataclass(frozen=True)
 class ChatMessage:
-    """One turn of the context sent to a model."""
+    """One turn of the context sent to a model.
+
+    An assistant turn may carry `tool_calls`; a `tool` turn is the result of the call
+    `tool_call_id` to the tool `name` (`is_error` when the tool failed).
+    """
 
     role: Role
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str = ""
+    name: str = ""
+    is_error: bool = False
 
 
 @dataclass(frozen=True)
@@ -49,16 +67,6 @@ class TextDelta:
 
     text: str
     type: Literal["text"] = "text"
-
-
-@dataclass(frozen=True)
-class ToolCall:
-    """A complete tool call; `arguments` is the JSON-decoded argument object."""
-
-    id: str
-    name: str
-    arguments: dict[str, Any]
-    type: Literal["tool_call"] = "tool_call"
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,10 @@ class ChatSession(models.Model):
     default_model = models.ForeignKey(
         "ai_model.AIModel", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The branch shown: the leaf the next message continues from by default.
+    active_leaf = models.ForeignKey(
+        "message.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 

@@ -54,7 +54,8 @@ class ChatSessionViewSet(viewsets.ViewSet):
         await sync_to_async(body.is_valid)(raise_exception=True)
         data = body.validated_data
         session = await chat_session_update(
-            session=session, title=data.get("title"), model=data.get("model"), set_model="model" in data
+            session=session, title=data.get("title"), model=data.get("model"), set_model="model" in data,
+            active_leaf_id=data.get("active_leaf"),
         )
         return Response(ChatSessionSerializer(session).data)
 

@@ -1,9 +1,10 @@
 """ASGI lifespan support, which neither Django nor channels' router provide.
 
-Start-up begins loading the embedded model on its worker thread (when
-`LOCAL_MODEL_PRELOAD` is on and the model is installed), so the first chat does not
-pay for it; the server accepts requests meanwhile. Shutdown closes the process's
-shared `httpx.AsyncClient` so no pooled connection is left dangling.
+Start-up marks replies left `streaming` by a dead worker as `interrupted` (crash
+recovery) and begins loading the embedded model on its worker thread (when
+`LOCAL_MODEL_PRELOAD` is on), so the first chat does not pay for it. Shutdown (after
+SIGTERM) gives running replies `SHUTDOWN_GRACE_S` to finish and stores the rest as
+`interrupted` with their text, then closes the shared HTTP and Redis clients.
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
+
 from ai_model.http import http_client_close
+from core.redis import redis_close
+from message.streaming.pipeline import generations_drain, message_recover_stale
 
 logger = logging.getLogger(__name__)
 
 
 def _preload_local_model() -> None:
-    from django.conf import settings
-
     from ai_model.providers.local import LocalEngine, runtime_available
 
     if settings.LOCAL_MODEL_PRELOAD and runtime_available():
@@ -39,12 +42,17 @@ class LifespanMiddleware:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                try:
+                    await message_recover_stale()
+                except Exception:
+                    logger.exception("crash recovery failed")
                 _preload_local_model()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                try:
-                    await http_client_close()
-                except Exception:
-                    logger.exception("error while closing the HTTP client")
+                for step in (lambda: generations_drain(grace_s=settings.SHUTDOWN_GRACE_S), http_client_close, redis_close):
+                    try:
+                        await step()
+                    except Exception:
+                        logger.exception("error during shutdown")
                 await send({"type": "lifespan.shutdown.complete"})
                 return

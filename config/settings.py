@@ -159,6 +159,19 @@ REST_FRAMEWORK = {
 MESSAGE_MAX_CHARS = env.int("MESSAGE_MAX_CHARS", default=32_000)
 # A streamed reply's text is written to the database at most this often (and once at the end).
 STREAM_PERSIST_INTERVAL_MS = env.int("STREAM_PERSIST_INTERVAL_MS", default=250)
+# Deltas arriving within this window go out as one event (0 disables).
+STREAM_COALESCE_MS = env.int("STREAM_COALESCE_MS", default=20)
+# A reply's events stay readable for resume this long after it ends (memory or Redis).
+EVENT_LOG_RETENTION_S = env.int("EVENT_LOG_RETENTION_S", default=600)
+# Generating messages get a heartbeat this often; one without a heartbeat for
+# GENERATION_STALE_AFTER_S is taken for a dead worker's and marked `interrupted`.
+GENERATION_HEARTBEAT_S = env.float("GENERATION_HEARTBEAT_S", default=10.0)
+GENERATION_STALE_AFTER_S = env.float("GENERATION_STALE_AFTER_S", default=60.0)
+# On shutdown, running replies get this long to finish before being stored `interrupted`.
+SHUTDOWN_GRACE_S = env.float("SHUTDOWN_GRACE_S", default=8.0)
+# Tool calling: rounds of tool calls per reply, and extra tools by import path of `ai_model.tools.Tool` objects.
+TOOL_MAX_ROUNDS = env.int("TOOL_MAX_ROUNDS", default=5)
+TOOLS = env.list("TOOLS", default=[])
 # While no event is ready, an SSE stream sends a comment this often so proxies keep it open.
 SSE_KEEPALIVE_S = env.float("SSE_KEEPALIVE_S", default=15.0)
 # Retries before a reply's first token (exponential backoff with full jitter, seconds).

@@ -11,8 +11,10 @@ class Message(models.Model):
     """One turn. `parent` links it into the session's tree; regenerating adds a sibling.
 
     For assistant replies `status` follows pending → streaming → complete | error |
-    cancelled | interrupted; `content` holds the text so far while streaming.
-    Times are milliseconds.
+    cancelled | interrupted; `content` holds the text so far while streaming, and
+    `updated_at` is the generating worker's heartbeat. Times are milliseconds.
+    A tool round is stored as a chain: assistant (with `tool_calls`) → one `tool`
+    message per result → the next assistant turn.
     """
 
     class Role(models.TextChoices):
@@ -44,6 +46,12 @@ class Message(models.Model):
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)
     ttfb_ms = models.PositiveIntegerField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # An assistant turn that asked for tools: [{"id", "name", "arguments"}].
+    tool_calls = models.JSONField(default=list, blank=True)
+    # A tool result (role `tool`): which call it answers, the tool's name, whether it failed.
+    tool_call_id = models.CharField(max_length=200, blank=True)
+    tool_name = models.CharField(max_length=200, blank=True)
+    is_error = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ai_model.types import ChatMessage
+from ai_model.types import ChatMessage, ToolCall
 from chat_session.models import ChatSession
 from core.errors import NotFound
 from message.models import Message
@@ -31,7 +31,7 @@ async def message_path(*, message: Message) -> list[Message]:
     rows = {
         m.id: m
         async for m in Message.objects.filter(session_id=message.session_id).only(
-            "id", "parent_id", "role", "content", "status"
+            "id", "parent_id", "role", "content", "status", "tool_calls", "tool_call_id", "tool_name", "is_error"
         )
     }
     rows[message.id] = message
@@ -47,12 +47,18 @@ async def message_path(*, message: Message) -> list[Message]:
 
 
 def context_from_path(path: list[Message]) -> list[ChatMessage]:
-    """The model context for a path: roles and text, leaving out replies with no text."""
-    return [
-        ChatMessage(role=m.role, content=m.content)
-        for m in path
-        if m.content.strip() and m.role in (Message.Role.SYSTEM, Message.Role.USER, Message.Role.ASSISTANT)
-    ]
+    """The model context for a path: every turn with its text, tool calls and tool results;
+    assistant turns with neither text nor tool calls (failed or empty replies) are left out."""
+    context = []
+    for m in path:
+        if m.role == Message.Role.TOOL:
+            context.append(ChatMessage("tool", m.content, tool_call_id=m.tool_call_id, name=m.tool_name, is_error=m.is_error))
+        elif m.tool_calls:
+            calls = tuple(ToolCall(c["id"], c["name"], c.get("arguments") or {}) for c in m.tool_calls)
+            context.append(ChatMessage(m.role, m.content, tool_calls=calls))
+        elif m.content.strip():
+            context.append(ChatMessage(m.role, m.content))
+    return context
 
 
 async def message_newest_leaf(*, session: ChatSession) -> Message | None:
@@ -60,3 +66,12 @@ async def message_newest_leaf(*, session: ChatSession) -> Message | None:
     return await (
         Message.objects.filter(session=session, children__isnull=True).order_by("-created_at", "-id").afirst()
     )
+
+
+async def session_default_parent(*, session: ChatSession) -> Message | None:
+    """Where a message without `parent` goes: the session's active leaf, else its newest leaf."""
+    if session.active_leaf_id:
+        leaf = await Message.objects.filter(pk=session.active_leaf_id, session=session).afirst()
+        if leaf is not None:
+            return leaf
+    return await message_newest_leaf(session=session)

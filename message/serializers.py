@@ -22,6 +22,10 @@ def message_to_dict(message: Message) -> dict[str, Any]:
         "status": message.status,
         "model": str(message.model_id) if message.model_id else None,
         "error": {"code": message.error_code, "detail": message.error_text} if message.error_code else None,
+        "tool_calls": message.tool_calls or [],
+        "tool_call_id": message.tool_call_id or None,
+        "tool_name": message.tool_name or None,
+        "is_error": message.is_error,
         "usage": {
             "prompt_tokens": message.prompt_tokens,
             "completion_tokens": message.completion_tokens,
@@ -48,3 +52,10 @@ class MessageCreateSerializer(serializers.Serializer):
                 f"Ensure this field has no more than {limit} characters (it has {len(value)}).", code="max_length"
             )
         return value
+
+
+class RegenerateSerializer(serializers.Serializer):
+    """`POST /api/messages/{id}/regenerate` body."""
+
+    model = serializers.UUIDField(required=False, allow_null=True, default=None)
+    stream = StrictBooleanField(required=False, default=False)

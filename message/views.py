@@ -11,15 +11,19 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.authentication import request_authenticate
 from chat_session.selectors import chat_session_get
 from core.errors import ApiError, error_response
+from message.models import Message
 from message.selectors import message_get, message_list
-from message.serializers import MessageCreateSerializer, message_to_dict
-from message.services import message_send
+from message.serializers import MessageCreateSerializer, RegenerateSerializer, message_to_dict
+from message.services import message_cancel, message_regenerate, message_send
+from message.streaming.pipeline import has_stale, message_recover_stale
+from message.streaming.replay import reply_stream
 from message.streaming.sse import sse_follow
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -42,36 +46,111 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
     return body
 
 
-@csrf_exempt  # CSRF is enforced in request_authenticate for cookie sessions only
-async def session_messages(request: HttpRequest, session_id: str) -> HttpResponse:
+def _plain_view(handler):
+    """Wrap a plain async view: authenticate (bearer key, or session cookie with CSRF),
+    render client errors in the one JSON shape; anything else propagates (a 500)."""
+
+    @csrf_exempt  # CSRF is enforced in request_authenticate for cookie sessions only
+    async def view(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        try:
+            if request.method not in handler.methods:
+                raise exceptions.MethodNotAllowed(request.method)
+            user = await request_authenticate(request)
+            return await handler(request, user, **kwargs)
+        except Exception as exc:
+            return error_response(exc)
+
+    view.__name__ = handler.__name__
+    view.__doc__ = handler.__doc__
+    return view
+
+
+def methods(*names: str):
+    def mark(handler):
+        handler.methods = names
+        return handler
+
+    return mark
+
+
+def _sse(log) -> StreamingHttpResponse:
+    return sse_response(sse_follow(log, keepalive_s=settings.SSE_KEEPALIVE_S))
+
+
+async def _finished(started) -> list[dict[str, Any]]:
+    """Wait for a generation and return every message it created, in order."""
+    await started.generation.finished.wait()
+    created = {m.id: m async for m in Message.objects.filter(pk__in=started.generation.message_ids)}
+    return [message_to_dict(created[i]) for i in started.generation.message_ids if i in created]
+
+
+@methods("GET", "POST")
+async def _session_messages(request: HttpRequest, user: Any, session_id: str) -> HttpResponse:
     """`GET` every message of a session; `POST` a user message and generate the reply
-    (`stream: true` answers SSE, otherwise 201 `{"user", "assistant"}` once the reply is done)."""
-    try:
-        if request.method not in ("GET", "POST"):
-            raise exceptions.MethodNotAllowed(request.method)
-        user = await request_authenticate(request)
-        session = await chat_session_get(user=user, session_id=session_id)
-        if request.method == "GET":
-            return JsonResponse([message_to_dict(m) for m in await message_list(session=session)], safe=False)
-        body = MessageCreateSerializer(data=_json_body(request))
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
-        sent = await message_send(
-            session=session, content=data["content"], parent_id=data["parent"], model_id=data["model"]
-        )
-    except Exception as exc:  # client errors in the one JSON shape; anything else re-raised (500)
-        return error_response(exc)
+    (`stream: true` answers SSE, otherwise 201 `{"user", "assistant", "messages"}` once
+    the reply is done; `assistant` is the final turn, `messages` every message made)."""
+    session = await chat_session_get(user=user, session_id=session_id)
+    if request.method == "GET":
+        messages = await message_list(session=session)
+        if has_stale(messages):
+            await message_recover_stale(session_id=session.id)
+            messages = await message_list(session=session)
+        return JsonResponse([message_to_dict(m) for m in messages], safe=False)
+    body = MessageCreateSerializer(data=_json_body(request))
+    body.is_valid(raise_exception=True)
+    data = body.validated_data
+    started = await message_send(session=session, content=data["content"], parent_id=data["parent"], model_id=data["model"])
     if data["stream"]:
-        return sse_response(sse_follow(sent.generation.log, keepalive_s=settings.SSE_KEEPALIVE_S))
-    await sent.generation.finished.wait()
-    await sent.reply.arefresh_from_db()
+        return _sse(started.generation.log)
+    made = await _finished(started)
     return JsonResponse(
-        {"user": message_to_dict(sent.user_message), "assistant": message_to_dict(sent.reply)}, status=201
+        {"user": message_to_dict(started.user_message), "assistant": made[-1], "messages": made}, status=201
     )
 
 
+@methods("GET")
+async def _message_stream(request: HttpRequest, user: Any, message_id: str) -> HttpResponse:
+    """SSE of one reply from the event after `Last-Event-ID` (or `?after=N`), live until `done`."""
+    message = await message_get(user=user, message_id=message_id)
+    raw = request.headers.get("Last-Event-ID") or request.GET.get("after") or "0"
+    try:
+        after = int(raw.rsplit(":", 1)[-1])
+        if after < 0:
+            raise ValueError
+    except ValueError:
+        raise ApiError("Must be a non-negative event number.", code="invalid_after", field="after") from None
+    return sse_response(reply_stream(message, after=after, keepalive_s=settings.SSE_KEEPALIVE_S))
+
+
+@methods("POST")
+async def _message_regenerate(request: HttpRequest, user: Any, message_id: str) -> HttpResponse:
+    """A new assistant sibling (`{"model"?, "stream"?}`); SSE or 201 with the new reply when done."""
+    message = await message_get(user=user, message_id=message_id)
+    body = RegenerateSerializer(data=_json_body(request) if request.body else {})
+    body.is_valid(raise_exception=True)
+    started = await message_regenerate(message=message, model_id=body.validated_data["model"])
+    if body.validated_data["stream"]:
+        return _sse(started.generation.log)
+    made = await _finished(started)
+    return JsonResponse({"assistant": made[-1], "messages": made}, status=201)
+
+
+session_messages = _plain_view(_session_messages)
+message_stream = _plain_view(_message_stream)
+message_regenerate_view = _plain_view(_message_regenerate)
+
+
 class MessageViewSet(viewsets.ViewSet):
-    """`GET /api/messages/{id}`."""
+    """`GET /api/messages/{id}`; `POST /api/messages/{id}/cancel`."""
 
     async def aretrieve(self, request: Request, pk: str) -> Response:
-        return Response(message_to_dict(await message_get(user=request.user, message_id=pk)))
+        message = await message_get(user=request.user, message_id=pk)
+        if has_stale([message]):
+            await message_recover_stale(message_ids=[message.id])
+            await message.arefresh_from_db()
+        return Response(message_to_dict(message))
+
+    @action(detail=True, methods=["post"])
+    async def cancel(self, request: Request, pk: str) -> Response:
+        message = await message_get(user=request.user, message_id=pk)
+        return Response(message_to_dict(await message_cancel(message=message)))

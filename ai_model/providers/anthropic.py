@@ -21,7 +21,7 @@ from httpx_sse import EventSource, SSEError
 from ai_model.errors import ProviderProtocolError, make_status_error
 from ai_model.providers.base import BaseProvider
 from ai_model.providers.openai_compatible import decode_json, tool_calls_from_parts
-from ai_model.types import ChatRequest, Done, StreamEvent, TextDelta, Usage
+from ai_model.types import ChatMessage, ChatRequest, Done, StreamEvent, TextDelta, Usage
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
@@ -47,7 +47,7 @@ class AnthropicProvider(BaseProvider):
         payload: dict[str, Any] = {
             "model": request.model,
             "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages if m.role in ("user", "assistant")],
+            "messages": self._messages(request.messages),
             "stream": True,
         }
         if system:
@@ -57,6 +57,26 @@ class AnthropicProvider(BaseProvider):
         if request.tools:
             payload["tools"] = [{"name": t.name, "description": t.description, "input_schema": t.parameters} for t in request.tools]
         return payload
+
+    @staticmethod
+    def _messages(messages: list[ChatMessage]) -> list[dict[str, Any]]:
+        """User/assistant turns; tool calls as `tool_use` blocks, and consecutive tool
+        results merged into one user turn of `tool_result` blocks (turns must alternate)."""
+        out: list[dict[str, Any]] = []
+        for m in messages:
+            if m.role == "tool":
+                block = {"type": "tool_result", "tool_use_id": m.tool_call_id, "content": m.content, "is_error": m.is_error}
+                if out and out[-1]["role"] == "user" and isinstance(out[-1]["content"], list):
+                    out[-1]["content"].append(block)
+                else:
+                    out.append({"role": "user", "content": [block]})
+            elif m.role == "assistant" and m.tool_calls:
+                blocks: list[dict[str, Any]] = [{"type": "text", "text": m.content}] if m.content else []
+                blocks += [{"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments} for c in m.tool_calls]
+                out.append({"role": "assistant", "content": blocks})
+            elif m.role in ("user", "assistant"):
+                out.append({"role": m.role, "content": m.content})
+        return out
 
     async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         url = f"{self.base_url}/v1/messages"

@@ -22,7 +22,7 @@ from httpx_sse import EventSource, SSEError
 from ai_model.errors import ProviderProtocolError, make_status_error
 from ai_model.providers.base import BaseProvider
 from ai_model.providers.openai_compatible import decode_json
-from ai_model.types import ChatRequest, Done, StreamEvent, TextDelta, ToolCall, Usage
+from ai_model.types import ChatMessage, ChatRequest, Done, StreamEvent, TextDelta, ToolCall, Usage
 
 
 class GeminiProvider(BaseProvider):
@@ -37,10 +37,7 @@ class GeminiProvider(BaseProvider):
     def _payload(self, request: ChatRequest) -> dict[str, Any]:
         system = "\n\n".join(m.content for m in request.messages if m.role == "system")
         payload: dict[str, Any] = {
-            "contents": [
-                {"role": "model" if m.role == "assistant" else "user", "parts": [{"text": m.content}]}
-                for m in request.messages if m.role in ("user", "assistant")
-            ],
+            "contents": self._contents(request.messages),
         }
         if system:
             payload["systemInstruction"] = {"parts": [{"text": system}]}
@@ -56,6 +53,25 @@ class GeminiProvider(BaseProvider):
                 {"name": t.name, "description": t.description, "parameters": t.parameters} for t in request.tools
             ]}]
         return payload
+
+    @staticmethod
+    def _contents(messages: list[ChatMessage]) -> list[dict[str, Any]]:
+        """Turns as `user`/`model` contents; tool calls as `functionCall` parts and
+        consecutive tool results merged into one user turn of `functionResponse` parts."""
+        out: list[dict[str, Any]] = []
+        for m in messages:
+            if m.role == "tool":
+                key = "error" if m.is_error else "result"
+                part = {"functionResponse": {"name": m.name, "response": {key: m.content}}}
+                if out and out[-1]["role"] == "user" and "functionResponse" in out[-1]["parts"][0]:
+                    out[-1]["parts"].append(part)
+                else:
+                    out.append({"role": "user", "parts": [part]})
+            elif m.role in ("user", "assistant"):
+                parts: list[dict[str, Any]] = [{"text": m.content}] if m.content or not m.tool_calls else []
+                parts += [{"functionCall": {"name": c.name, "args": c.arguments}} for c in m.tool_calls]
+                out.append({"role": "model" if m.role == "assistant" else "user", "parts": parts})
+        return out
 
     async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         model = request.model.removeprefix("models/")

@@ -66,6 +66,16 @@ def runtime_available() -> bool:
     return importlib.util.find_spec("llama_cpp") is not None and default_model_path() is not None
 
 
+def _plain(m: ChatMessage) -> dict[str, str]:
+    """A turn for a chat template without tool support: tool turns become plain text."""
+    if m.role == "tool":
+        return {"role": "user", "content": f"[result of tool {m.name}]: {m.content}"}
+    if m.tool_calls:
+        calls = "; ".join(f"{c.name}({c.arguments})" for c in m.tool_calls)
+        return {"role": "assistant", "content": f"{m.content}\n[called tools: {calls}]".strip()}
+    return {"role": m.role, "content": m.content}
+
+
 class LocalEngine:
     """The process-wide model instance and its single generation thread."""
 
@@ -125,7 +135,7 @@ class LocalEngine:
     def _prompt_tokens(self, messages: list[ChatMessage], reserve: int) -> tuple[list[int], Any]:
         """Tokens of the templated prompt (and the formatter's stop settings), dropping the
         oldest turns until `reserve` more tokens fit in the context."""
-        msgs = [{"role": m.role, "content": m.content} for m in messages]
+        msgs = [_plain(m) for m in messages]
         while True:
             formatted = self._formatter(messages=msgs)
             tokens = self._llm.tokenize(

@@ -20,7 +20,7 @@ from ai_model.errors import ProviderProtocolError, make_status_error
 from ai_model.http import http_client
 from ai_model.providers.base import BaseProvider
 from ai_model.providers.openai_compatible import decode_json
-from ai_model.types import ChatRequest, Done, StreamEvent, TextDelta, ToolCall, Usage
+from ai_model.types import ChatMessage, ChatRequest, Done, StreamEvent, TextDelta, ToolCall, Usage
 
 KEEP_ALIVE = "10m"
 
@@ -40,7 +40,7 @@ class OllamaProvider(BaseProvider):
     def _payload(self, request: ChatRequest) -> dict[str, Any]:
         payload: dict[str, Any] = {
             "model": request.model,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "messages": [self._message(m) for m in request.messages],
             "stream": True,
             "keep_alive": KEEP_ALIVE,
         }
@@ -57,6 +57,15 @@ class OllamaProvider(BaseProvider):
                 for t in request.tools
             ]
         return payload
+
+    @staticmethod
+    def _message(m: ChatMessage) -> dict[str, Any]:
+        if m.role == "tool":
+            return {"role": "tool", "content": m.content, "tool_name": m.name}
+        message: dict[str, Any] = {"role": m.role, "content": m.content}
+        if m.tool_calls:
+            message["tool_calls"] = [{"function": {"name": c.name, "arguments": c.arguments}} for c in m.tool_calls]
+        return message
 
     async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         url = f"{self.base_url}/api/chat"

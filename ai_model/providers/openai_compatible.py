@@ -20,7 +20,7 @@ from httpx_sse import EventSource, SSEError
 
 from ai_model.errors import ProviderProtocolError, make_status_error
 from ai_model.providers.base import BaseProvider
-from ai_model.types import ChatRequest, Done, StreamEvent, TextDelta, ToolCall, Usage
+from ai_model.types import ChatMessage, ChatRequest, Done, StreamEvent, TextDelta, ToolCall, Usage
 
 
 def tool_calls_from_parts(parts: dict[int, dict[str, Any]], provider_name: str) -> list[ToolCall]:
@@ -63,7 +63,7 @@ class OpenAICompatibleProvider(BaseProvider):
     def _payload(self, request: ChatRequest) -> dict[str, Any]:
         payload: dict[str, Any] = {
             "model": request.model,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "messages": [self._message(m) for m in request.messages],
             "stream": True,
             "stream_options": {"include_usage": True},
         }
@@ -77,6 +77,19 @@ class OpenAICompatibleProvider(BaseProvider):
                 for t in request.tools
             ]
         return payload
+
+    @staticmethod
+    def _message(m: ChatMessage) -> dict[str, Any]:
+        if m.role == "tool":
+            return {"role": "tool", "tool_call_id": m.tool_call_id, "content": m.content}
+        message: dict[str, Any] = {"role": m.role, "content": m.content}
+        if m.tool_calls:
+            message["content"] = m.content or None
+            message["tool_calls"] = [
+                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": json.dumps(c.arguments)}}
+                for c in m.tool_calls
+            ]
+        return message
 
     def chat_url(self) -> str:
         return f"{self.base_url}/chat/completions"

@@ -1,16 +1,27 @@
 """The event log of one reply: numbered SSE events that any number of readers follow.
 
 Event types and payloads are those of API.md ("Server-sent events"): `message`,
-`delta`, `tool_call`, `tool_result`, `fallback`, `usage`, `error`, `done`.
-`seq` starts at 1 and is the SSE `id:`.
+`delta`, `tool_call`, `tool_result`, `fallback`, `usage`, `error`, `done`. `seq`
+starts at 1 and is the SSE `id:`. Two stores:
+
+- `MemoryEventLog` (default): in this process; kept `EVENT_LOG_RETENTION_S` after `done`.
+- `RedisEventLog` (when `REDIS_URL` is set): a Redis Stream per reply, key
+  `chat:events:<message id>`, entry ids `0-<seq>`, so any worker can serve a resume;
+  capped in length while written and expired `EVENT_LOG_RETENTION_S` after `done`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
+
+from django.conf import settings
+
+from core.redis import redis_client, redis_enabled
 
 EVENT_TYPES = frozenset({"message", "delta", "tool_call", "tool_result", "fallback", "usage", "error", "done"})
 
@@ -24,12 +35,24 @@ class ReplyEvent:
     data: dict[str, Any]
 
 
-class EventLog:
-    """Append-only, in-memory list of a reply's events with waiting readers.
+class EventLog(Protocol):
+    """Append-only log of one reply's events."""
 
-    Readers call `wait_after(seq, timeout)` to get every event numbered above `seq`,
-    waiting up to `timeout` seconds for one to arrive; the log is closed by `done`.
-    """
+    message_id: uuid.UUID
+
+    async def append(self, event: str, data: dict[str, Any]) -> ReplyEvent: ...
+
+    async def read_after(self, seq: int, timeout: float) -> list[ReplyEvent]:
+        """Events numbered above `seq`, waiting up to `timeout` s for one; [] if none came."""
+        ...
+
+    async def is_closed(self) -> bool:
+        """Whether `done` has been logged."""
+        ...
+
+
+class MemoryEventLog:
+    """In-process log; readers wait on an asyncio.Event replaced at every append."""
 
     def __init__(self, message_id: uuid.UUID) -> None:
         self.message_id = message_id
@@ -40,18 +63,21 @@ class EventLog:
     def closed(self) -> bool:
         return bool(self.events) and self.events[-1].event == "done"
 
-    def append(self, event: str, data: dict[str, Any]) -> ReplyEvent:
-        """Add an event and wake every waiting reader."""
+    async def is_closed(self) -> bool:
+        return self.closed
+
+    async def append(self, event: str, data: dict[str, Any]) -> ReplyEvent:
         assert event in EVENT_TYPES, event
         assert not self.closed, "no event may follow done"
         item = ReplyEvent(seq=len(self.events) + 1, event=event, data=data)
         self.events.append(item)
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
+        if event == "done":
+            _memory_expiry[self.message_id] = time.monotonic() + settings.EVENT_LOG_RETENTION_S
         return item
 
-    async def wait_after(self, seq: int, timeout: float) -> list[ReplyEvent]:
-        """Events numbered above `seq`; [] if none arrived within `timeout` s or the log is closed."""
+    async def read_after(self, seq: int, timeout: float) -> list[ReplyEvent]:
         if len(self.events) > seq or self.closed:
             return self.events[seq:]
         changed = self._changed
@@ -60,3 +86,73 @@ class EventLog:
         except TimeoutError:
             return []
         return self.events[seq:]
+
+
+class RedisEventLog:
+    """A Redis Stream per reply (see module docstring)."""
+
+    MAXLEN = 50_000
+
+    def __init__(self, message_id: uuid.UUID) -> None:
+        self.message_id = message_id
+        self.key = f"chat:events:{message_id}"
+        self._seq = 0
+
+    async def append(self, event: str, data: dict[str, Any]) -> ReplyEvent:
+        assert event in EVENT_TYPES, event
+        self._seq += 1
+        client = redis_client()
+        fields = {"e": event, "d": json.dumps(data, separators=(",", ":"))}
+        await client.xadd(self.key, fields, id=f"0-{self._seq}", maxlen=self.MAXLEN, approximate=True)
+        if event == "done":
+            await client.expire(self.key, int(settings.EVENT_LOG_RETENTION_S))
+        return ReplyEvent(self._seq, event, data)
+
+    async def read_after(self, seq: int, timeout: float) -> list[ReplyEvent]:
+        reply = await redis_client().xread({self.key: f"0-{seq}"}, block=max(1, int(timeout * 1000)), count=500)
+        events = []
+        for _key, entries in reply or []:
+            for entry_id, fields in entries:
+                n = int(entry_id.decode().split("-", 1)[1])
+                events.append(ReplyEvent(n, fields[b"e"].decode(), json.loads(fields[b"d"])))
+        return events
+
+    async def is_closed(self) -> bool:
+        last = await redis_client().xrevrange(self.key, count=1)
+        return bool(last) and last[0][1][b"e"] == b"done"
+
+    async def exists(self) -> bool:
+        return bool(await redis_client().exists(self.key))
+
+
+_memory_logs: dict[uuid.UUID, MemoryEventLog] = {}
+_memory_expiry: dict[uuid.UUID, float] = {}
+
+
+def _expire_memory_logs() -> None:
+    now = time.monotonic()
+    for message_id in [m for m, t in _memory_expiry.items() if t <= now]:
+        _memory_logs.pop(message_id, None)
+        _memory_expiry.pop(message_id, None)
+
+
+def event_log_create(message_id: uuid.UUID) -> EventLog:
+    """A new log for a reply about to be generated, in the configured store."""
+    if redis_enabled():
+        return RedisEventLog(message_id)
+    _expire_memory_logs()
+    log = _memory_logs[message_id] = MemoryEventLog(message_id)
+    return log
+
+
+async def event_log_find(message_id: uuid.UUID) -> EventLog | None:
+    """The log of a reply that is generating or finished recently, wherever it runs; else None."""
+    _expire_memory_logs()
+    log = _memory_logs.get(message_id)
+    if log is not None:
+        return log
+    if redis_enabled():
+        log = RedisEventLog(message_id)
+        if await log.exists():
+            return log
+    return None

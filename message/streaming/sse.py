@@ -29,9 +29,9 @@ async def sse_follow(log: EventLog, *, after: int = 0, keepalive_s: float) -> As
     """
     seq = after
     while True:
-        events = await log.wait_after(seq, timeout=keepalive_s)
+        events = await log.read_after(seq, timeout=keepalive_s)
         if not events:
-            if log.closed:
+            if await log.is_closed():  # the reader already has everything, `done` included
                 return
             yield KEEPALIVE
             continue

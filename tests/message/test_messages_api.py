@@ -28,7 +28,8 @@ async def test_post_without_stream_returns_both_messages_when_done(api, session,
     assert set(one) >= {"id", "parent", "role", "content", "status", "model", "error", "usage", "created_at"}
 
 
-async def test_stream_events_follow_the_contract(api, session, fake_provider, fake_model):
+async def test_stream_events_follow_the_contract(api, session, fake_provider, fake_model, settings):
+    settings.STREAM_COALESCE_MS = 0  # one event per token here; coalescing is tested on its own
     fake_provider.enqueue(["a", "b", "c", Usage(prompt_tokens=3, completion_tokens=3)])
     events = await read_sse(api, "POST", f"/api/sessions/{session.id}/messages", json={"content": "Hi", "stream": True})
     kinds = [e.event for e in events]

@@ -47,6 +47,7 @@ async def test_first_delta_arrives_before_the_last_token_is_produced(live_url, u
 
 async def test_text_is_stored_during_the_stream_with_bounded_updates(live_url, user, session, fake_provider, monkeypatch, settings):
     settings.STREAM_PERSIST_INTERVAL_MS = 250
+    settings.STREAM_COALESCE_MS = 0  # count one event per token
     updates = []
     original_update = QuerySet.update
 
