@@ -12,6 +12,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
+from accounts.ws_auth import QueryTokenAuthMiddleware  # noqa: E402
 from config.lifespan import LifespanMiddleware  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
 
@@ -21,7 +22,10 @@ application = LifespanMiddleware(
             # Static files (the chat page's JS/CSS and admin's) from the app folders,
             # so `make run` needs no collectstatic and no separate web server.
             "http": ASGIStaticFilesHandler(django_http),
-            "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+            # Origin-checked against ALLOWED_HOSTS; the session cookie, else `?token=`.
+            "websocket": AllowedHostsOriginValidator(
+                AuthMiddlewareStack(QueryTokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
+            ),
         }
     )
 )

@@ -2,4 +2,10 @@
 
 from __future__ import annotations
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from message.consumers import SessionConsumer
+
+websocket_urlpatterns = [
+    path("ws/sessions/<str:session_id>", SessionConsumer.as_asgi()),
+]

@@ -14,15 +14,15 @@ import uvicorn
 
 from ai_model.errors import ProviderError
 from ai_model.providers.base import BaseProvider
-from ai_model.types import ChatRequest, Done, StreamEvent, TextDelta, Usage
+from ai_model.types import ChatRequest, Done, StreamEvent, TextDelta, ToolCall, Usage
 
 
 class FakeProvider(BaseProvider):
     """An adapter whose behaviour tests script with `enqueue`.
 
     Each script is a list of steps: a string (a text delta), a float (sleep that many
-    seconds), a `ProviderError` (raised), or a `Usage`. A stream with no script
-    answers "ok". Every request is recorded in `requests`; `produced_at` records the
+    seconds), a `ProviderError` (raised), or a `Usage` / `ToolCall` (yielded). A stream
+    with no script answers "ok". Every request is recorded in `requests`; `produced_at` records the
     monotonic time each delta was produced.
     """
 
@@ -49,7 +49,7 @@ class FakeProvider(BaseProvider):
                 await asyncio.sleep(step)
             elif isinstance(step, ProviderError):
                 raise step
-            elif isinstance(step, Usage):
+            elif isinstance(step, Usage | ToolCall):
                 yield step
             else:
                 self.produced_at.append(time.monotonic())
@@ -92,3 +92,40 @@ async def read_sse(client: Any, method: str, url: str, **kwargs: Any) -> list[An
     async with aconnect_sse(client, method, url, **kwargs) as source:
         assert source.response.status_code == 200, await source.response.aread()
         return [event async for event in source.aiter_sse()]
+
+
+# --- tools for tests (registered through settings.TOOLS) -----------------------------------
+
+async def _sleepy_async(label: str = "A") -> str:
+    await asyncio.sleep(0.3)
+    return f"async {label}"
+
+
+def _sleepy_sync(label: str = "B") -> str:
+    time.sleep(0.3)
+    return f"sync {label}"
+
+
+def _broken() -> str:
+    raise RuntimeError("disk on fire")
+
+
+async def _hangs() -> str:
+    await asyncio.sleep(30)
+    return "never"
+
+
+def _make_tools():
+    from ai_model.tools import Tool
+
+    schema = {"type": "object", "properties": {"label": {"type": "string"}}}
+    return (
+        Tool("sleepy_async", "Sleeps 0.3 s (async).", schema, _sleepy_async),
+        Tool("sleepy_sync", "Sleeps 0.3 s (sync, thread pool).", schema, _sleepy_sync),
+        Tool("broken", "Always fails.", {"type": "object", "properties": {}}, _broken),
+        Tool("hangs", "Never returns in time.", {"type": "object", "properties": {}}, _hangs, timeout_s=0.2),
+    )
+
+
+sleepy_async, sleepy_sync, broken, hangs = _make_tools()
+TEST_TOOLS = ["tests.fakes.sleepy_async", "tests.fakes.sleepy_sync", "tests.fakes.broken", "tests.fakes.hangs"]

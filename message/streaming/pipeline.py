@@ -274,7 +274,7 @@ async def _run(generation: Generation, *, reply: Message, ai_model: AIModel, con
         while True:
             offer_tools = rounds < settings.TOOL_MAX_ROUNDS
             turn, position = await _stream_turn(generation, current, chain, position, context, tools=offer_tools, started=started)
-            if turn.error is not None or not turn.tool_calls:
+            if turn.error is not None or not turn.tool_calls or not offer_tools:
                 break
             rounds += 1
             current, context = await _run_tools(generation, current, chain[position], turn, context, started)

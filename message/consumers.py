@@ -1,0 +1,127 @@
+"""WebSocket `/ws/sessions/{id}` (API.md): a thin consumer over the same services as REST.
+
+Server → client: `message_stream` (a delta), `message_update` (a message created or
+finished, as in REST), `session_update`, and `error` for a rejected client message.
+Client → server: `send`, `cancel`, `regenerate`. Every reply of the session reaches
+every socket on it, wherever the reply was started (REST, another tab, another worker
+with the Redis channel layer).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from rest_framework import serializers
+
+from chat_session.selectors import chat_session_get
+from chat_session.serializers import ChatSessionSerializer
+from core.errors import ApiError, error_body
+from core.fields import StrictCharField
+from message.selectors import message_get
+from message.services import message_cancel, message_regenerate, message_send
+from message.streaming.pipeline import session_group
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_NOT_FOUND = 4404
+
+
+class SendSerializer(serializers.Serializer):
+    content = StrictCharField()
+    parent = serializers.UUIDField(required=False, allow_null=True, default=None)
+    model = serializers.UUIDField(required=False, allow_null=True, default=None)
+
+    def validate_content(self, value: str) -> str:
+        if len(value) > settings.MESSAGE_MAX_CHARS:
+            raise serializers.ValidationError(f"Ensure this field has no more than {settings.MESSAGE_MAX_CHARS} characters.")
+        return value
+
+
+class TargetSerializer(serializers.Serializer):
+    message = serializers.UUIDField()
+    model = serializers.UUIDField(required=False, allow_null=True, default=None)
+
+
+class SessionConsumer(AsyncJsonWebsocketConsumer):
+    """One socket following one chat session of the authenticated user."""
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        try:
+            self.session = await chat_session_get(user=user, session_id=self.scope["url_route"]["kwargs"]["session_id"])
+        except ApiError:
+            await self.close(code=CLOSE_NOT_FOUND)  # another user's session looks like a missing one
+            return
+        self.group = session_group(self.session.id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        try:
+            if not isinstance(content, dict):
+                raise ApiError("Send a JSON object.", code="invalid", field="type")
+            kind = content.get("type")
+            if kind == "send":
+                body = self._valid(SendSerializer, content)
+                await message_send(
+                    session=self.session, content=body["content"], parent_id=body["parent"], model_id=body["model"]
+                )
+            elif kind == "cancel":
+                body = self._valid(TargetSerializer, content)
+                message = await self._own_message(body["message"])
+                await message_cancel(message=message)
+            elif kind == "regenerate":
+                body = self._valid(TargetSerializer, content)
+                message = await self._own_message(body["message"])
+                await message_regenerate(message=message, model_id=body["model"])
+            else:
+                raise ApiError("Unknown type; expected send, cancel or regenerate.", code="invalid_type", field="type")
+        except Exception as exc:
+            status, error = error_body(exc)  # re-raises anything that is not a client error
+            await self.send_json({"type": "error", **error})
+
+    @classmethod
+    async def decode_json(cls, text_data: str) -> Any:
+        try:
+            return await super().decode_json(text_data)
+        except ValueError:
+            return None  # answered as a client error by receive_json
+
+    def _valid(self, serializer_class: type[serializers.Serializer], data: dict) -> dict:
+        serializer = serializer_class(data=data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    async def _own_message(self, message_id: uuid.UUID):
+        message = await message_get(user=self.scope["user"], message_id=message_id)
+        if message.session_id != self.session.id:
+            raise ApiError("That message is not in this session.", code="not_found", field="message", status_code=404)
+        return message
+
+    # --- group events ---------------------------------------------------------------------
+    async def message_stream(self, event: dict) -> None:
+        await self.send_json({"type": "message_stream", "message": event["message"], "delta": event["delta"]})
+
+    async def message_update(self, event: dict) -> None:
+        await self.send_json({"type": "message_update", "message": event["message"]})
+
+    async def session_update(self, event: dict) -> None:
+        await self.send_json({"type": "session_update", "session": event["session"]})
+
+
+async def session_update_broadcast(session) -> None:
+    """Tell every socket on `session` that it changed (e.g. a new title)."""
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    if layer is not None:
+        await layer.group_send(session_group(session.id), {"type": "session.update", "session": ChatSessionSerializer(session).data})
