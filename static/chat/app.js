@@ -1,9 +1,10 @@
-// Chat page: sessions, model picker, streamed replies (SSE over fetch), Markdown
-// rendered with marked and sanitised with DOMPurify so model output never runs script.
+// Chat page: sessions, model picker, streamed replies (SSE over fetch), stop, regenerate,
+// branch switching, resume after reload. Markdown is rendered with marked and sanitised
+// with DOMPurify, so model output never runs script.
 (() => {
   "use strict";
   const $ = (sel) => document.querySelector(sel);
-  const state = { sessionId: null, models: [], sending: false };
+  const state = { sessionId: null, session: null, models: [], messages: [], streaming: null };
 
   function csrfToken() {
     const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
@@ -13,7 +14,7 @@
   async function api(path, options = {}) {
     const headers = { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), ...(options.headers || {}) };
     const res = await fetch(path, { credentials: "same-origin", ...options, headers });
-    if (res.status === 401 || res.status === 403) { location.href = "/login/?next=" + encodeURIComponent(location.pathname); }
+    if (res.status === 401) location.href = "/login/?next=" + encodeURIComponent(location.pathname);
     return res;
   }
 
@@ -25,10 +26,7 @@
     el.innerHTML = DOMPurify.sanitize(marked.parse(text || ""), { USE_PROFILES: { html: true } });
   }
 
-  function modelName(id) {
-    const m = state.models.find((x) => x.id === id);
-    return m ? m.name : "";
-  }
+  const modelName = (id) => (state.models.find((x) => x.id === id) || {}).name || "";
 
   function metaText(msg) {
     const parts = [];
@@ -36,13 +34,42 @@
     const u = msg.usage || {};
     if (u.completion_tokens != null) parts.push(`${u.completion_tokens} tokens`);
     if (u.ttfb_ms != null) parts.push(`TTFB ${u.ttfb_ms} ms`);
-    if (u.duration_ms && u.completion_tokens) parts.push(`${(u.completion_tokens / (u.duration_ms / 1000)).toFixed(1)} tok/s`);
+    if (u.duration_ms && u.completion_tokens && u.ttfb_ms != null && u.duration_ms > u.ttfb_ms)
+      parts.push(`${(u.completion_tokens / ((u.duration_ms - u.ttfb_ms) / 1000)).toFixed(1)} tok/s`);
     if (msg.status && msg.status !== "complete") parts.push(msg.status);
     if (msg.error) parts.push(`${msg.error.code}: ${msg.error.detail}`);
     return parts.join(" · ");
   }
 
-  function addMessage(msg) {
+  // --- tree helpers -----------------------------------------------------------------------
+  const byId = () => new Map(state.messages.map((m) => [m.id, m]));
+  const childrenOf = (id) => state.messages.filter((m) => m.parent === id);
+
+  function newestLeafUnder(id) {
+    let node = byId().get(id);
+    for (;;) {
+      const kids = childrenOf(node.id);
+      if (!kids.length) return node;
+      node = kids[kids.length - 1];
+    }
+  }
+
+  function activeBranch() {
+    if (!state.messages.length) return [];
+    const index = byId();
+    let leaf = state.session && state.session.active_leaf && index.get(state.session.active_leaf);
+    if (!leaf) {
+      const parents = new Set(state.messages.map((m) => m.parent).filter(Boolean));
+      const leaves = state.messages.filter((m) => !parents.has(m.id));
+      leaf = leaves[leaves.length - 1];
+    }
+    const path = [];
+    while (leaf) { path.push(leaf); leaf = leaf.parent ? index.get(leaf.parent) : null; }
+    return path.reverse();
+  }
+
+  // --- rendering ----------------------------------------------------------------------------
+  function messageElement(msg) {
     const el = document.createElement("div");
     el.className = `msg ${msg.role} ${msg.status || ""}`;
     el.dataset.id = msg.id;
@@ -51,25 +78,57 @@
     const meta = document.createElement("div");
     meta.className = "meta";
     el.append(body, meta);
-    if (msg.role === "assistant") renderMarkdown(body, msg.content); else body.textContent = msg.content;
-    if (msg.role === "assistant") meta.textContent = metaText(msg);
-    $("#messages").append(el);
-    el.scrollIntoView({ block: "end" });
+    if (msg.role === "tool") {
+      body.textContent = `${msg.is_error ? "⚠" : "🔧"} ${msg.tool_name}: ${msg.content}`;
+    } else if (msg.role === "assistant") {
+      renderMarkdown(body, msg.content);
+      if (msg.tool_calls && msg.tool_calls.length)
+        body.insertAdjacentText("beforeend", msg.tool_calls.map((c) => `→ ${c.name}(${JSON.stringify(c.arguments)})`).join("\n"));
+      meta.textContent = metaText(msg);
+      addControls(el, msg);
+    } else {
+      body.textContent = msg.content;
+    }
     return el;
   }
 
-  // The branch shown: from the root to the newest leaf.
-  function activeBranch(messages) {
-    if (!messages.length) return [];
-    const byId = new Map(messages.map((m) => [m.id, m]));
-    const parents = new Set(messages.map((m) => m.parent).filter(Boolean));
-    const leaves = messages.filter((m) => !parents.has(m.id));
-    let node = leaves[leaves.length - 1];
-    const path = [];
-    while (node) { path.push(node); node = node.parent ? byId.get(node.parent) : null; }
-    return path.reverse();
+  function addControls(el, msg) {
+    const controls = document.createElement("div");
+    controls.className = "controls";
+    const siblings = childrenOf(msg.parent).filter((m) => m.role === "assistant");
+    if (siblings.length > 1) {
+      const i = siblings.findIndex((m) => m.id === msg.id);
+      const prev = button("‹", () => switchTo(siblings[i - 1]), i === 0);
+      const next = button("›", () => switchTo(siblings[i + 1]), i === siblings.length - 1);
+      const label = document.createElement("span");
+      label.textContent = `${i + 1}/${siblings.length}`;
+      controls.append(prev, label, next);
+    }
+    controls.append(button("Regenerate", () => regenerate(msg.id), !!state.streaming));
+    el.append(controls);
   }
 
+  function button(text, onClick, disabled = false) {
+    const b = document.createElement("button");
+    b.type = "button"; b.textContent = text; b.disabled = disabled; b.className = "small";
+    b.addEventListener("click", onClick);
+    return b;
+  }
+
+  function render() {
+    const box = $("#messages");
+    box.innerHTML = "";
+    for (const m of activeBranch()) box.append(messageElement(m));
+    box.scrollTop = box.scrollHeight;
+  }
+
+  function setStreaming(id) {
+    state.streaming = id;
+    $("#send").textContent = id ? "Stop" : "Send";
+    $("#send").classList.toggle("stop", !!id);
+  }
+
+  // --- data -----------------------------------------------------------------------------------
   async function loadModels() {
     const res = await api("/api/models");
     state.models = res.ok ? await res.json() : [];
@@ -86,36 +145,44 @@
   async function loadSessions() {
     const res = await api("/api/sessions?limit=200");
     if (!res.ok) return;
-    const page = await res.json();
     const list = $("#sessions");
     list.innerHTML = "";
-    for (const s of page.results) {
+    for (const s of (await res.json()).results) {
       const li = document.createElement("li");
       li.textContent = s.title || "Untitled chat";
       li.title = new Date(s.updated_at).toLocaleString();
       li.dataset.id = s.id;
-      if (s.id === state.sessionId) li.classList.add("active");
+      li.classList.toggle("active", s.id === state.sessionId);
       li.addEventListener("click", () => openSession(s.id));
       list.append(li);
     }
   }
 
+  async function refresh() {
+    const [sRes, mRes] = await Promise.all([api(`/api/sessions/${state.sessionId}`), api(`/api/sessions/${state.sessionId}/messages`)]);
+    if (!sRes.ok) return false;
+    state.session = await sRes.json();
+    state.messages = mRes.ok ? await mRes.json() : [];
+    $("#session-title").textContent = state.session.title || "Untitled chat";
+    render();
+    return true;
+  }
+
   async function openSession(id) {
-    state.sessionId = id;
+    state.sessionId = id; state.session = null; state.messages = [];
     history.replaceState(null, "", id ? `/s/${id}` : "/");
-    $("#messages").innerHTML = "";
-    $("#session-title").textContent = "New chat";
     document.querySelectorAll("#sessions li").forEach((li) => li.classList.toggle("active", li.dataset.id === id));
+    $("#session-title").textContent = "New chat";
+    render();
     if (!id) return;
-    const [sRes, mRes] = await Promise.all([api(`/api/sessions/${id}`), api(`/api/sessions/${id}/messages`)]);
-    if (!sRes.ok) { openSession(null); return; }
-    const session = await sRes.json();
-    $("#session-title").textContent = session.title || "Untitled chat";
-    if (session.model) $("#model-picker").value = session.model;
-    const branch = activeBranch(mRes.ok ? await mRes.json() : []);
-    for (const m of branch) addMessage(m);
+    if (!(await refresh())) { openSession(null); return; }
+    const branch = activeBranch();
     const last = branch[branch.length - 1];
     if (last && last.role === "assistant" && last.model) $("#model-picker").value = last.model;
+    if (last && (last.status === "streaming" || last.status === "pending")) {
+      // Reloaded mid-reply: follow the rest of it.
+      follow(await api(`/api/messages/${last.id}/stream`, { headers: { Accept: "text/event-stream" } }));
+    }
   }
 
   // Reads a text/event-stream body: yields {event, id, data} objects.
@@ -146,56 +213,87 @@
     }
   }
 
+  // Applies a reply's events to the page as they arrive, then reloads the stored state.
+  async function follow(res) {
+    if (!res.ok) { alert(await errorText(res)); return; }
+    const index = byId();
+    try {
+      for await (const ev of readSSE(res)) {
+        const d = ev.data;
+        if (ev.event === "message") {
+          const known = index.get(d.id);
+          const msg = { ...(known || {}), ...d, content: known ? known.content : "", usage: {}, tool_calls: [] };
+          if (!known) { state.messages.push(msg); index.set(d.id, msg); }
+          else { known.content = ""; }
+          if (msg.role !== "user") setStreaming(d.id);
+          if (state.session) state.session.active_leaf = d.id;
+          if (d.role === "assistant" || d.role === "user") render();
+        } else if (ev.event === "delta") {
+          const msg = index.get(d.message);
+          if (!msg) continue;
+          msg.content += d.text;
+          const el = document.querySelector(`.msg[data-id="${d.message}"] .body`);
+          if (el) { renderMarkdown(el, msg.content); el.closest(".msg").scrollIntoView({ block: "end" }); }
+        } else if (ev.event === "tool_result") {
+          await refresh();
+        } else if (ev.event === "done") {
+          setStreaming(null);
+        }
+      }
+    } finally {
+      setStreaming(null);
+      await refresh();
+      loadSessions();
+    }
+  }
+
   async function send(content) {
     if (!state.sessionId) {
       const res = await api("/api/sessions", { method: "POST", body: JSON.stringify({ model: $("#model-picker").value || null }) });
       if (!res.ok) { alert(await errorText(res)); return; }
       const session = await res.json();
-      state.sessionId = session.id;
+      state.sessionId = session.id; state.session = session; state.messages = [];
       history.replaceState(null, "", `/s/${session.id}`);
     }
-    const last = [...document.querySelectorAll("#messages .msg")].pop();
+    const branch = activeBranch();
     const payload = { content, stream: true, model: $("#model-picker").value || null };
-    if (last) payload.parent = last.dataset.id;
+    if (branch.length) payload.parent = branch[branch.length - 1].id;
     const res = await api(`/api/sessions/${state.sessionId}/messages`, {
       method: "POST", body: JSON.stringify(payload), headers: { Accept: "text/event-stream" },
     });
-    if (!res.ok) { alert(await errorText(res)); return; }
-    loadSessions();
-    let replyEl = null, text = "", usage = null, error = null;
-    for await (const ev of readSSE(res)) {
-      const d = ev.data;
-      if (ev.event === "message") {
-        if (d.role === "user") addMessage({ ...d, content });
-        else { replyEl = addMessage({ ...d, content: "" }); }
-      } else if (ev.event === "delta" && replyEl) {
-        text += d.text;
-        renderMarkdown(replyEl.querySelector(".body"), text);
-        replyEl.scrollIntoView({ block: "end" });
-      } else if (ev.event === "usage") {
-        usage = d;
-      } else if (ev.event === "error") {
-        error = d;
-      } else if (ev.event === "done" && replyEl) {
-        replyEl.className = `msg assistant ${d.status}`;
-        replyEl.querySelector(".meta").textContent = metaText({
-          model: $("#model-picker").value, usage, status: d.status, error: error && { code: error.code, detail: error.detail },
-        });
-      }
-    }
+    await follow(res);
+  }
+
+  async function regenerate(id) {
+    const res = await api(`/api/messages/${id}/regenerate`, {
+      method: "POST", body: JSON.stringify({ stream: true, model: $("#model-picker").value || null }),
+      headers: { Accept: "text/event-stream" },
+    });
+    await follow(res);
+  }
+
+  async function switchTo(message) {
+    if (!message) return;
+    const leaf = newestLeafUnder(message.id);
+    const res = await api(`/api/sessions/${state.sessionId}`, { method: "PATCH", body: JSON.stringify({ active_leaf: leaf.id }) });
+    if (res.ok) { state.session = await res.json(); render(); }
   }
 
   $("#composer").addEventListener("submit", async (e) => {
     e.preventDefault();
+    if (state.streaming) {
+      await api(`/api/messages/${state.streaming}/cancel`, { method: "POST" });
+      return;
+    }
     const box = $("#prompt");
     const content = box.value;
-    if (!content.trim() || state.sending) return;
-    state.sending = true; $("#send").disabled = true; box.value = "";
+    if (!content.trim()) return;
+    box.value = "";
     try { await send(content); } catch (err) { alert("Sending failed: " + err); box.value = content; }
-    finally { state.sending = false; $("#send").disabled = false; box.focus(); }
+    finally { box.focus(); }
   });
   $("#prompt").addEventListener("keydown", (e) => {
-    if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); $("#composer").requestSubmit(); }
+    if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); if (!state.streaming) $("#composer").requestSubmit(); }
   });
   $("#new-session").addEventListener("click", () => openSession(null));
 
