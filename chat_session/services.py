@@ -6,6 +6,7 @@ from typing import Any
 
 from ai_model.models import AIModel
 from chat_session.models import ChatSession
+from chat_session.realtime import session_update_broadcast
 from core.errors import ApiError
 
 
@@ -44,6 +45,7 @@ async def chat_session_update(
         session.default_model = model
         fields.append("default_model")
     await session.asave(update_fields=fields)
+    await session_update_broadcast(session)
     return session
 
 

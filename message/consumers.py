@@ -16,13 +16,12 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from rest_framework import serializers
 
+from chat_session.realtime import session_group
 from chat_session.selectors import chat_session_get
-from chat_session.serializers import ChatSessionSerializer
 from core.errors import ApiError, error_body
 from core.fields import StrictCharField
 from message.selectors import message_get
 from message.services import message_cancel, message_regenerate, message_send
-from message.streaming.pipeline import session_group
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
@@ -116,12 +115,3 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
 
     async def session_update(self, event: dict) -> None:
         await self.send_json({"type": "session_update", "session": event["session"]})
-
-
-async def session_update_broadcast(session) -> None:
-    """Tell every socket on `session` that it changed (e.g. a new title)."""
-    from channels.layers import get_channel_layer
-
-    layer = get_channel_layer()
-    if layer is not None:
-        await layer.group_send(session_group(session.id), {"type": "session.update", "session": ChatSessionSerializer(session).data})

@@ -38,6 +38,7 @@ from ai_model.selectors import ai_model_chain
 from ai_model.tools import tool_registry, tools_run_concurrently
 from ai_model.types import ChatMessage, ChatRequest, StreamError, TextDelta, ToolCall, Usage
 from chat_session.models import ChatSession
+from chat_session.realtime import session_group
 from core.redis import redis_client, redis_enabled
 from message.models import Message
 from message.serializers import message_to_dict
@@ -47,11 +48,6 @@ from message.streaming.events import EventLog, event_log_create
 logger = logging.getLogger(__name__)
 
 CANCEL_CHANNEL = "chat:cancel"
-
-
-def session_group(session_id: Any) -> str:
-    """The channel-layer group of a session's WebSocket clients."""
-    return f"session.{session_id}"
 
 
 def message_event(message: Message) -> dict[str, Any]:

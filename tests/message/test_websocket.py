@@ -122,3 +122,12 @@ async def test_session_cookie_authenticates(session, user, client):
     connected, _ = await comm.connect()
     assert connected
     await comm.disconnect()
+
+
+async def test_title_change_is_pushed_as_session_update(session, user, api):
+    ws, _, _ = await connect(session, user)
+    await api.patch(f"/api/sessions/{session.id}", json={"title": "Renamed"})
+    frame = await ws.receive_json_from(timeout=5)
+    assert frame["type"] == "session_update" and frame["session"]["title"] == "Renamed"
+    assert frame["session"]["id"] == str(session.id)
+    await ws.disconnect()
