@@ -1,7 +1,8 @@
 from django import forms
 from django.contrib import admin
+from django.db.models import Avg, Count, Q
 
-from ai_model.models import AIModel, ModelFallback, Provider
+from ai_model.models import AIModel, ModelFallback, ModelLeaderboard, Provider
 
 
 class ProviderForm(forms.ModelForm):
@@ -56,3 +57,51 @@ class AIModelAdmin(admin.ModelAdmin):
     search_fields = ["display_name", "model_id", "provider__name"]
     list_select_related = ["provider"]
     inlines = [ModelFallbackInline]
+
+
+@admin.register(ModelLeaderboard)
+class ModelLeaderboardAdmin(admin.ModelAdmin):
+    """Per model: replies, replies preferred by users, mean TTFB and mean tokens/s."""
+
+    list_display = ["display_name", "provider", "replies", "preferred_replies", "mean_ttfb_ms", "mean_tokens_per_s"]
+    list_select_related = ["provider"]
+    list_filter = ["provider__kind"]
+    search_fields = ["display_name", "model_id"]
+
+    def get_queryset(self, request):
+        replies = Q(messages__role="assistant", messages__status="complete")
+        return (
+            super().get_queryset(request)
+            .annotate(
+                n_replies=Count("messages", filter=replies),
+                n_preferred=Count("messages", filter=replies & Q(messages__preferred=True)),
+                avg_ttfb=Avg("messages__ttfb_ms", filter=replies),
+                avg_tps=Avg("messages__tokens_per_s", filter=replies),
+            )
+            .order_by("-n_preferred", "-avg_tps")
+        )
+
+    @admin.display(description="replies", ordering="n_replies")
+    def replies(self, obj):
+        return obj.n_replies
+
+    @admin.display(description="preferred", ordering="n_preferred")
+    def preferred_replies(self, obj):
+        return obj.n_preferred
+
+    @admin.display(description="mean TTFB (ms)", ordering="avg_ttfb")
+    def mean_ttfb_ms(self, obj):
+        return None if obj.avg_ttfb is None else round(obj.avg_ttfb)
+
+    @admin.display(description="mean tokens/s", ordering="avg_tps")
+    def mean_tokens_per_s(self, obj):
+        return None if obj.avg_tps is None else round(obj.avg_tps, 1)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -89,3 +89,12 @@ class ModelFallback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model} → {self.fallback} (#{self.position})"
+
+
+class ModelLeaderboard(AIModel):
+    """Admin view of models ranked by how often users preferred their replies."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "model leaderboard entry"
+        verbose_name_plural = "model leaderboard"

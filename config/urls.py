@@ -6,7 +6,7 @@ from accounts.views import TokenView, login_view, logout_view, setup_view
 from ai_model.views import AIModelViewSet
 from chat_session.views import ChatSessionViewSet, chat_page
 from core.views import healthz, readyz
-from message.views import MessageViewSet, message_regenerate_view, message_stream, session_messages
+from message.views import MessageViewSet, message_regenerate_view, message_stream, session_compare, session_messages
 
 router = DefaultRouter(trailing_slash=False)
 router.include_root_view = False
@@ -25,6 +25,7 @@ urlpatterns = [
     path("readyz", readyz),
     path("api/auth/token", TokenView.as_view()),
     path("api/sessions/<str:session_id>/messages", session_messages),
+    path("api/sessions/<str:session_id>/compare", session_compare),
     path("api/messages/<str:message_id>/stream", message_stream),
     path("api/messages/<str:message_id>/regenerate", message_regenerate_view),
     path("api/", include(router.urls)),

@@ -39,13 +39,19 @@ class Message(models.Model):
     role = models.CharField(max_length=16, choices=Role.choices)
     content = models.TextField(blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETE, db_index=True)
-    model = models.ForeignKey("ai_model.AIModel", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    model = models.ForeignKey(
+        "ai_model.AIModel", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
     error_code = models.CharField(max_length=64, blank=True)
     error_text = models.TextField(blank=True)
     prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)
     ttfb_ms = models.PositiveIntegerField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # Completion tokens per second after the first token: completion_tokens / (duration - TTFB).
+    tokens_per_s = models.FloatField(null=True, blank=True)
+    # The user's pick among sibling replies (model comparison).
+    preferred = models.BooleanField(default=False)
     # An assistant turn that asked for tools: [{"id", "name", "arguments"}].
     tool_calls = models.JSONField(default=list, blank=True)
     # A tool result (role `tool`): which call it answers, the tool's name, whether it failed.

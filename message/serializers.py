@@ -31,7 +31,9 @@ def message_to_dict(message: Message) -> dict[str, Any]:
             "completion_tokens": message.completion_tokens,
             "ttfb_ms": message.ttfb_ms,
             "duration_ms": message.duration_ms,
+            "tokens_per_s": message.tokens_per_s,
         },
+        "preferred": message.preferred,
         "created_at": message.created_at.isoformat().replace("+00:00", "Z"),
         "updated_at": message.updated_at.isoformat().replace("+00:00", "Z"),
     }
@@ -59,3 +61,20 @@ class RegenerateSerializer(serializers.Serializer):
 
     model = serializers.UUIDField(required=False, allow_null=True, default=None)
     stream = StrictBooleanField(required=False, default=False)
+
+
+class CompareSerializer(serializers.Serializer):
+    """`POST /api/sessions/{id}/compare` body."""
+
+    content = StrictCharField()
+    parent = serializers.UUIDField(required=False, allow_null=True, default=None)
+    models = serializers.ListField(child=serializers.UUIDField(), min_length=2, max_length=8)
+    stream = StrictBooleanField(required=False, default=False)
+
+    def validate_content(self, value: str) -> str:
+        return MessageCreateSerializer().validate_content(value)
+
+    def validate_models(self, value: list) -> list:
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError("Each model may appear once.", code="duplicate")
+        return value

@@ -38,17 +38,58 @@ async def message_send(
     model, else the local one). A `parent_id` above the leaf starts a new branch; nothing
     is deleted. Validation happens before anything is written; raises ApiError (fields
     `parent`, `model`)."""
-    if parent_id is not None:
-        parent = await Message.objects.filter(pk=parent_id, session=session).afirst()
-        if parent is None:
-            raise ApiError("The parent message is not in this session.", code="invalid_parent", field="parent")
-    else:
-        parent = await session_default_parent(session=session)
+    parent = await _parent(session, parent_id)
     ai_model = await ai_model_resolve(model_id=model_id, fallback=await _session_model(session))
     user_message, reply = await _store_turn(session=session, parent=parent, content=content, ai_model=ai_model)
     context = context_from_path(await message_path(message=user_message))
     generation = await generation_start(reply=reply, ai_model=ai_model, context=context, before=[user_message])
     return StartedReply(user_message=user_message, reply=reply, generation=generation)
+
+
+@dataclass
+class StartedComparison:
+    """One user message and one reply per model, all generating."""
+
+    user_message: Message
+    replies: list[StartedReply]
+
+
+async def message_compare(
+    *, session: ChatSession, content: str, model_ids: list[Any], parent_id: uuid.UUID | None = None
+) -> StartedComparison:
+    """Store one user message and start one assistant sibling per model, concurrently,
+    each through the normal generation service (so each can be resumed, cancelled and
+    regenerated). A failing model fails only its own reply. Validation happens before
+    anything is written; raises ApiError (fields `parent`, `models`)."""
+    parent = await _parent(session, parent_id)
+    models = []
+    for position, model_id in enumerate(model_ids):
+        try:
+            models.append(await ai_model_resolve(model_id=model_id))
+        except ApiError as exc:
+            raise ApiError(f"Model #{position + 1}: {exc.message}", code=exc.code, field="models") from None
+    user_message, replies = await _store_comparison(session=session, parent=parent, content=content, models=models)
+    context = context_from_path(await message_path(message=user_message))
+    started = []
+    for index, (reply, model) in enumerate(zip(replies, models, strict=True)):
+        generation = await generation_start(
+            reply=reply, ai_model=model, context=context, before=[user_message] if index == 0 else ()
+        )
+        started.append(StartedReply(user_message=user_message, reply=reply, generation=generation))
+    return StartedComparison(user_message=user_message, replies=started)
+
+
+async def message_prefer(*, message: Message) -> Message:
+    """Mark `message` as the preferred reply among its sibling replies (and no other).
+    Raises ApiError for a message that is not an assistant reply."""
+    if message.role != Message.Role.ASSISTANT:
+        raise ApiError("Only an assistant reply can be preferred.", code="not_a_reply", field="message")
+    await Message.objects.filter(parent_id=message.parent_id, session_id=message.session_id, role=Message.Role.ASSISTANT).exclude(
+        pk=message.pk
+    ).aupdate(preferred=False)
+    await Message.objects.filter(pk=message.pk).aupdate(preferred=True)
+    await message.arefresh_from_db()
+    return message
 
 
 async def message_regenerate(*, message: Message, model_id: Any = None) -> StartedReply:
@@ -94,6 +135,15 @@ async def message_cancel(*, message: Message, wait_s: float = 2.0) -> Message:
     return message
 
 
+async def _parent(session: ChatSession, parent_id: uuid.UUID | None) -> Message | None:
+    if parent_id is None:
+        return await session_default_parent(session=session)
+    parent = await Message.objects.filter(pk=parent_id, session=session).afirst()
+    if parent is None:
+        raise ApiError("The parent message is not in this session.", code="invalid_parent", field="parent")
+    return parent
+
+
 async def _session_model(session: ChatSession) -> AIModel | None:
     if session.default_model_id is None:
         return None
@@ -114,3 +164,23 @@ def _store_turn(*, session: ChatSession, parent: Message | None, content: str, a
         )
         ChatSession.objects.filter(pk=session.pk).update(active_leaf=reply, updated_at=timezone.now())
     return user_message, reply
+
+
+@sync_to_async
+def _store_comparison(
+    *, session: ChatSession, parent: Message | None, content: str, models: list[AIModel]
+) -> tuple[Message, list[Message]]:
+    # One atomic block (no async transaction API): the user message and every reply, or nothing.
+    with transaction.atomic():
+        user_message = Message.objects.create(
+            session=session, parent=parent, role=Message.Role.USER, content=content, status=Message.Status.COMPLETE
+        )
+        replies = [
+            Message.objects.create(
+                session=session, parent=user_message, role=Message.Role.ASSISTANT, content="",
+                status=Message.Status.STREAMING, model=model,
+            )
+            for model in models
+        ]
+        ChatSession.objects.filter(pk=session.pk).update(active_leaf=replies[0], updated_at=timezone.now())
+    return user_message, replies

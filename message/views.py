@@ -20,11 +20,11 @@ from chat_session.selectors import chat_session_get
 from core.errors import ApiError, error_response
 from message.models import Message
 from message.selectors import message_get, message_list
-from message.serializers import MessageCreateSerializer, RegenerateSerializer, message_to_dict
-from message.services import message_cancel, message_regenerate, message_send
+from message.serializers import CompareSerializer, MessageCreateSerializer, RegenerateSerializer, message_to_dict
+from message.services import message_cancel, message_compare, message_prefer, message_regenerate, message_send
 from message.streaming.pipeline import has_stale, message_recover_stale
 from message.streaming.replay import reply_stream
-from message.streaming.sse import sse_follow
+from message.streaming.sse import sse_follow, sse_merge
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -135,13 +135,30 @@ async def _message_regenerate(request: HttpRequest, user: Any, message_id: str) 
     return JsonResponse({"assistant": made[-1], "messages": made}, status=201)
 
 
+@methods("POST")
+async def _session_compare(request: HttpRequest, user: Any, session_id: str) -> HttpResponse:
+    """One user message, one reply per model generated concurrently. `stream: true` answers
+    one SSE stream of every reply's events (ids `<message-id>:<n>`), otherwise 201
+    `{"user", "replies"}` once every reply is done."""
+    session = await chat_session_get(user=user, session_id=session_id)
+    body = CompareSerializer(data=_json_body(request))
+    body.is_valid(raise_exception=True)
+    data = body.validated_data
+    run = await message_compare(session=session, content=data["content"], model_ids=data["models"], parent_id=data["parent"])
+    if data["stream"]:
+        return sse_response(sse_merge([r.generation.log for r in run.replies], keepalive_s=settings.SSE_KEEPALIVE_S))
+    replies = [(await _finished(r))[-1] for r in run.replies]
+    return JsonResponse({"user": message_to_dict(run.user_message), "replies": replies}, status=201)
+
+
 session_messages = _plain_view(_session_messages)
+session_compare = _plain_view(_session_compare)
 message_stream = _plain_view(_message_stream)
 message_regenerate_view = _plain_view(_message_regenerate)
 
 
 class MessageViewSet(viewsets.ViewSet):
-    """`GET /api/messages/{id}`; `POST /api/messages/{id}/cancel`."""
+    """`GET /api/messages/{id}`; `POST /api/messages/{id}/cancel` and `/prefer`."""
 
     async def aretrieve(self, request: Request, pk: str) -> Response:
         message = await message_get(user=request.user, message_id=pk)
@@ -149,6 +166,11 @@ class MessageViewSet(viewsets.ViewSet):
             await message_recover_stale(message_ids=[message.id])
             await message.arefresh_from_db()
         return Response(message_to_dict(message))
+
+    @action(detail=True, methods=["post"])
+    async def prefer(self, request: Request, pk: str) -> Response:
+        message = await message_get(user=request.user, message_id=pk)
+        return Response(message_to_dict(await message_prefer(message=message)))
 
     @action(detail=True, methods=["post"])
     async def cancel(self, request: Request, pk: str) -> Response:

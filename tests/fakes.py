@@ -28,6 +28,8 @@ class FakeProvider(BaseProvider):
 
     kind = "openai_compatible"
     scripts: ClassVar[list[list[Any]]] = []
+    #: Scripts by `request.model`, used (every time) before the shared queue.
+    by_model: ClassVar[dict[str, list[Any]]] = {}
     requests: ClassVar[list[ChatRequest]] = []
     produced_at: ClassVar[list[float]] = []
 
@@ -38,12 +40,16 @@ class FakeProvider(BaseProvider):
     @classmethod
     def reset(cls) -> None:
         cls.scripts.clear()
+        cls.by_model.clear()
         cls.requests.clear()
         cls.produced_at.clear()
 
     async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         self.requests.append(request)
-        steps = self.scripts.pop(0) if self.scripts else ["ok"]
+        if request.model in self.by_model:
+            steps = self.by_model[request.model]
+        else:
+            steps = self.scripts.pop(0) if self.scripts else ["ok"]
         for step in steps:
             if isinstance(step, float):
                 await asyncio.sleep(step)

@@ -389,11 +389,20 @@ async def _run_tools(
     return following, context
 
 
+def tokens_per_second(completion_tokens: int | None, ttfb_ms: int | None, duration_ms: int | None) -> float | None:
+    """Decode speed: completion tokens over the time after the first token (None if unknown)."""
+    if not completion_tokens or ttfb_ms is None or duration_ms is None or duration_ms <= ttfb_ms:
+        return None
+    return round(completion_tokens / ((duration_ms - ttfb_ms) / 1000), 2)
+
+
 async def _store_final(message: Message, turn: Turn, *, status: str, started: float) -> None:
     """One UPDATE with the final state of a turn's message."""
     completion = turn.usage.completion_tokens if turn.usage and turn.usage.completion_tokens is not None else None
-    if completion is None and status != Message.Status.COMPLETE:
-        completion = turn.raw_deltas  # no usage from a stopped stream: one delta is about one token
+    if completion is None and turn.raw_deltas:
+        # No usage reported (a stopped stream, or a provider without usage): streamed
+        # deltas are about one token each.
+        completion = turn.raw_deltas
     error = turn.error
     if error is None and status == Message.Status.INTERRUPTED:
         error = StreamError("interrupted", "The server stopped while this reply was being generated.")
@@ -403,11 +412,12 @@ async def _store_final(message: Message, turn: Turn, *, status: str, started: fl
     message.duration_ms = round((time.monotonic() - started) * 1000)
     message.prompt_tokens = turn.usage.prompt_tokens if turn.usage else None
     message.completion_tokens = completion
+    message.tokens_per_s = tokens_per_second(completion, message.ttfb_ms, message.duration_ms)
     message.error_code = error.code if error else ""
     message.error_text = error.detail if error else ""
     message.updated_at = timezone.now()
     await message.asave(update_fields=[
-        "content", "status", "ttfb_ms", "duration_ms", "prompt_tokens", "completion_tokens", "error_code",
+        "content", "status", "ttfb_ms", "duration_ms", "prompt_tokens", "completion_tokens", "tokens_per_s", "error_code",
         "error_text", "tool_calls", "updated_at", "model",
     ])
 
@@ -416,17 +426,21 @@ async def _emit_usage(publisher: Publisher, message: Message) -> None:
     await publisher.emit("usage", {
         "message": str(message.id), "prompt_tokens": message.prompt_tokens,
         "completion_tokens": message.completion_tokens, "ttfb_ms": message.ttfb_ms, "duration_ms": message.duration_ms,
+        "tokens_per_s": message.tokens_per_s,
     })
 
 
 async def _finish(generation: Generation, message: Message, *, status: str, started: float) -> None:
-    """Store the last turn and close the log with usage, error, done; the reply becomes the
-    session's active leaf."""
+    """Store the last turn and close the log with usage, error, done."""
     publisher = generation.publisher
     turn = generation.turn or Turn()
     try:
         await _store_final(message, turn, status=status, started=started)
-        await ChatSession.objects.filter(pk=message.session_id).aupdate(active_leaf=message, updated_at=timezone.now())
+        # The reply's final turn becomes the branch shown, unless the user switched meanwhile
+        # (or, in a comparison, another sibling is the one shown).
+        await ChatSession.objects.filter(pk=message.session_id, active_leaf_id=generation.message_id).aupdate(
+            active_leaf=message, updated_at=timezone.now()
+        )
     except Exception:
         logger.exception("could not store reply %s", message.pk)
     mid = str(message.id)

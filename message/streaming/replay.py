@@ -21,7 +21,7 @@ def stored_reply_events(message: Message) -> list[ReplyEvent]:
         items.append(("delta", {"message": mid, "text": message.content}))
     items.append(("usage", {
         "message": mid, "prompt_tokens": message.prompt_tokens, "completion_tokens": message.completion_tokens,
-        "ttfb_ms": message.ttfb_ms, "duration_ms": message.duration_ms,
+        "ttfb_ms": message.ttfb_ms, "duration_ms": message.duration_ms, "tokens_per_s": message.tokens_per_s,
     }))
     if message.error_code:
         items.append(("error", {"message": mid, "code": message.error_code, "detail": message.error_text}))

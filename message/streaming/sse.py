@@ -7,6 +7,7 @@ A line starting with `:` is a comment, used as a keep-alive.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
@@ -40,3 +41,36 @@ async def sse_follow(log: EventLog, *, after: int = 0, keepalive_s: float) -> As
             seq = event.seq
         if events[-1].event == "done":
             return
+
+
+async def sse_merge(logs: list[EventLog], *, keepalive_s: float) -> AsyncIterator[bytes]:
+    """Several replies' events interleaved as they arrive, ids tagged `<message-id>:<n>`;
+    ends after every reply's `done` (a model comparison)."""
+    queue: asyncio.Queue[tuple[EventLog, ReplyEvent | None]] = asyncio.Queue()
+
+    async def pump(log: EventLog) -> None:
+        seq = 0
+        while True:
+            for event in await log.read_after(seq, timeout=keepalive_s):
+                await queue.put((log, event))
+                seq = event.seq
+                if event.event == "done":
+                    await queue.put((log, None))
+                    return
+
+    tasks = [asyncio.ensure_future(pump(log)) for log in logs]
+    remaining = len(logs)
+    try:
+        while remaining:
+            try:
+                log, event = await asyncio.wait_for(queue.get(), keepalive_s)
+            except TimeoutError:
+                yield KEEPALIVE
+                continue
+            if event is None:
+                remaining -= 1
+                continue
+            yield sse_encode(event, id_prefix=f"{log.message_id}:")
+    finally:
+        for task in tasks:
+            task.cancel()
