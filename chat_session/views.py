@@ -10,6 +10,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.csrf import ensure_csrf_cookie
 from rest_framework import status
+from rest_framework.decorators import action
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,6 +18,8 @@ from rest_framework.response import Response
 from chat_session.selectors import chat_session_get, chat_session_list
 from chat_session.serializers import ChatSessionSerializer, ChatSessionWriteSerializer
 from chat_session.services import chat_session_create, chat_session_delete, chat_session_update
+from chat_session.titles import TitleError, session_title_generate
+from core.errors import ApiError
 
 
 class SessionPagination(LimitOffsetPagination):
@@ -58,6 +61,20 @@ class ChatSessionViewSet(viewsets.ViewSet):
             active_leaf_id=data.get("active_leaf"),
         )
         return Response(ChatSessionSerializer(session).data)
+
+    @action(detail=True, methods=["post"])
+    async def title(self, request: Request, pk: str) -> Response:
+        """Generate a title now: `{"title"}`. 409 when the user has set one (never replaced)."""
+        session = await chat_session_get(user=request.user, session_id=pk)
+        if session.title_set_by_user:
+            raise ApiError("The title was set by the user and is never replaced.", code="title_set_by_user",
+                           field="title", status_code=409)
+        try:
+            title = await session_title_generate(session=session)
+        except TitleError as exc:
+            raise ApiError(f"No title could be generated: {exc}", code="title_unavailable", field="title",
+                           status_code=503) from None
+        return Response({"title": title})
 
     async def adestroy(self, request: Request, pk: str) -> Response:
         session = await chat_session_get(user=request.user, session_id=pk)

@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 
 from ai_model.http import http_client_close
+from chat_session.titles import titles_settle
 from core.redis import redis_close
 from message.streaming.pipeline import generations_drain, message_recover_stale
 
@@ -49,7 +50,7 @@ class LifespanMiddleware:
                 _preload_local_model()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                for step in (lambda: generations_drain(grace_s=settings.SHUTDOWN_GRACE_S), http_client_close, redis_close):
+                for step in (lambda: generations_drain(grace_s=settings.SHUTDOWN_GRACE_S), titles_settle, http_client_close, redis_close):
                     try:
                         await step()
                     except Exception:

@@ -172,6 +172,10 @@ SHUTDOWN_GRACE_S = env.float("SHUTDOWN_GRACE_S", default=8.0)
 # Tool calling: rounds of tool calls per reply, and extra tools by import path of `ai_model.tools.Tool` objects.
 TOOL_MAX_ROUNDS = env.int("TOOL_MAX_ROUNDS", default=5)
 TOOLS = env.list("TOOLS", default=[])
+# Automatic session titles, generated after the first reply with this model (an AIModel id
+# or model id; empty: the embedded local model).
+TITLES_ENABLED = env.bool("TITLES_ENABLED", default=True)
+TITLE_MODEL = env.str("TITLE_MODEL", default="")
 # While no event is ready, an SSE stream sends a comment this often so proxies keep it open.
 SSE_KEEPALIVE_S = env.float("SSE_KEEPALIVE_S", default=15.0)
 # Retries before a reply's first token (exponential backoff with full jitter, seconds).

@@ -71,6 +71,12 @@ def local_model(db):
 
 
 @pytest.fixture(autouse=True)
+def _no_automatic_titles(settings):
+    """Titles call a model after every first reply; only the title tests turn them on."""
+    settings.TITLES_ENABLED = False
+
+
+@pytest.fixture(autouse=True)
 def _fresh_breakers_and_probes():
     from ai_model.providers import base, breaker
 

@@ -39,6 +39,7 @@ from ai_model.tools import tool_registry, tools_run_concurrently
 from ai_model.types import ChatMessage, ChatRequest, StreamError, TextDelta, ToolCall, Usage
 from chat_session.models import ChatSession
 from chat_session.realtime import session_group
+from chat_session.titles import title_schedule
 from core.redis import redis_client, redis_enabled
 from message.models import Message
 from message.serializers import message_to_dict
@@ -450,6 +451,8 @@ async def _finish(generation: Generation, message: Message, *, status: str, star
     done_status = status if status in (Message.Status.COMPLETE, Message.Status.CANCELLED) else Message.Status.ERROR
     await publisher.emit("done", {"message": mid, "status": done_status})
     await publisher.message_update(message)
+    if status == Message.Status.COMPLETE:
+        title_schedule(message.session_id)
 
 
 # --- crash recovery -------------------------------------------------------------------------

@@ -1,0 +1,131 @@
+"""Automatic session titles.
+
+After a session's first reply completes, a title of at most six words is generated in
+the background with the title model (`TITLE_MODEL`: an AIModel id or model id; empty
+means the embedded local model), stored unless the user has set one, and pushed to the
+session's sockets as `session_update`. Failures are logged and leave the old title; they
+never touch the chat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from typing import Any
+
+from django.conf import settings
+
+from ai_model.models import AIModel, Provider
+from ai_model.providers.registry import adapter_for
+from ai_model.selectors import usable_models
+from ai_model.types import ChatMessage, ChatRequest
+from chat_session.models import ChatSession
+from chat_session.realtime import session_update_broadcast
+
+logger = logging.getLogger(__name__)
+
+MAX_WORDS = 6
+_QUOTES = "\"'`“”‘’«»„"
+_pending: set[asyncio.Task] = set()
+
+
+class TitleError(Exception):
+    """No usable title could be generated."""
+
+
+def clean_title(raw: str) -> str:
+    """The first line of a model's answer as a title: no "Title:" prefix, Markdown,
+    quotes or trailing punctuation, at most MAX_WORDS words. May return ""."""
+    line = next((ln for ln in raw.strip().splitlines() if ln.strip()), "")
+    line = re.sub(r"^\s*(#+\s*|[*_]+)?\s*(title|session title)\s*[:\-–]\s*", "", line, flags=re.I)
+    line = re.sub(r"[*_#`]+", "", line)
+    line = line.strip().strip(_QUOTES).strip()
+    words = line.split()[:MAX_WORDS]
+    title = " ".join(words).strip(_QUOTES).rstrip(".,;:!?…-–— ").strip()
+    return title[:200]
+
+
+async def _title_model() -> AIModel:
+    choice = settings.TITLE_MODEL
+    models = usable_models()
+    model = None
+    if choice:
+        model = await models.filter(pk=choice).afirst() if _is_uuid(choice) else None
+        model = model or await models.filter(model_id=choice).afirst()
+    else:
+        model = await models.filter(provider__kind=Provider.Kind.LOCAL).afirst()
+    if model is None:
+        raise TitleError(f"No usable title model ({choice or 'the embedded local model'}).")
+    return model
+
+
+def _is_uuid(value: str) -> bool:
+    return bool(re.fullmatch(r"[0-9a-fA-F-]{36}", value))
+
+
+async def _opening(session: ChatSession) -> tuple[str, str]:
+    from message.models import Message
+
+    first_user = await Message.objects.filter(session=session, role=Message.Role.USER).order_by("created_at").afirst()
+    if first_user is None:
+        raise TitleError("The session has no message yet.")
+    reply = await Message.objects.filter(
+        parent=first_user, role=Message.Role.ASSISTANT, status=Message.Status.COMPLETE
+    ).order_by("created_at").afirst()
+    return first_user.content, reply.content if reply else ""
+
+
+async def session_title_generate(*, session: ChatSession) -> str:
+    """Generate, store and broadcast a title for `session`; returns it.
+
+    Raises TitleError when the model fails or answers nothing usable; the stored title
+    is then unchanged. A title set by the user is never replaced (checked in the UPDATE).
+    """
+    question, answer = await _opening(session)
+    model = await _title_model()
+    prompt = (
+        f"Write a short title (at most {MAX_WORDS} words) for a conversation that starts like this. "
+        "Reply with the title only.\n\n"
+        f"User: {question[:1500]}\n" + (f"Assistant: {answer[:1500]}\n" if answer else "")
+    )
+    request = ChatRequest(
+        model=model.model_id,
+        messages=[ChatMessage("system", "You write concise, descriptive titles."), ChatMessage("user", prompt)],
+        temperature=0.2, max_tokens=24,
+    )
+    result = await adapter_for(model.provider).complete(request)
+    if result.error is not None:
+        raise TitleError(f"{result.error.code}: {result.error.detail}")
+    title = clean_title(result.text)
+    if not title:
+        raise TitleError(f"The title model answered nothing usable: {result.text[:100]!r}")
+    updated = await ChatSession.objects.filter(pk=session.pk, title_set_by_user=False).aupdate(title=title)
+    await session.arefresh_from_db()
+    if updated:
+        await session_update_broadcast(session)
+    return session.title
+
+
+async def _generate_in_background(session_id: Any) -> None:
+    try:
+        session = await ChatSession.objects.filter(pk=session_id, title="", title_set_by_user=False).afirst()
+        if session is not None:
+            await session_title_generate(session=session)
+    except Exception as exc:  # never affects the chat
+        logger.warning("automatic title for session %s failed: %s", session_id, exc)
+
+
+def title_schedule(session_id: Any) -> None:
+    """Generate a title in the background if the session has none (and titles are on)."""
+    if not settings.TITLES_ENABLED:
+        return
+    task = asyncio.get_running_loop().create_task(_generate_in_background(session_id), name=f"title:{session_id}")
+    _pending.add(task)
+    task.add_done_callback(_pending.discard)
+
+
+async def titles_settle() -> None:
+    """Wait for background title tasks (tests, shutdown)."""
+    while _pending:
+        await asyncio.gather(*list(_pending), return_exceptions=True)
