@@ -47,12 +47,22 @@ class Provider(models.Model):
 
 
 class AIModel(models.Model):
-    """A model as users pick it; `model_id` is the name the provider knows it by."""
+    """A model as users pick it; `model_id` is the name the provider knows it by.
+
+    `purpose` says what it serves: chat completions (listed in `/api/models`), speech to
+    text (a remote engine for `/api/audio/transcriptions`) or text to speech.
+    """
+
+    class Purpose(models.TextChoices):
+        CHAT = "chat", "Chat"
+        TRANSCRIPTION = "transcription", "Speech to text"
+        SPEECH = "speech", "Text to speech"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="models")
     model_id = models.CharField(max_length=200)
     display_name = models.CharField(max_length=200)
+    purpose = models.CharField(max_length=16, choices=Purpose.choices, default=Purpose.CHAT)
     enabled = models.BooleanField(default=True)
     supports_streaming = models.BooleanField(default=True)
     supports_tools = models.BooleanField(default=False)

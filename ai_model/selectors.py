@@ -10,9 +10,9 @@ from ai_model.providers.registry import adapter_for, is_supported
 from core.errors import ApiError
 
 
-def usable_models():
-    """Enabled models of enabled providers (a queryset; provider joined)."""
-    return AIModel.objects.filter(enabled=True, provider__enabled=True).select_related("provider")
+def usable_models(purpose: str = AIModel.Purpose.CHAT):
+    """Enabled models of enabled providers for `purpose` (a queryset; provider joined)."""
+    return AIModel.objects.filter(enabled=True, provider__enabled=True, purpose=purpose).select_related("provider")
 
 
 async def ai_model_list() -> list[AIModel]:
@@ -59,7 +59,9 @@ async def ai_model_chain(*, model: AIModel) -> list[AIModel]:
     """`model` followed by its usable fallback models, in their configured order."""
     chain = [model]
     async for entry in (
-        ModelFallback.objects.filter(model=model, fallback__enabled=True, fallback__provider__enabled=True)
+        ModelFallback.objects.filter(
+            model=model, fallback__enabled=True, fallback__provider__enabled=True, fallback__purpose=model.purpose
+        )
         .select_related("fallback__provider")
         .order_by("position")
     ):

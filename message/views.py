@@ -3,21 +3,18 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from adrf import viewsets
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
-from django.views.decorators.csrf import csrf_exempt
-from rest_framework import exceptions
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.authentication import request_authenticate
 from chat_session.selectors import chat_session_get
-from core.errors import ApiError, error_response
+from core.errors import ApiError
+from core.http import api_view, json_body
 from message.models import Message
 from message.selectors import message_get, message_list
 from message.serializers import CompareSerializer, MessageCreateSerializer, RegenerateSerializer, message_to_dict
@@ -34,45 +31,6 @@ def sse_response(stream: Any) -> StreamingHttpResponse:
     return StreamingHttpResponse(stream, content_type="text/event-stream; charset=utf-8", headers=SSE_HEADERS)
 
 
-def _json_body(request: HttpRequest) -> dict[str, Any]:
-    if not request.body:
-        raise ApiError("The request body is empty; send a JSON object.", code="malformed_json", field="body")
-    try:
-        body = json.loads(request.body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(f"The request body is not valid JSON: {exc}", code="malformed_json", field="body") from None
-    if not isinstance(body, dict):
-        raise ApiError("The request body must be a JSON object.", code="malformed_json", field="body")
-    return body
-
-
-def _plain_view(handler):
-    """Wrap a plain async view: authenticate (bearer key, or session cookie with CSRF),
-    render client errors in the one JSON shape; anything else propagates (a 500)."""
-
-    @csrf_exempt  # CSRF is enforced in request_authenticate for cookie sessions only
-    async def view(request: HttpRequest, **kwargs: Any) -> HttpResponse:
-        try:
-            if request.method not in handler.methods:
-                raise exceptions.MethodNotAllowed(request.method)
-            user = await request_authenticate(request)
-            return await handler(request, user, **kwargs)
-        except Exception as exc:
-            return error_response(exc)
-
-    view.__name__ = handler.__name__
-    view.__doc__ = handler.__doc__
-    return view
-
-
-def methods(*names: str):
-    def mark(handler):
-        handler.methods = names
-        return handler
-
-    return mark
-
-
 def _sse(log) -> StreamingHttpResponse:
     return sse_response(sse_follow(log, keepalive_s=settings.SSE_KEEPALIVE_S))
 
@@ -84,8 +42,8 @@ async def _finished(started) -> list[dict[str, Any]]:
     return [message_to_dict(created[i]) for i in started.generation.message_ids if i in created]
 
 
-@methods("GET", "POST")
-async def _session_messages(request: HttpRequest, user: Any, session_id: str) -> HttpResponse:
+@api_view("GET", "POST")
+async def session_messages(request: HttpRequest, user: Any, session_id: str) -> HttpResponse:
     """`GET` every message of a session; `POST` a user message and generate the reply
     (`stream: true` answers SSE, otherwise 201 `{"user", "assistant", "messages"}` once
     the reply is done; `assistant` is the final turn, `messages` every message made)."""
@@ -96,7 +54,7 @@ async def _session_messages(request: HttpRequest, user: Any, session_id: str) ->
             await message_recover_stale(session_id=session.id)
             messages = await message_list(session=session)
         return JsonResponse([message_to_dict(m) for m in messages], safe=False)
-    body = MessageCreateSerializer(data=_json_body(request))
+    body = MessageCreateSerializer(data=json_body(request))
     body.is_valid(raise_exception=True)
     data = body.validated_data
     started = await message_send(session=session, content=data["content"], parent_id=data["parent"], model_id=data["model"])
@@ -108,8 +66,8 @@ async def _session_messages(request: HttpRequest, user: Any, session_id: str) ->
     )
 
 
-@methods("GET")
-async def _message_stream(request: HttpRequest, user: Any, message_id: str) -> HttpResponse:
+@api_view("GET")
+async def message_stream(request: HttpRequest, user: Any, message_id: str) -> HttpResponse:
     """SSE of one reply from the event after `Last-Event-ID` (or `?after=N`), live until `done`."""
     message = await message_get(user=user, message_id=message_id)
     raw = request.headers.get("Last-Event-ID") or request.GET.get("after") or "0"
@@ -122,11 +80,11 @@ async def _message_stream(request: HttpRequest, user: Any, message_id: str) -> H
     return sse_response(reply_stream(message, after=after, keepalive_s=settings.SSE_KEEPALIVE_S))
 
 
-@methods("POST")
-async def _message_regenerate(request: HttpRequest, user: Any, message_id: str) -> HttpResponse:
+@api_view("POST")
+async def message_regenerate_view(request: HttpRequest, user: Any, message_id: str) -> HttpResponse:
     """A new assistant sibling (`{"model"?, "stream"?}`); SSE or 201 with the new reply when done."""
     message = await message_get(user=user, message_id=message_id)
-    body = RegenerateSerializer(data=_json_body(request) if request.body else {})
+    body = RegenerateSerializer(data=json_body(request) if request.body else {})
     body.is_valid(raise_exception=True)
     started = await message_regenerate(message=message, model_id=body.validated_data["model"])
     if body.validated_data["stream"]:
@@ -135,13 +93,13 @@ async def _message_regenerate(request: HttpRequest, user: Any, message_id: str) 
     return JsonResponse({"assistant": made[-1], "messages": made}, status=201)
 
 
-@methods("POST")
-async def _session_compare(request: HttpRequest, user: Any, session_id: str) -> HttpResponse:
+@api_view("POST")
+async def session_compare(request: HttpRequest, user: Any, session_id: str) -> HttpResponse:
     """One user message, one reply per model generated concurrently. `stream: true` answers
     one SSE stream of every reply's events (ids `<message-id>:<n>`), otherwise 201
     `{"user", "replies"}` once every reply is done."""
     session = await chat_session_get(user=user, session_id=session_id)
-    body = CompareSerializer(data=_json_body(request))
+    body = CompareSerializer(data=json_body(request))
     body.is_valid(raise_exception=True)
     data = body.validated_data
     run = await message_compare(session=session, content=data["content"], model_ids=data["models"], parent_id=data["parent"])
@@ -151,10 +109,6 @@ async def _session_compare(request: HttpRequest, user: Any, session_id: str) -> 
     return JsonResponse({"user": message_to_dict(run.user_message), "replies": replies}, status=201)
 
 
-session_messages = _plain_view(_session_messages)
-session_compare = _plain_view(_session_compare)
-message_stream = _plain_view(_message_stream)
-message_regenerate_view = _plain_view(_message_regenerate)
 
 
 class MessageViewSet(viewsets.ViewSet):
