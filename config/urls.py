@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts.views import TokenView, login_view, logout_view, setup_view
+from ai_model.audio_views import openai_transcriptions, speech, transcriptions
 from ai_model.views import AIModelViewSet
 from chat_session.views import ChatSessionViewSet, chat_page
 from core.views import healthz, readyz
@@ -28,5 +29,9 @@ urlpatterns = [
     path("api/sessions/<str:session_id>/compare", session_compare),
     path("api/messages/<str:message_id>/stream", message_stream),
     path("api/messages/<str:message_id>/regenerate", message_regenerate_view),
+    path("api/audio/transcriptions", transcriptions),
+    path("api/audio/speech", speech),
+    path("v1/audio/transcriptions", openai_transcriptions),
+    path("v1/audio/speech", speech),
     path("api/", include(router.urls)),
 ]

@@ -7,13 +7,13 @@ from django.middleware.gzip import GZipMiddleware
 
 
 class StreamSafeGZipMiddleware(GZipMiddleware):
-    """GZip for ordinary responses; `text/event-stream` passes through untouched.
+    """GZip for ordinary responses; streamed ones (SSE, audio) pass through untouched.
 
-    Compressing an event stream makes the compressor hold bytes until its buffer
-    fills, which delays tokens; SSE responses are therefore never compressed.
+    A compressor holds bytes until its buffer fills, which would delay tokens and the
+    first sentence of speech; audio does not compress anyway.
     """
 
     def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
-        if response.get("Content-Type", "").startswith("text/event-stream"):
+        if response.streaming or response.get("Content-Type", "").startswith(("text/event-stream", "audio/")):
             return response
         return super().process_response(request, response)

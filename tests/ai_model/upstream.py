@@ -66,10 +66,11 @@ class ScriptedUpstream:
             await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
             await send({"type": "http.response.body", "body": json.dumps(listing).encode()})
             return
+        headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+        is_json = headers.get("content-type", "").startswith("application/json")
         self.requests.append({
             "method": scope["method"], "path": scope["path"], "query": scope["query_string"].decode(),
-            "headers": {k.decode(): v.decode() for k, v in scope["headers"]},
-            "json": json.loads(body) if body else None,
+            "headers": headers, "json": json.loads(body) if body and is_json else None, "body": body,
         })
         action = self.script.pop(0) if len(self.script) > 1 else (self.script[0] if self.script else Status(404))
         if isinstance(action, Hang):

