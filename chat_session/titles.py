@@ -30,20 +30,47 @@ _QUOTES = "\"'`“”‘’«»„"
 _pending: set[asyncio.Task] = set()
 
 
+def _conversation(question: str, answer: str) -> str:
+    text = f"Conversation:\nUser: {question[:1500]}\n"
+    if answer:
+        text += f"Assistant: {answer[:1500]}\n"
+    return text + "\nTitle:"
+
+
+# Two worked examples: small models (the embedded SmolLM2-135M) follow a pattern far more
+# reliably than an instruction alone.
+FEW_SHOT = [
+    ChatMessage("system", f"You name chat conversations with a short title of at most {MAX_WORDS} words. "
+                          "Answer with the title only."),
+    ChatMessage("user", _conversation("What's the best way to learn Spanish quickly?",
+                                      "Practice daily with a tutor and immerse yourself.")),
+    ChatMessage("assistant", "Learning Spanish Quickly"),
+    ChatMessage("user", _conversation("My sourdough bread is too dense, why?",
+                                      "Your starter may be weak or the dough under-proofed.")),
+    ChatMessage("assistant", "Fixing Dense Sourdough Bread"),
+]
+
+
 class TitleError(Exception):
     """No usable title could be generated."""
 
 
 def clean_title(raw: str) -> str:
-    """The first line of a model's answer as a title: no "Title:" prefix, Markdown,
-    quotes or trailing punctuation, at most MAX_WORDS words. May return ""."""
-    line = next((ln for ln in raw.strip().splitlines() if ln.strip()), "")
-    line = re.sub(r"^\s*(#+\s*|[*_]+)?\s*(title|session title)\s*[:\-–]\s*", "", line, flags=re.I)
-    line = re.sub(r"[*_#`]+", "", line)
-    line = line.strip().strip(_QUOTES).strip()
+    """A model's answer reduced to a title: the first real line (after a "Here is a
+    title:" preamble), without list markers, a "Title:" prefix, a subtitle after a colon,
+    Markdown, quotes or trailing punctuation; at most MAX_WORDS words. May return ""."""
+    lines = [ln.strip() for ln in raw.strip().splitlines() if ln.strip()]
+    if len(lines) > 1 and lines[0].endswith(":"):
+        lines = lines[1:]
+    line = lines[0] if lines else ""
+    line = re.sub(r"^([-*•]|\d+[.)])\s+", "", line)
+    line = re.sub(r"^\s*(#+\s*|[*_]+)?\s*(session\s+)?title\s*[:\-–]\s*", "", line, flags=re.I)
+    line = re.sub(r"[*_#`]+", "", line).strip().strip(_QUOTES).strip()
+    head, colon, _rest = line.partition(":")
+    if colon and len(head.split()) >= 2:
+        line = head
     words = line.split()[:MAX_WORDS]
-    title = " ".join(words).strip(_QUOTES).rstrip(".,;:!?…-–— ").strip()
-    return title[:200]
+    return " ".join(words).strip(_QUOTES).rstrip(".,;:!?…-–— ").strip(_QUOTES).strip()[:200]
 
 
 async def _title_model() -> AIModel:
@@ -84,14 +111,9 @@ async def session_title_generate(*, session: ChatSession) -> str:
     """
     question, answer = await _opening(session)
     model = await _title_model()
-    prompt = (
-        f"Write a short title (at most {MAX_WORDS} words) for a conversation that starts like this. "
-        "Reply with the title only.\n\n"
-        f"User: {question[:1500]}\n" + (f"Assistant: {answer[:1500]}\n" if answer else "")
-    )
     request = ChatRequest(
         model=model.model_id,
-        messages=[ChatMessage("system", "You write concise, descriptive titles."), ChatMessage("user", prompt)],
+        messages=[*FEW_SHOT, ChatMessage("user", _conversation(question, answer))],
         temperature=0.2, max_tokens=24,
     )
     result = await adapter_for(model.provider).complete(request)

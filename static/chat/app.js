@@ -105,6 +105,8 @@
       controls.append(prev, label, next);
     }
     controls.append(button("Regenerate", () => regenerate(msg.id), !!state.streaming));
+    if (msg.content) controls.append(button("🔊 Read", (e) => readAloud(msg.content, e.target)));
+    if (siblings.length > 1) controls.append(button(msg.preferred ? "★ Preferred" : "☆ Prefer", () => prefer(msg)));
     el.append(controls);
   }
 
@@ -115,10 +117,34 @@
     return b;
   }
 
+  // Replies of one comparison were all created with their user message (within 2 s).
+  function comparisonOf(msg) {
+    if (msg.role !== "assistant" || !msg.parent) return null;
+    const parent = byId().get(msg.parent);
+    const siblings = childrenOf(msg.parent).filter((m) => m.role === "assistant"
+      && Math.abs(new Date(m.created_at) - new Date(parent.created_at)) < 2000);
+    return siblings.length > 1 && siblings.some((m) => m.id === msg.id) ? siblings : null;
+  }
+
   function render() {
     const box = $("#messages");
     box.innerHTML = "";
-    for (const m of activeBranch()) box.append(messageElement(m));
+    for (const m of activeBranch()) {
+      const group = comparisonOf(m);
+      if (!group) { box.append(messageElement(m)); continue; }
+      const row = document.createElement("div");
+      row.className = "compare-row";
+      for (const reply of group) {
+        const el = messageElement(reply);
+        const name = document.createElement("div");
+        name.className = "model-name";
+        name.textContent = modelName(reply.model) || "model";
+        el.prepend(name);
+        el.classList.toggle("preferred", !!reply.preferred);
+        row.append(el);
+      }
+      box.append(row);
+    }
     box.scrollTop = box.scrollHeight;
   }
 
@@ -140,7 +166,18 @@
       opt.textContent = m.name + (m.is_available ? "" : " (unavailable)");
       picker.append(opt);
     }
+    const list = $("#compare-models");
+    list.innerHTML = "";
+    for (const m of state.models) {
+      const label = document.createElement("label");
+      const box = document.createElement("input");
+      box.type = "checkbox"; box.value = m.id;
+      label.append(box, ` ${m.name}`);
+      list.append(label);
+    }
   }
+
+  const compareSelection = () => [...document.querySelectorAll("#compare-models input:checked")].map((b) => b.value);
 
   async function loadSessions() {
     const res = await api("/api/sessions?limit=200");
@@ -168,7 +205,29 @@
     return true;
   }
 
+  // Live updates from the server for the open session: new titles, and replies made in
+  // another tab or over the API.
+  let socket = null;
+  function watch(id) {
+    if (socket) { socket.onclose = null; socket.close(); socket = null; }
+    if (!id) return;
+    socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/sessions/${id}`);
+    socket.onmessage = (e) => {
+      const frame = JSON.parse(e.data);
+      if (frame.type === "session_update") {
+        state.session = { ...state.session, ...frame.session };
+        $("#session-title").textContent = frame.session.title || "Untitled chat";
+        const li = document.querySelector(`#sessions li[data-id="${id}"]`);
+        if (li) li.textContent = frame.session.title || "Untitled chat";
+      } else if (frame.type === "message_update" && !state.streaming && !byId().has(frame.message.id)) {
+        refresh();
+      }
+    };
+    socket.onclose = () => setTimeout(() => { if (state.sessionId === id) watch(id); }, 3000);
+  }
+
   async function openSession(id) {
+    watch(id);
     state.sessionId = id; state.session = null; state.messages = [];
     history.replaceState(null, "", id ? `/s/${id}` : "/");
     document.querySelectorAll("#sessions li").forEach((li) => li.classList.toggle("active", li.dataset.id === id));
@@ -214,7 +273,7 @@
   }
 
   // Applies a reply's events to the page as they arrive, then reloads the stored state.
-  async function follow(res) {
+  async function follow(res, compareStream = false) {
     if (!res.ok) { alert(await errorText(res)); return; }
     const index = byId();
     try {
@@ -222,11 +281,12 @@
         const d = ev.data;
         if (ev.event === "message") {
           const known = index.get(d.id);
-          const msg = { ...(known || {}), ...d, content: known ? known.content : "", usage: {}, tool_calls: [] };
+          const msg = { created_at: new Date().toISOString(), ...(known || {}), ...d, content: known ? known.content : "", usage: {}, tool_calls: [] };
           if (!known) { state.messages.push(msg); index.set(d.id, msg); }
           else { known.content = ""; }
-          if (msg.role !== "user") setStreaming(d.id);
-          if (state.session) state.session.active_leaf = d.id;
+          if (msg.role !== "user") setStreaming(state.streaming || d.id);
+          if (state.session && !state.session.active_leaf_locked) state.session.active_leaf = d.id;
+          if (state.session && msg.role === "assistant" && compareStream) state.session.active_leaf_locked = true;
           if (d.role === "assistant" || d.role === "user") render();
         } else if (ev.event === "delta") {
           const msg = index.get(d.message);
@@ -236,12 +296,13 @@
           if (el) { renderMarkdown(el, msg.content); el.closest(".msg").scrollIntoView({ block: "end" }); }
         } else if (ev.event === "tool_result") {
           await refresh();
-        } else if (ev.event === "done") {
+        } else if (ev.event === "done" && !compareStream) {
           setStreaming(null);
         }
       }
     } finally {
       setStreaming(null);
+      if (state.session) delete state.session.active_leaf_locked;
       await refresh();
       loadSessions();
     }
@@ -254,14 +315,71 @@
       const session = await res.json();
       state.sessionId = session.id; state.session = session; state.messages = [];
       history.replaceState(null, "", `/s/${session.id}`);
+      watch(session.id);
     }
     const branch = activeBranch();
+    const models = compareSelection();
+    const parent = branch.length ? branch[branch.length - 1].id : null;
+    if (models.length >= 2) {
+      const res = await api(`/api/sessions/${state.sessionId}/compare`, {
+        method: "POST", body: JSON.stringify({ content, parent, models, stream: true }), headers: { Accept: "text/event-stream" },
+      });
+      await follow(res, true);
+      return;
+    }
     const payload = { content, stream: true, model: $("#model-picker").value || null };
-    if (branch.length) payload.parent = branch[branch.length - 1].id;
+    if (parent) payload.parent = parent;
     const res = await api(`/api/sessions/${state.sessionId}/messages`, {
       method: "POST", body: JSON.stringify(payload), headers: { Accept: "text/event-stream" },
     });
     await follow(res);
+  }
+
+  async function prefer(msg) {
+    const res = await api(`/api/messages/${msg.id}/prefer`, { method: "POST" });
+    if (!res.ok) { alert(await errorText(res)); return; }
+    // Continue the conversation from the preferred reply.
+    await api(`/api/sessions/${state.sessionId}`, { method: "PATCH", body: JSON.stringify({ active_leaf: newestLeafUnder(msg.id).id }) });
+    await refresh();
+  }
+
+  let playing = null;
+  async function readAloud(text, btn) {
+    if (playing) { playing.pause(); playing = null; }
+    btn.disabled = true;
+    try {
+      const res = await api("/api/audio/speech", { method: "POST", body: JSON.stringify({ input: text.slice(0, 4096), response_format: "mp3" }) });
+      if (!res.ok) { alert(await errorText(res)); return; }
+      playing = new Audio(URL.createObjectURL(await res.blob()));
+      await playing.play();
+    } finally { btn.disabled = false; }
+  }
+
+  let recorder = null;
+  async function toggleDictation() {
+    const mic = $("#mic");
+    if (recorder) { recorder.stop(); return; }
+    let stream;
+    try { stream = await navigator.mediaDevices.getUserMedia({ audio: true }); }
+    catch (err) { alert("No microphone: " + err.message); return; }
+    const parts = [];
+    recorder = new MediaRecorder(stream);
+    recorder.ondataavailable = (e) => parts.push(e.data);
+    recorder.onstop = async () => {
+      stream.getTracks().forEach((t) => t.stop());
+      recorder = null; mic.classList.remove("recording"); mic.disabled = true;
+      try {
+        const form = new FormData();
+        form.append("file", new Blob(parts, { type: parts[0] ? parts[0].type : "audio/webm" }), "dictation.webm");
+        const res = await fetch("/api/audio/transcriptions", { method: "POST", body: form, credentials: "same-origin", headers: { "X-CSRFToken": csrfToken() } });
+        if (!res.ok) { alert(await errorText(res)); return; }
+        const box = $("#prompt");
+        box.value = (box.value ? box.value + " " : "") + (await res.json()).text;
+        box.focus();
+      } finally { mic.disabled = false; }
+    };
+    recorder.start();
+    mic.classList.add("recording");
   }
 
   async function regenerate(id) {
@@ -296,6 +414,7 @@
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); if (!state.streaming) $("#composer").requestSubmit(); }
   });
   $("#new-session").addEventListener("click", () => openSession(null));
+  $("#mic").addEventListener("click", toggleDictation);
 
   (async () => {
     await loadModels();

@@ -24,6 +24,9 @@ async def titler(fake_model, settings):
     ("“Why is the sky blue?”", "Why is the sky blue"),
     ("A very long title that goes on and on forever", "A very long title that goes"),
     ("   \n", ""),
+    ("- Red (Orange/Yellow)", "Red (Orange/Yellow)"),
+    ('Here\'s a possible title:\n"Japan in Winter: Comfortable and Warm"', "Japan in Winter"),
+    ("The colors of the rainbow: red, blue and yellow.", "The colors of the rainbow"),
 ])
 def test_clean_title(raw, title):
     assert clean_title(raw) == title
@@ -40,8 +43,8 @@ async def test_title_after_the_first_reply_is_pushed_on_the_socket(session, user
     stored = await ChatSession.objects.aget(pk=session.pk)
     assert stored.title == "Packing for a Japan Trip" and stored.title_set_by_user is False
     title_request = next(r for r in fake_provider.requests if r.model == "titler")
-    assert "What should I pack for Japan?" in title_request.messages[-1].content
-    assert "Take layers." in title_request.messages[-1].content
+    last = title_request.messages[-1].content
+    assert "User: What should I pack for Japan?" in last and "Assistant: Take layers." in last
     await ws.disconnect()
 
     # Later replies do not retitle.
