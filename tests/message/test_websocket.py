@@ -131,3 +131,24 @@ async def test_title_change_is_pushed_as_session_update(session, user, api):
     assert frame["type"] == "session_update" and frame["session"]["title"] == "Renamed"
     assert frame["session"]["id"] == str(session.id)
     await ws.disconnect()
+
+
+async def test_websocket_over_a_real_uvicorn_server(session, user, api, fake_provider):
+    """The served app (not just the consumer) speaks WebSocket: uvicorn needs a WS library."""
+    import json
+
+    from websockets.asyncio.client import connect as ws_connect
+
+    from tests.fakes import serve
+
+    _, key = await api_token_create(user=user)
+    with serve(application) as url:
+        ws_url = url.replace("http://", "ws://") + f"/ws/sessions/{session.id}?token={key}"
+        async with ws_connect(ws_url, origin="http://127.0.0.1:8000") as socket:
+            await socket.send(json.dumps({"type": "send", "content": "over the wire"}))
+            async with asyncio.timeout(10):
+                while True:
+                    frame = json.loads(await socket.recv())
+                    if final_update(frame):
+                        break
+    assert frame["message"]["status"] == "complete"
