@@ -20,7 +20,7 @@ Messages never contain an API key: adapters build them from status and body only
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from email.utils import parsedate_to_datetime
 
 
@@ -146,7 +146,7 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
             return max(0.0, float(value))
         except ValueError:
             when = parsedate_to_datetime(value)
-            return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+            return max(0.0, (when - datetime.now(UTC)).total_seconds())
     except (TypeError, ValueError):
         return None
 

@@ -2,7 +2,6 @@ from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 
 from chat_session.models import ChatSession
-from message.models import Message
 
 
 def tree_order(messages):

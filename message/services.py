@@ -118,11 +118,13 @@ async def message_cancel(*, message: Message, wait_s: float = 2.0) -> Message:
     """Stop the generation of `message` (any worker, with Redis) and wait up to `wait_s`
     for its final state; the text so far is kept, status becomes `cancelled`.
     A finished message is returned as is."""
-    if message.status in Message.FINAL_STATUSES:
-        return message
     generation = generation_get(message.id)
+    if generation is None and message.status in Message.FINAL_STATUSES:
+        return message
     await generation_cancel(message.id)
     if generation is not None:
+        # (The message may already be final while its generation goes on: a turn that
+        # asked for tools is stored before they run.)
         await asyncio.wait_for(asyncio.shield(generation.finished.wait()), wait_s)
     else:  # running on another worker: watch the database for its final write
         deadline = asyncio.get_running_loop().time() + wait_s

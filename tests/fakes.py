@@ -103,12 +103,12 @@ async def read_sse(client: Any, method: str, url: str, **kwargs: Any) -> list[An
 # --- tools for tests (registered through settings.TOOLS) -----------------------------------
 
 async def _sleepy_async(label: str = "A") -> str:
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(0.5)
     return f"async {label}"
 
 
 def _sleepy_sync(label: str = "B") -> str:
-    time.sleep(0.3)
+    time.sleep(0.5)
     return f"sync {label}"
 
 
@@ -126,8 +126,8 @@ def _make_tools():
 
     schema = {"type": "object", "properties": {"label": {"type": "string"}}}
     return (
-        Tool("sleepy_async", "Sleeps 0.3 s (async).", schema, _sleepy_async),
-        Tool("sleepy_sync", "Sleeps 0.3 s (sync, thread pool).", schema, _sleepy_sync),
+        Tool("sleepy_async", "Sleeps 0.5 s (async).", schema, _sleepy_async),
+        Tool("sleepy_sync", "Sleeps 0.5 s (sync, thread pool).", schema, _sleepy_sync),
         Tool("broken", "Always fails.", {"type": "object", "properties": {}}, _broken),
         Tool("hangs", "Never returns in time.", {"type": "object", "properties": {}}, _hangs, timeout_s=0.2),
     )

@@ -435,8 +435,11 @@ async def _finish(generation: Generation, message: Message, *, status: str, star
     """Store the last turn and close the log with usage, error, done."""
     publisher = generation.publisher
     turn = generation.turn or Turn()
+    # Stopped while its tools ran: the turn that asked for them is already stored complete.
+    already_stored = bool(message.tool_calls) and message.status == Message.Status.COMPLETE
     try:
-        await _store_final(message, turn, status=status, started=started)
+        if not already_stored:
+            await _store_final(message, turn, status=status, started=started)
         # The reply's final turn becomes the branch shown, unless the user switched meanwhile
         # (or, in a comparison, another sibling is the one shown).
         await ChatSession.objects.filter(pk=message.session_id, active_leaf_id=generation.message_id).aupdate(

@@ -89,7 +89,7 @@ async def test_speech_streams_sentence_by_sentence(user):
             t0 = time.monotonic()
             chunk_times = []
             async with client.stream("POST", "/api/audio/speech", json={"input": text}) as res:
-                async for chunk in res.aiter_raw():
+                async for _chunk in res.aiter_raw():
                     chunk_times.append(time.monotonic() - t0)
     assert len(chunk_times) >= 6  # one write per sentence, not one at the end
     assert chunk_times[0] < chunk_times[-1] / 2  # the first audio long before the last
