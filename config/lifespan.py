@@ -28,6 +28,13 @@ def _preload_local_model() -> None:
     if settings.LOCAL_MODEL_PRELOAD and runtime_available():
         # Queued on the model's own thread: the first generation waits for it, nothing else does.
         LocalEngine.get().load_in_background()
+    if settings.SPEECH_PRELOAD:
+        from ai_model.speech.asr import LocalWhisper
+        from ai_model.speech.tts import LocalPiper
+
+        # Same for the speech models, each on its own thread; a missing package only logs.
+        for engine in (LocalWhisper.get(), LocalPiper.get()):
+            engine.load_in_background()
 
 
 class LifespanMiddleware:

