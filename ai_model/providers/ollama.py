@@ -19,7 +19,7 @@ import httpx
 from ai_model.errors import ProviderProtocolError, make_status_error
 from ai_model.http import http_client
 from ai_model.providers.base import BaseProvider
-from ai_model.providers.openai_compatible import decode_json
+from ai_model.providers.openai_compatible import decode_json, function_tools
 from ai_model.types import ChatMessage, ChatRequest, Done, StreamEvent, TextDelta, ToolCall, Usage
 
 KEEP_ALIVE = "10m"
@@ -52,10 +52,7 @@ class OllamaProvider(BaseProvider):
         if options:
             payload["options"] = options
         if request.tools:
-            payload["tools"] = [
-                {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}
-                for t in request.tools
-            ]
+            payload["tools"] = function_tools(request.tools)
         return payload
 
     @staticmethod

@@ -20,7 +20,7 @@ from httpx_sse import EventSource, SSEError
 
 from ai_model.errors import ProviderProtocolError, make_status_error
 from ai_model.providers.base import BaseProvider
-from ai_model.types import ChatMessage, ChatRequest, Done, StreamEvent, TextDelta, ToolCall, Usage
+from ai_model.types import ChatMessage, ChatRequest, Done, StreamEvent, TextDelta, ToolCall, ToolSpec, Usage
 
 
 def tool_calls_from_parts(parts: dict[int, dict[str, Any]], provider_name: str) -> list[ToolCall]:
@@ -35,6 +35,14 @@ def tool_calls_from_parts(parts: dict[int, dict[str, Any]], provider_name: str) 
             raise ProviderProtocolError(f"{provider_name}: tool call {part['name']!r} has malformed arguments") from exc
         calls.append(ToolCall(id=part["id"] or f"call_{index}", name=part["name"], arguments=arguments))
     return calls
+
+
+def function_tools(tools: list[ToolSpec]) -> list[dict[str, Any]]:
+    """Tools in the `{"type": "function", "function": {...}}` form (OpenAI, Ollama)."""
+    return [
+        {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}
+        for t in tools
+    ]
 
 
 def decode_json(data: str, provider_name: str) -> dict[str, Any]:
@@ -72,10 +80,7 @@ class OpenAICompatibleProvider(BaseProvider):
         if request.max_tokens is not None:
             payload["max_tokens"] = request.max_tokens
         if request.tools:
-            payload["tools"] = [
-                {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}
-                for t in request.tools
-            ]
+            payload["tools"] = function_tools(request.tools)
         return payload
 
     @staticmethod

@@ -15,13 +15,13 @@ import asyncio
 import logging
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 from django.conf import settings
 
+from ai_model.engine import InProcessModel
 from ai_model.errors import ProviderError, make_status_error
 from ai_model.http import http_client
 from ai_model.models import AIModel
@@ -43,29 +43,17 @@ class Transcription:
     segments: list[dict[str, Any]] = field(default_factory=list)
 
 
-class LocalWhisper:
-    """The process's Whisper model and its thread pool."""
-
-    _instance: LocalWhisper | None = None
-    _lock = threading.Lock()
+class LocalWhisper(InProcessModel):
+    """The process's Whisper model; `ASR_CONCURRENCY` threads transcribe."""
 
     def __init__(self) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=settings.ASR_CONCURRENCY, thread_name_prefix="asr")
+        super().__init__(workers=settings.ASR_CONCURRENCY, thread_name="asr")
         self._model: Any = None
         self._model_lock = threading.Lock()
 
     @classmethod
-    def get(cls) -> LocalWhisper:
-        with cls._lock:
-            if cls._instance is None:
-                cls._instance = cls()
-            return cls._instance
-
-    def load_in_background(self) -> None:
-        """Queue the model load on this engine's thread and return at once."""
-        self._executor.submit(self._load).add_done_callback(
-            lambda f: f.exception() and logger.warning("speech model preload failed: %s", f.exception())
-        )
+    def _create(cls) -> LocalWhisper:
+        return cls()
 
     def _load(self) -> Any:
         with self._model_lock:

@@ -16,13 +16,13 @@ import json
 import logging
 import threading
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from django.conf import settings
 
+from ai_model.engine import InProcessModel
 from ai_model.errors import ProviderError, make_status_error
 from ai_model.http import http_client
 from ai_model.models import AIModel
@@ -57,28 +57,16 @@ class SpeechRequest:
     model: str = ""
 
 
-class LocalPiper:
+class LocalPiper(InProcessModel):
     """The process's Piper voice and its synthesis thread."""
 
-    _instance: LocalPiper | None = None
-    _lock = threading.Lock()
-
     def __init__(self) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tts")
+        super().__init__(workers=1, thread_name="tts")
         self._voice: Any = None
 
     @classmethod
-    def get(cls) -> LocalPiper:
-        with cls._lock:
-            if cls._instance is None:
-                cls._instance = cls()
-            return cls._instance
-
-    def load_in_background(self) -> None:
-        """Queue the model load on this engine's thread and return at once."""
-        self._executor.submit(self._load).add_done_callback(
-            lambda f: f.exception() and logger.warning("speech model preload failed: %s", f.exception())
-        )
+    def _create(cls) -> LocalPiper:
+        return cls()
 
     def _load(self) -> Any:
         if self._voice is None:
