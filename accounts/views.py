@@ -11,7 +11,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_http_methods
-from rest_framework import status
+from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,8 +22,14 @@ from accounts.models import ApiToken
 from accounts.serializers import TokenRequestSerializer
 from accounts.services import api_token_create, api_token_revoke
 from core.errors import ApiError
+from core.schema import ErrorSerializer
 
 
+@extend_schema_view(
+    post=extend_schema(operation_id="auth_token_create", request=TokenRequestSerializer, auth=[], responses={
+        201: inline_serializer("Token", {"token": serializers.CharField()}), 400: ErrorSerializer, 401: ErrorSerializer}),
+    delete=extend_schema(operation_id="auth_token_revoke", responses={204: None, 401: ErrorSerializer}),
+)
 class TokenView(APIView):
     """`POST` exchanges username and password for a new API key; `DELETE` revokes the key in use."""
 

@@ -9,7 +9,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.csrf import ensure_csrf_cookie
-from rest_framework import status
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
@@ -20,6 +22,7 @@ from chat_session.serializers import ChatSessionSerializer, ChatSessionWriteSeri
 from chat_session.services import chat_session_create, chat_session_delete, chat_session_update
 from chat_session.titles import TitleError, session_title_generate
 from core.errors import ApiError
+from core.schema import ErrorSerializer
 
 
 class SessionPagination(LimitOffsetPagination):
@@ -27,17 +30,28 @@ class SessionPagination(LimitOffsetPagination):
     max_limit = 200
 
 
+_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+_PAGE = inline_serializer("SessionPage", {
+    "count": serializers.IntegerField(), "next": serializers.URLField(allow_null=True),
+    "previous": serializers.URLField(allow_null=True), "results": ChatSessionSerializer(many=True),
+})
+
+
 class ChatSessionViewSet(viewsets.ViewSet):
     """`/api/sessions`: list (newest first, `?limit=&offset=`), create, retrieve, PATCH, DELETE."""
 
     lookup_value_regex = "[^/]+"
 
+    @extend_schema(operation_id="sessions_list", responses=_PAGE, parameters=[
+        OpenApiParameter("limit", int), OpenApiParameter("offset", int)])
     async def alist(self, request: Request) -> Response:
         paginator = SessionPagination()
         # DRF's paginator counts and slices synchronously.
         page = await sync_to_async(paginator.paginate_queryset)(chat_session_list(user=request.user), request)
         return paginator.get_paginated_response(ChatSessionSerializer(page, many=True).data)
 
+    @extend_schema(operation_id="sessions_create", request=ChatSessionWriteSerializer,
+        responses={201: ChatSessionSerializer, 400: ErrorSerializer})
     async def acreate(self, request: Request) -> Response:
         body = ChatSessionWriteSerializer(data=request.data)
         # The model field's queryset lookup is synchronous.
@@ -47,10 +61,13 @@ class ChatSessionViewSet(viewsets.ViewSet):
         )
         return Response(ChatSessionSerializer(session).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(operation_id="sessions_retrieve", parameters=[_ID], responses={200: ChatSessionSerializer, 404: ErrorSerializer})
     async def aretrieve(self, request: Request, pk: str) -> Response:
         session = await chat_session_get(user=request.user, session_id=pk)
         return Response(ChatSessionSerializer(session).data)
 
+    @extend_schema(operation_id="sessions_update", parameters=[_ID], request=ChatSessionWriteSerializer,
+        responses={200: ChatSessionSerializer, 400: ErrorSerializer, 404: ErrorSerializer})
     async def partial_aupdate(self, request: Request, pk: str) -> Response:
         session = await chat_session_get(user=request.user, session_id=pk)
         body = ChatSessionWriteSerializer(data=request.data, partial=True)
@@ -62,6 +79,9 @@ class ChatSessionViewSet(viewsets.ViewSet):
         )
         return Response(ChatSessionSerializer(session).data)
 
+    @extend_schema(operation_id="sessions_title", parameters=[_ID], request=None, responses={
+        200: inline_serializer("Title", {"title": serializers.CharField()}), 404: ErrorSerializer, 409: ErrorSerializer,
+        503: ErrorSerializer})
     @action(detail=True, methods=["post"])
     async def title(self, request: Request, pk: str) -> Response:
         """Generate a title now: `{"title"}`. 409 when the user has set one (never replaced)."""
@@ -76,6 +96,7 @@ class ChatSessionViewSet(viewsets.ViewSet):
                            status_code=503) from None
         return Response({"title": title})
 
+    @extend_schema(operation_id="sessions_destroy", parameters=[_ID], responses={204: None, 404: ErrorSerializer})
     async def adestroy(self, request: Request, pk: str) -> Response:
         session = await chat_session_get(user=request.user, session_id=pk)
         await chat_session_delete(session=session)

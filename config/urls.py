@@ -1,6 +1,8 @@
 from adrf.routers import DefaultRouter
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.permissions import AllowAny
 
 from accounts.views import TokenView, login_view, logout_view, setup_view
 from ai_model.audio_views import openai_transcriptions, speech, transcriptions
@@ -33,5 +35,9 @@ urlpatterns = [
     path("api/audio/speech", speech),
     path("v1/audio/transcriptions", openai_transcriptions),
     path("v1/audio/speech", speech),
+    # Public, like the API contract they describe (and sync views: no async authenticator).
+    path("api/schema", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[AllowAny]), name="schema"),
+    path("api/docs", SpectacularSwaggerView.as_view(url_name="schema", authentication_classes=[], permission_classes=[AllowAny]),
+         name="docs"),
     path("api/", include(router.urls)),
 ]

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from adrf import viewsets
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from rest_framework.decorators import action
@@ -15,6 +17,8 @@ from rest_framework.response import Response
 from chat_session.selectors import chat_session_get
 from core.errors import ApiError
 from core.http import api_view, json_body
+from core.schema import ErrorSerializer
+from core.schema import MessageSerializer as MessageDocSerializer
 from message.models import Message
 from message.selectors import message_get, message_list
 from message.serializers import CompareSerializer, MessageCreateSerializer, RegenerateSerializer, message_to_dict
@@ -111,9 +115,14 @@ async def session_compare(request: HttpRequest, user: Any, session_id: str) -> H
 
 
 
+_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+_ONE = {200: MessageDocSerializer, 404: ErrorSerializer}
+
+
 class MessageViewSet(viewsets.ViewSet):
     """`GET /api/messages/{id}`; `POST /api/messages/{id}/cancel` and `/prefer`."""
 
+    @extend_schema(operation_id="messages_retrieve", parameters=[_ID], responses=_ONE)
     async def aretrieve(self, request: Request, pk: str) -> Response:
         message = await message_get(user=request.user, message_id=pk)
         if has_stale([message]):
@@ -121,11 +130,13 @@ class MessageViewSet(viewsets.ViewSet):
             await message.arefresh_from_db()
         return Response(message_to_dict(message))
 
+    @extend_schema(operation_id="messages_prefer", parameters=[_ID], request=None, responses={**_ONE, 400: ErrorSerializer})
     @action(detail=True, methods=["post"])
     async def prefer(self, request: Request, pk: str) -> Response:
         message = await message_get(user=request.user, message_id=pk)
         return Response(message_to_dict(await message_prefer(message=message)))
 
+    @extend_schema(operation_id="messages_cancel", parameters=[_ID], request=None, responses=_ONE)
     @action(detail=True, methods=["post"])
     async def cancel(self, request: Request, pk: str) -> Response:
         message = await message_get(user=request.user, message_id=pk)
