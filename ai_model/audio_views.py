@@ -7,6 +7,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http.multipartparser import MultiPartParserError
 
 from ai_model.errors import ProviderError
 from ai_model.speech.asr import Transcription, transcription_create
@@ -26,8 +27,13 @@ async def _transcribe(request: HttpRequest) -> tuple[Transcription, str]:
     length = int(request.headers.get("Content-Length") or 0)
     if length > settings.ASR_MAX_BYTES + 64 * 1024:  # refuse before parsing what is far too big
         raise ApiError(f"The upload is larger than {settings.ASR_MAX_BYTES} bytes.", code="too_large", field="file")
-    # Django parses multipart bodies synchronously (no async API).
-    files, form = await sync_to_async(lambda: (request.FILES, request.POST))()
+    if not request.content_type.startswith("multipart/form-data"):
+        raise ApiError("Send the audio as multipart/form-data with a `file` field.", code="not_multipart", field="file")
+    try:
+        # Django parses multipart bodies synchronously (no async API).
+        files, form = await sync_to_async(lambda: (request.FILES, request.POST))()
+    except MultiPartParserError as exc:
+        raise ApiError(f"The multipart body cannot be read: {exc}", code="malformed_multipart", field="file") from None
     upload = files.get("file")
     if upload is None:
         raise ApiError("Attach the audio as the multipart field `file`.", code="missing_file", field="file")

@@ -7,7 +7,8 @@ from typing import Any
 
 from ai_model.models import AIModel, ModelFallback, Provider
 from ai_model.providers.registry import adapter_for, is_supported
-from core.errors import ApiError
+from core.errors import ApiError, NotFound
+from core.ids import uuid_or_404
 
 
 def usable_models(purpose: str = AIModel.Purpose.CHAT):
@@ -37,8 +38,8 @@ async def ai_model_resolve(*, model_id: Any = None, fallback: AIModel | None = N
     given id is unknown, disabled or has no adapter, or when no model exists at all."""
     if model_id is not None:
         try:
-            model = await usable_models().aget(pk=model_id)
-        except (AIModel.DoesNotExist, ValueError):
+            model = await usable_models().aget(pk=uuid_or_404(model_id))
+        except (AIModel.DoesNotExist, NotFound):
             raise ApiError("Unknown or disabled model.", code="invalid_model", field="model") from None
         if not is_supported(model.provider.kind):
             raise ApiError("This model's provider kind is not supported yet.", code="invalid_model", field="model")

@@ -6,6 +6,7 @@ from typing import Any
 
 from chat_session.models import ChatSession
 from core.errors import NotFound
+from core.ids import uuid_or_404
 
 
 def chat_session_list(*, user: Any):
@@ -16,6 +17,6 @@ def chat_session_list(*, user: Any):
 async def chat_session_get(*, user: Any, session_id: Any) -> ChatSession:
     """The user's session; raises NotFound for a missing id or another user's session."""
     try:
-        return await chat_session_list(user=user).aget(pk=session_id)
-    except (ChatSession.DoesNotExist, ValueError, TypeError):
+        return await chat_session_list(user=user).aget(pk=uuid_or_404(session_id))
+    except ChatSession.DoesNotExist:
         raise NotFound() from None

@@ -52,7 +52,11 @@ FEW_SHOT = [
 
 
 class TitleError(Exception):
-    """No usable title could be generated."""
+    """No usable title could be generated (the title model failed or answered nonsense)."""
+
+
+class NothingToTitle(TitleError):
+    """The session has no message to take a title from."""
 
 
 def clean_title(raw: str) -> str:
@@ -96,7 +100,7 @@ async def _opening(session: ChatSession) -> tuple[str, str]:
 
     first_user = await Message.objects.filter(session=session, role=Message.Role.USER).order_by("created_at").afirst()
     if first_user is None:
-        raise TitleError("The session has no message yet.")
+        raise NothingToTitle("The session has no message yet.")
     reply = await Message.objects.filter(
         parent=first_user, role=Message.Role.ASSISTANT, status=Message.Status.COMPLETE
     ).order_by("created_at").afirst()

@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from chat_session.selectors import chat_session_get, chat_session_list
 from chat_session.serializers import ChatSessionSerializer, ChatSessionWriteSerializer
 from chat_session.services import chat_session_create, chat_session_delete, chat_session_update
-from chat_session.titles import TitleError, session_title_generate
+from chat_session.titles import NothingToTitle, TitleError, session_title_generate
 from core.errors import ApiError
 from core.schema import ErrorSerializer
 
@@ -91,6 +91,8 @@ class ChatSessionViewSet(viewsets.ViewSet):
                            field="title", status_code=409)
         try:
             title = await session_title_generate(session=session)
+        except NothingToTitle as exc:
+            raise ApiError(str(exc), code="nothing_to_title", field="title", status_code=409) from None
         except TitleError as exc:
             raise ApiError(f"No title could be generated: {exc}", code="title_unavailable", field="title",
                            status_code=503) from None

@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -84,6 +85,8 @@ def error_body(exc: Exception) -> tuple[int, dict[str, Any]]:
         return 404, {"code": "not_found", "message": "Not found.", "detail": {}}
     if isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    if isinstance(exc, DjangoValidationError):  # a model field refused a value
+        exc = exceptions.ValidationError({"non_field_errors": list(exc.messages)})
     if isinstance(exc, exceptions.ValidationError):
         detail = _flatten(exc.detail)
         if not isinstance(detail, dict):

@@ -173,6 +173,9 @@ def add_plain_views(result: dict, generator: Any, request: Any, public: bool) ->
         paths[path] = {"get": {"operationId": op, "tags": ["health"], "security": [{}],
                                "responses": {"200": {"description": "OK", "content": _json(build_basic_type(OpenApiTypes.OBJECT))},
                                              **({"503": {"description": "Not ready"}} if op == "readyz" else {})}}}
+    # The components registered above (and the ones they nest) were not in the document yet.
+    for kind, components in generator.registry.build({}).items():
+        result.setdefault("components", {}).setdefault(kind, {}).update(components)
     result.setdefault("components", {}).setdefault("securitySchemes", {})["cookieAuth"] = {
         "type": "apiKey", "in": "cookie", "name": "sessionid"}
     return result

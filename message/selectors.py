@@ -7,14 +7,15 @@ from typing import Any
 from ai_model.types import ChatMessage, ToolCall
 from chat_session.models import ChatSession
 from core.errors import NotFound
+from core.ids import uuid_or_404
 from message.models import Message
 
 
 async def message_get(*, user: Any, message_id: Any) -> Message:
     """The user's message; raises NotFound for a missing id or another user's message."""
     try:
-        return await Message.objects.select_related("session").aget(pk=message_id, session__owner=user)
-    except (Message.DoesNotExist, ValueError, TypeError):
+        return await Message.objects.select_related("session").aget(pk=uuid_or_404(message_id), session__owner=user)
+    except Message.DoesNotExist:
         raise NotFound() from None
 
 

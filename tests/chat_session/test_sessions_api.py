@@ -87,3 +87,30 @@ def test_admin_session_page_shows_messages_in_tree_order(admin_client, admin_use
     page = admin_client.get(f"/admin/chat_session/chatsession/{session.pk}/change/").content.decode()
     order = [page.index(t) for t in ("root question", "first answer", "follow-up", "late sibling question")]
     assert order == sorted(order)
+
+
+@pytest.mark.parametrize("bad_id", ["null,null", "A", "%C2%99%C2%AD", "12345678-1234-1234-1234-12345678901Z"])
+async def test_malformed_ids_answer_404_not_500(api, bad_id):
+    """Found by schemathesis: an id that is not a UUID reached the ORM and raised."""
+    for method, url in [
+        ("GET", f"/api/sessions/{bad_id}"), ("PATCH", f"/api/sessions/{bad_id}"), ("DELETE", f"/api/sessions/{bad_id}"),
+        ("POST", f"/api/sessions/{bad_id}/title"), ("GET", f"/api/sessions/{bad_id}/messages"),
+        ("POST", f"/api/sessions/{bad_id}/compare"), ("GET", f"/api/messages/{bad_id}"),
+        ("GET", f"/api/messages/{bad_id}/stream"), ("POST", f"/api/messages/{bad_id}/cancel"),
+        ("POST", f"/api/messages/{bad_id}/prefer"), ("POST", f"/api/messages/{bad_id}/regenerate"),
+    ]:
+        res = await api.request(method, url, json={"title": "x"} if method == "PATCH" else None)
+        assert res.status_code == 404 and res.json()["code"] == "not_found", (method, url, res.status_code)
+
+
+async def test_title_of_an_empty_session_is_a_conflict(api, user):
+    session = await ChatSession.objects.acreate(owner=user)
+    res = await api.post(f"/api/sessions/{session.id}/title")
+    assert res.status_code == 409 and res.json()["code"] == "nothing_to_title"
+
+
+async def test_transcription_needs_a_well_formed_multipart_body(api):
+    res = await api.post("/api/audio/transcriptions", content=b"--x\r\n", headers={"Content-Type": "multipart/form-data"})
+    assert res.status_code == 400 and res.json()["code"] == "malformed_multipart"
+    res = await api.post("/api/audio/transcriptions", json={"file": "abc"})
+    assert res.status_code == 400 and res.json()["code"] == "not_multipart"

@@ -44,3 +44,13 @@ def test_documented_shapes_match_real_responses(user):
 
     model, _ = local_model_ensure()
     assert set(ModelSerializer().fields) == set(ai_model_to_dict(model, is_available=True))
+
+
+def test_every_reference_resolves():
+    import json
+    import re
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    names = set(schema["components"]["schemas"])
+    refs = set(re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(schema)))
+    assert refs and refs <= names, refs - names
