@@ -27,7 +27,7 @@ async def _transcribe(request: HttpRequest) -> tuple[Transcription, str]:
     length = int(request.headers.get("Content-Length") or 0)
     if length > settings.ASR_MAX_BYTES + 64 * 1024:  # refuse before parsing what is far too big
         raise ApiError(f"The upload is larger than {settings.ASR_MAX_BYTES} bytes.", code="too_large", field="file")
-    if not request.content_type.startswith("multipart/form-data"):
+    if request.content_type not in ("multipart/form-data", "application/x-www-form-urlencoded"):
         raise ApiError("Send the audio as multipart/form-data with a `file` field.", code="not_multipart", field="file")
     try:
         # Django parses multipart bodies synchronously (no async API).
