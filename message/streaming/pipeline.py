@@ -243,14 +243,19 @@ async def generations_drain(*, grace_s: float) -> None:
 
 @dataclass
 class Turn:
-    """What one model call produced."""
+    """What one model call produced. Text is kept as its deltas and joined only when
+    stored (every persist interval and at the end), never per token."""
 
-    text: str = ""
+    parts: list[str] = field(default_factory=list)
     tool_calls: list[ToolCall] = field(default_factory=list)
     usage: Usage | None = None
     error: StreamError | None = None
     ttfb_ms: int | None = None
     raw_deltas: int = 0
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
 
 
 def _request(model: AIModel, context: list[ChatMessage], *, tools: bool) -> ChatRequest:
@@ -309,7 +314,6 @@ async def _stream_turn(
     mid = str(message.id)
     interval = settings.STREAM_PERSIST_INTERVAL_MS / 1000
     turn = generation.turn = Turn()
-    parts: list[str] = []
     last_flush = time.monotonic()
     while True:
         model = chain[position]
@@ -323,8 +327,7 @@ async def _stream_turn(
                 produced = True
                 if turn.ttfb_ms is None:
                     turn.ttfb_ms = round((time.monotonic() - started) * 1000)
-                parts.append(event.text)
-                turn.text = "".join(parts)
+                turn.parts.append(event.text)
                 await publisher.emit("delta", {"message": mid, "text": event.text})
                 now = time.monotonic()
                 if now - last_flush >= interval:
@@ -423,12 +426,23 @@ async def _store_final(message: Message, turn: Turn, *, status: str, started: fl
     ])
 
 
-async def _emit_usage(publisher: Publisher, message: Message) -> None:
-    await publisher.emit("usage", {
+def usage_event(message: Message) -> dict[str, Any]:
+    """The SSE `usage` payload of a stored turn."""
+    return {
         "message": str(message.id), "prompt_tokens": message.prompt_tokens,
         "completion_tokens": message.completion_tokens, "ttfb_ms": message.ttfb_ms, "duration_ms": message.duration_ms,
         "tokens_per_s": message.tokens_per_s,
-    })
+    }
+
+
+def done_status(status: str) -> str:
+    """The `done` event's status: `complete`, `cancelled` or `error` (API.md); an
+    interrupted reply ends as an error."""
+    return status if status in (Message.Status.COMPLETE, Message.Status.CANCELLED) else Message.Status.ERROR
+
+
+async def _emit_usage(publisher: Publisher, message: Message) -> None:
+    await publisher.emit("usage", usage_event(message))
 
 
 async def _finish(generation: Generation, message: Message, *, status: str, started: float) -> None:
@@ -451,8 +465,7 @@ async def _finish(generation: Generation, message: Message, *, status: str, star
     await _emit_usage(publisher, message)
     if message.error_code:
         await publisher.emit("error", {"message": mid, "code": message.error_code, "detail": message.error_text})
-    done_status = status if status in (Message.Status.COMPLETE, Message.Status.CANCELLED) else Message.Status.ERROR
-    await publisher.emit("done", {"message": mid, "status": done_status})
+    await publisher.emit("done", {"message": mid, "status": done_status(status)})
     await publisher.message_update(message)
     if status == Message.Status.COMPLETE:
         title_schedule(message.session_id)

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from message.models import Message
 from message.streaming.events import ReplyEvent, event_log_find
-from message.streaming.pipeline import message_event, message_recover_stale
+from message.streaming.pipeline import done_status, message_event, message_recover_stale, usage_event
 from message.streaming.sse import sse_encode, sse_follow
 
 POLL_S = 0.5
@@ -19,14 +19,10 @@ def stored_reply_events(message: Message) -> list[ReplyEvent]:
     items: list[tuple[str, dict]] = [("message", message_event(message))]
     if message.content:
         items.append(("delta", {"message": mid, "text": message.content}))
-    items.append(("usage", {
-        "message": mid, "prompt_tokens": message.prompt_tokens, "completion_tokens": message.completion_tokens,
-        "ttfb_ms": message.ttfb_ms, "duration_ms": message.duration_ms, "tokens_per_s": message.tokens_per_s,
-    }))
+    items.append(("usage", usage_event(message)))
     if message.error_code:
         items.append(("error", {"message": mid, "code": message.error_code, "detail": message.error_text}))
-    status = message.status if message.status in (Message.Status.COMPLETE, Message.Status.CANCELLED) else Message.Status.ERROR
-    items.append(("done", {"message": mid, "status": status}))
+    items.append(("done", {"message": mid, "status": done_status(message.status)}))
     return [ReplyEvent(n, event, data) for n, (event, data) in enumerate(items, start=1)]
 
 
@@ -42,8 +38,6 @@ async def reply_stream(message: Message, *, after: int, keepalive_s: float) -> A
         async for chunk in sse_follow(log, after=after, keepalive_s=keepalive_s):
             yield chunk
         return
-    await message_recover_stale(message_ids=[message.id])
-    await message.arefresh_from_db()
     if message.status not in Message.FINAL_STATUSES:
         async for chunk in _poll(message, keepalive_s=keepalive_s):
             yield chunk
