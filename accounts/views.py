@@ -21,7 +21,7 @@ from accounts.authentication import BearerTokenAuthentication
 from accounts.models import ApiToken
 from accounts.serializers import TokenRequestSerializer
 from accounts.services import api_token_create, api_token_revoke
-from core.errors import ApiError
+from core.errors import DomainError
 from core.schema import ErrorSerializer
 
 
@@ -44,13 +44,13 @@ class TokenView(APIView):
         data = serializer.validated_data
         user = await auth.aauthenticate(request._request, username=data["username"], password=data["password"])
         if user is None:
-            raise ApiError("Wrong username or password.", code="invalid_credentials", field="password", status_code=401)
+            raise DomainError("Wrong username or password.", code="invalid_credentials", field="password", status_code=401)
         _, key = await api_token_create(user=user, name=data.get("name", ""))
         return Response({"token": key}, status=status.HTTP_201_CREATED)
 
     async def delete(self, request: Request) -> Response:
         if not isinstance(request.auth, ApiToken):
-            raise ApiError("Only a bearer key can revoke itself.", code="not_a_token", field="Authorization")
+            raise DomainError("Only a bearer key can revoke itself.", code="not_a_token", field="Authorization")
         await api_token_revoke(token=request.auth)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -13,35 +13,35 @@ from ai_model.errors import ProviderError
 from ai_model.speech.asr import Transcription, transcription_create
 from ai_model.speech.audio import AudioError
 from ai_model.speech.tts import SpeechInputError, speech_create, speech_validate
-from core.errors import ApiError
+from core.errors import DomainError
 from core.http import api_view, json_body
 
 TRANSCRIPTION_FORMATS = ("json", "text", "verbose_json")
 
 
-def _upstream_error(exc: ProviderError) -> ApiError:
-    return ApiError(exc.message, code=exc.code, field="model", status_code=502)
+def _upstream_error(exc: ProviderError) -> DomainError:
+    return DomainError(exc.message, code=exc.code, field="model", status_code=502)
 
 
 async def _transcribe(request: HttpRequest) -> tuple[Transcription, str]:
     length = int(request.headers.get("Content-Length") or 0)
     if length > settings.ASR_MAX_BYTES + 64 * 1024:  # refuse before parsing what is far too big
-        raise ApiError(f"The upload is larger than {settings.ASR_MAX_BYTES} bytes.", code="too_large", field="file")
+        raise DomainError(f"The upload is larger than {settings.ASR_MAX_BYTES} bytes.", code="too_large", field="file")
     if request.content_type not in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        raise ApiError("Send the audio as multipart/form-data with a `file` field.", code="not_multipart", field="file")
+        raise DomainError("Send the audio as multipart/form-data with a `file` field.", code="not_multipart", field="file")
     try:
         # Django parses multipart bodies synchronously (no async API).
         files, form = await sync_to_async(lambda: (request.FILES, request.POST))()
     except MultiPartParserError as exc:
-        raise ApiError(f"The multipart body cannot be read: {exc}", code="malformed_multipart", field="file") from None
+        raise DomainError(f"The multipart body cannot be read: {exc}", code="malformed_multipart", field="file") from None
     upload = files.get("file")
     if upload is None:
-        raise ApiError("Attach the audio as the multipart field `file`.", code="missing_file", field="file")
+        raise DomainError("Attach the audio as the multipart field `file`.", code="missing_file", field="file")
     if upload.size > settings.ASR_MAX_BYTES:
-        raise ApiError(f"The file is larger than {settings.ASR_MAX_BYTES} bytes.", code="too_large", field="file")
+        raise DomainError(f"The file is larger than {settings.ASR_MAX_BYTES} bytes.", code="too_large", field="file")
     response_format = form.get("response_format") or "json"
     if response_format not in TRANSCRIPTION_FORMATS:
-        raise ApiError(f"Supported formats: {', '.join(TRANSCRIPTION_FORMATS)}.", code="unsupported_format",
+        raise DomainError(f"Supported formats: {', '.join(TRANSCRIPTION_FORMATS)}.", code="unsupported_format",
                        field="response_format")
     data = await sync_to_async(upload.read)()  # may be a temporary file on disk
     try:
@@ -49,7 +49,7 @@ async def _transcribe(request: HttpRequest) -> tuple[Transcription, str]:
             data=data, filename=upload.name or "audio", model=form.get("model") or None, language=form.get("language") or None
         )
     except AudioError as exc:
-        raise ApiError(exc.message, code=exc.code, field="language" if exc.code == "unsupported_language" else "file") from None
+        raise DomainError(exc.message, code=exc.code, field="language" if exc.code == "unsupported_language" else "file") from None
     except ProviderError as exc:
         raise _upstream_error(exc) from None
     return result, response_format
@@ -95,7 +95,7 @@ async def speech(request: HttpRequest, user: Any) -> HttpResponse:
         # audio still answers with a JSON error instead of a cut 200.
         first = await anext(stream.chunks, b"")
     except SpeechInputError as exc:
-        raise ApiError(exc.message, code=exc.code, field=exc.field) from None
+        raise DomainError(exc.message, code=exc.code, field=exc.field) from None
     except ProviderError as exc:
         raise _upstream_error(exc) from None
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from ai_model.models import AIModel, ModelFallback, Provider
 from ai_model.providers.registry import adapter_for, is_supported
-from core.errors import ApiError, NotFound
+from core.errors import DomainError, NotFound
 from core.ids import uuid_or_404
 
 
@@ -34,15 +34,15 @@ async def ai_model_availability(*, models: list[AIModel]) -> dict[uuid.UUID, boo
 
 async def ai_model_resolve(*, model_id: Any = None, fallback: AIModel | None = None) -> AIModel:
     """The model a reply should use: `model_id` if given, else `fallback`, else the first
-    usable model (the embedded one first). Raises ApiError (field `model`) when the
+    usable model (the embedded one first). Raises DomainError (field `model`) when the
     given id is unknown, disabled or has no adapter, or when no model exists at all."""
     if model_id is not None:
         try:
             model = await usable_models().aget(pk=uuid_or_404(model_id))
         except (AIModel.DoesNotExist, NotFound):
-            raise ApiError("Unknown or disabled model.", code="invalid_model", field="model") from None
+            raise DomainError("Unknown or disabled model.", code="invalid_model", field="model") from None
         if not is_supported(model.provider.kind):
-            raise ApiError("This model's provider kind is not supported yet.", code="invalid_model", field="model")
+            raise DomainError("This model's provider kind is not supported yet.", code="invalid_model", field="model")
         return model
     if fallback is not None and fallback.enabled:
         fresh = await usable_models().filter(pk=fallback.pk).afirst()
@@ -53,7 +53,7 @@ async def ai_model_resolve(*, model_id: Any = None, fallback: AIModel | None = N
             return model
     for model in await ai_model_list():
         return model
-    raise ApiError("No model is configured; run `manage.py ensure_local_model`.", code="no_model", field="model")
+    raise DomainError("No model is configured; run `manage.py ensure_local_model`.", code="no_model", field="model")
 
 
 async def ai_model_chain(*, model: AIModel) -> list[AIModel]:

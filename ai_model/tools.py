@@ -14,7 +14,6 @@ import inspect
 import json
 import math
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -25,8 +24,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from ai_model.types import ToolCall, ToolSpec
-
-_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tool")
+from core.runtime import runtime
 
 
 class ToolError(Exception):
@@ -136,8 +134,8 @@ async def _call(tool: Tool, call: ToolCall) -> Any:
     if inspect.iscoroutinefunction(tool.func):
         return await tool.func(**call.arguments)
     loop = asyncio.get_running_loop()
-    # Sync tools run in a small pool so a slow one cannot starve the event loop.
-    return await loop.run_in_executor(_pool, lambda: tool.func(**call.arguments))
+    # Sync tools run in the runtime's small pool so a slow one cannot starve the event loop.
+    return await loop.run_in_executor(runtime().tool_pool, lambda: tool.func(**call.arguments))
 
 
 async def tool_run(call: ToolCall, tools: dict[str, Tool]) -> ToolResult:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
+
 from ai_model.models import AIModel
 from chat_session.models import ChatSession
 from chat_session.realtime import session_update_broadcast
-from core.errors import ApiError
+from core.errors import DomainError
 
 
 async def chat_session_create(*, user: Any, title: str = "", model: AIModel | None = None) -> ChatSession:
@@ -27,14 +29,13 @@ async def chat_session_update(
     active_leaf_id: Any = None,
 ) -> ChatSession:
     """Set a user title (protected from automatic titles from then on), the default model
-    and/or the active leaf (the branch shown). Raises ApiError (field `active_leaf`) for
+    and/or the active leaf (the branch shown). Raises DomainError (field `active_leaf`) for
     a message of another session. Validation happens before anything is written."""
     fields = ["updated_at"]
     if active_leaf_id is not None:
-        from message.models import Message
-
-        if not await Message.objects.filter(pk=active_leaf_id, session=session).aexists():
-            raise ApiError("The message is not in this session.", code="invalid_active_leaf", field="active_leaf")
+        # Through the reverse relation: chat_session sits below `message` and imports nothing from it.
+        if not await session.messages.filter(pk=active_leaf_id).aexists():
+            raise DomainError("The message is not in this session.", code="invalid_active_leaf", field="active_leaf")
         session.active_leaf_id = active_leaf_id
         fields.append("active_leaf")
     if title is not None:
@@ -47,6 +48,23 @@ async def chat_session_update(
     await session.asave(update_fields=fields)
     await session_update_broadcast(session)
     return session
+
+
+def chat_session_active_leaf_set(*, session_id: Any, leaf_id: Any, when_leaf_id: Any = None) -> int:
+    """Show the branch ending at message `leaf_id` (only while the active leaf is
+    `when_leaf_id`, when given). Synchronous, for use inside a transaction; returns the
+    rows changed (0 or 1). Every write of `active_leaf` is in this module."""
+    return _active_leaf_query(session_id, when_leaf_id).update(active_leaf_id=leaf_id, updated_at=timezone.now())
+
+
+async def achat_session_active_leaf_set(*, session_id: Any, leaf_id: Any, when_leaf_id: Any = None) -> int:
+    """`chat_session_active_leaf_set` on the async ORM."""
+    return await _active_leaf_query(session_id, when_leaf_id).aupdate(active_leaf_id=leaf_id, updated_at=timezone.now())
+
+
+def _active_leaf_query(session_id: Any, when_leaf_id: Any):
+    query = ChatSession.objects.filter(pk=session_id)
+    return query if when_leaf_id is None else query.filter(active_leaf_id=when_leaf_id)
 
 
 async def chat_session_delete(*, session: ChatSession) -> None:

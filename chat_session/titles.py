@@ -9,7 +9,6 @@ never touch the chat.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from typing import Any
@@ -22,12 +21,12 @@ from ai_model.selectors import usable_models
 from ai_model.types import ChatMessage, ChatRequest
 from chat_session.models import ChatSession
 from chat_session.realtime import session_update_broadcast
+from core.runtime import runtime
 
 logger = logging.getLogger(__name__)
 
 MAX_WORDS = 6
 _QUOTES = "\"'`“”‘’«»„"
-_pending: set[asyncio.Task] = set()
 
 
 def _conversation(question: str, answer: str) -> str:
@@ -96,14 +95,12 @@ def _is_uuid(value: str) -> bool:
 
 
 async def _opening(session: ChatSession) -> tuple[str, str]:
-    from message.models import Message
-
-    first_user = await Message.objects.filter(session=session, role=Message.Role.USER).order_by("created_at").afirst()
+    # Through the reverse relation `session.messages`: chat_session sits below `message`
+    # in the layering and imports nothing from it.
+    first_user = await session.messages.filter(role="user").order_by("created_at").afirst()
     if first_user is None:
         raise NothingToTitle("The session has no message yet.")
-    reply = await Message.objects.filter(
-        parent=first_user, role=Message.Role.ASSISTANT, status=Message.Status.COMPLETE
-    ).order_by("created_at").afirst()
+    reply = await first_user.children.filter(role="assistant", status="complete").order_by("created_at").afirst()
     return first_user.content, reply.content if reply else ""
 
 
@@ -146,12 +143,9 @@ def title_schedule(session_id: Any) -> None:
     """Generate a title in the background if the session has none (and titles are on)."""
     if not settings.TITLES_ENABLED:
         return
-    task = asyncio.get_running_loop().create_task(_generate_in_background(session_id), name=f"title:{session_id}")
-    _pending.add(task)
-    task.add_done_callback(_pending.discard)
+    runtime().background.spawn(_generate_in_background(session_id), name=f"title:{session_id}")
 
 
 async def titles_settle() -> None:
-    """Wait for background title tasks (tests, shutdown)."""
-    while _pending:
-        await asyncio.gather(*list(_pending), return_exceptions=True)
+    """Wait for background title tasks (tests; shutdown settles every background task)."""
+    await runtime().background.settle()

@@ -21,7 +21,7 @@ from chat_session.selectors import chat_session_get, chat_session_list
 from chat_session.serializers import ChatSessionSerializer, ChatSessionWriteSerializer
 from chat_session.services import chat_session_create, chat_session_delete, chat_session_update
 from chat_session.titles import NothingToTitle, TitleError, session_title_generate
-from core.errors import ApiError
+from core.errors import DomainError
 from core.schema import ErrorSerializer
 
 
@@ -87,14 +87,14 @@ class ChatSessionViewSet(viewsets.ViewSet):
         """Generate a title now: `{"title"}`. 409 when the user has set one (never replaced)."""
         session = await chat_session_get(user=request.user, session_id=pk)
         if session.title_set_by_user:
-            raise ApiError("The title was set by the user and is never replaced.", code="title_set_by_user",
+            raise DomainError("The title was set by the user and is never replaced.", code="title_set_by_user",
                            field="title", status_code=409)
         try:
             title = await session_title_generate(session=session)
         except NothingToTitle as exc:
-            raise ApiError(str(exc), code="nothing_to_title", field="title", status_code=409) from None
+            raise DomainError(str(exc), code="nothing_to_title", field="title", status_code=409) from None
         except TitleError as exc:
-            raise ApiError(f"No title could be generated: {exc}", code="title_unavailable", field="title",
+            raise DomainError(f"No title could be generated: {exc}", code="title_unavailable", field="title",
                            status_code=503) from None
         return Response({"title": title})
 

@@ -192,6 +192,9 @@ GENERATION_STALE_AFTER_S = env.float("GENERATION_STALE_AFTER_S", default=60.0)
 SHUTDOWN_GRACE_S = env.float("SHUTDOWN_GRACE_S", default=8.0)
 # Tool calling: rounds of tool calls per reply, and extra tools by import path of `ai_model.tools.Tool` objects.
 TOOL_MAX_ROUNDS = env.int("TOOL_MAX_ROUNDS", default=5)
+TOOL_THREADS = env.int("TOOL_THREADS", default=4)
+# The class of the runtime object that owns process state (core.runtime).
+RUNTIME_CLASS = "config.runtime.Runtime"
 TOOLS = env.list("TOOLS", default=[])
 # Automatic session titles, generated after the first reply with this model (an AIModel id
 # or model id; empty: the embedded local model).

@@ -1,7 +1,14 @@
-"""One error shape for the whole API: `{"code", "message", "detail"}` with a 4xx status.
+"""One error type for the domain, rendered in one place.
 
-DRF views get it through `api_exception_handler` (REST_FRAMEWORK["EXCEPTION_HANDLER"]);
-plain async Django views (the SSE endpoints) call `error_response` with the same exceptions.
+Every error a client can cause (or must be told about) subclasses `DomainError`:
+a stable `code`, a human `message`, the request `field` at fault (or None) and the
+HTTP `status_code`. Apps subclass it (`NotFound`, `AudioError`, `TitleError`,
+`ProviderError`, ...) instead of inventing their own shapes.
+
+`error_body` is the one function that turns an exception into the API's error body
+`{"code", "message", "detail"}` (API.md); DRF views reach it through
+`api_exception_handler` (REST_FRAMEWORK["EXCEPTION_HANDLER"]), WebSocket consumers and
+plain Django views call it (or `error_response`) directly. Views never translate errors.
 """
 
 from __future__ import annotations
@@ -12,48 +19,59 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.response import Response
 
 logger = logging.getLogger(__name__)
 
 
-class ApiError(exceptions.APIException):
-    """A client error with a stable `code`; `field` names the request field at fault.
+class DomainError(Exception):
+    """A failure with a stable `code`, shown to the client as `{"code", "message", "detail"}`.
 
-    `detail` in the body is `{field: [message]}` when a field is named, so clients can
-    show the message next to the input, as DRF does for serializer errors.
+    `field` names the request field at fault: `detail` is then `{field: [message]}`, so
+    clients can show the message next to the input, as DRF does for serializer errors.
+    Subclasses set the class attributes `code` and `status_code` (HTTP, default 400).
     """
 
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_code = "invalid"
+    code: str = "invalid"
+    status_code: int = 400
+    field: str | None = None
 
     def __init__(
-        self,
-        message: str,
-        *,
-        code: str | None = None,
-        field: str | None = None,
-        status_code: int | None = None,
-        extra: dict[str, Any] | None = None,
+        self, message: str = "", *, code: str | None = None, field: str | None = None, status_code: int | None = None
     ) -> None:
-        super().__init__(detail=message, code=code or self.default_code)
-        self.code = code or self.default_code
+        super().__init__(message)
         self.message = message
-        self.field = field
-        self.extra = extra or {}
+        if code is not None:
+            self.code = code
+        if field is not None:
+            self.field = field
         if status_code is not None:
             self.status_code = status_code
 
 
-class NotFound(ApiError):
+class NotFound(DomainError):
     """The object does not exist or belongs to another user (never told apart)."""
 
-    status_code = status.HTTP_404_NOT_FOUND
-    default_code = "not_found"
+    code = "not_found"
+    status_code = 404
 
     def __init__(self, message: str = "Not found.", **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
+
+
+class Conflict(DomainError):
+    """The request is valid but the object's state does not allow it."""
+
+    code = "conflict"
+    status_code = 409
+
+
+class Unavailable(DomainError):
+    """A dependency needed to answer is not available now."""
+
+    code = "unavailable"
+    status_code = 503
 
 
 def _flatten(detail: Any) -> Any:
@@ -74,12 +92,15 @@ def _first_message(detail: Any) -> str:
     return str(detail)
 
 
-def error_body(exc: Exception) -> tuple[int, dict[str, Any]]:
-    """Map an exception to `(status, {"code", "message", "detail"})`; None-safe for 500s."""
-    if isinstance(exc, ApiError):
-        detail: dict[str, Any] = dict(exc.extra)
-        if exc.field:
-            detail[exc.field] = [exc.message]
+def error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
+    """`(status, {"code", "message", "detail"})` for a client-facing error.
+
+    Handles `DomainError`, DRF's exceptions (validation, parse, auth, method) and
+    Django's `Http404` / `PermissionDenied` / `ValidationError`. Anything else is
+    re-raised: it is a bug, and becomes a logged 500.
+    """
+    if isinstance(exc, DomainError):
+        detail: dict[str, Any] = {exc.field: [exc.message]} if exc.field else {}
         return exc.status_code, {"code": exc.code, "message": exc.message, "detail": detail}
     if isinstance(exc, Http404):
         return 404, {"code": "not_found", "message": "Not found.", "detail": {}}
@@ -88,10 +109,10 @@ def error_body(exc: Exception) -> tuple[int, dict[str, Any]]:
     if isinstance(exc, DjangoValidationError):  # a model field refused a value
         exc = exceptions.ValidationError({"non_field_errors": list(exc.messages)})
     if isinstance(exc, exceptions.ValidationError):
-        detail = _flatten(exc.detail)
-        if not isinstance(detail, dict):
-            detail = {"non_field_errors": detail if isinstance(detail, list) else [detail]}
-        return 400, {"code": "invalid", "message": _first_message(detail), "detail": detail}
+        flat = _flatten(exc.detail)
+        if not isinstance(flat, dict):
+            flat = {"non_field_errors": flat if isinstance(flat, list) else [flat]}
+        return 400, {"code": "invalid", "message": _first_message(flat), "detail": flat}
     if isinstance(exc, exceptions.ParseError):
         return 400, {
             "code": "malformed_json",
@@ -105,22 +126,22 @@ def error_body(exc: Exception) -> tuple[int, dict[str, Any]]:
     raise exc
 
 
+def _with_auth_header(response: Any, exc: BaseException, status_code: int) -> Any:
+    if status_code == 401 or isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        response["WWW-Authenticate"] = 'Bearer realm="api"'
+    return response
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF exception handler rendering every client error in the one shape."""
     try:
         status_code, body = error_body(exc)
     except Exception:
         return None  # not a client error: let Django log it and answer 500
-    response = Response(body, status=status_code)
-    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
-        response["WWW-Authenticate"] = 'Bearer realm="api"'
-    return response
+    return _with_auth_header(Response(body, status=status_code), exc, status_code)
 
 
-def error_response(exc: Exception) -> JsonResponse:
-    """The same rendering for plain Django views."""
+def error_response(exc: BaseException) -> JsonResponse:
+    """The same rendering for plain Django views (re-raises what is not a client error)."""
     status_code, body = error_body(exc)
-    response = JsonResponse(body, status=status_code)
-    if status_code == 401:
-        response["WWW-Authenticate"] = 'Bearer realm="api"'
-    return response
+    return _with_auth_header(JsonResponse(body, status=status_code), exc, status_code)

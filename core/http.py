@@ -11,7 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 
 from accounts.authentication import request_authenticate
-from core.errors import ApiError, error_response
+from core.errors import DomainError, error_response
 
 Handler = Callable[..., Awaitable[HttpResponse]]
 
@@ -40,13 +40,13 @@ def api_view(*methods: str) -> Callable[[Handler], Callable[..., Awaitable[HttpR
 
 
 def json_body(request: HttpRequest) -> dict[str, Any]:
-    """The request body as a JSON object; raises ApiError (field `body`) otherwise."""
+    """The request body as a JSON object; raises DomainError (field `body`) otherwise."""
     if not request.body:
-        raise ApiError("The request body is empty; send a JSON object.", code="malformed_json", field="body")
+        raise DomainError("The request body is empty; send a JSON object.", code="malformed_json", field="body")
     try:
         body = json.loads(request.body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(f"The request body is not valid JSON: {exc}", code="malformed_json", field="body") from None
+        raise DomainError(f"The request body is not valid JSON: {exc}", code="malformed_json", field="body") from None
     if not isinstance(body, dict):
-        raise ApiError("The request body must be a JSON object.", code="malformed_json", field="body")
+        raise DomainError("The request body must be a JSON object.", code="malformed_json", field="body")
     return body

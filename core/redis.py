@@ -1,35 +1,29 @@
-"""The process's Redis client (when `REDIS_URL` is set), one per event loop like the HTTP client."""
+"""Redis (when `REDIS_URL` is set): the shared event logs and the cancel bus of several workers.
+
+The client itself belongs to the process's runtime object (`core.runtime`).
+"""
 
 from __future__ import annotations
 
-import asyncio
+from typing import Any
 
 from django.conf import settings
 
-_client = None
-_client_loop: asyncio.AbstractEventLoop | None = None
+from core.runtime import runtime
 
 
 def redis_enabled() -> bool:
+    """Whether `REDIS_URL` is configured."""
     return bool(settings.REDIS_URL)
 
 
-def redis_client():
-    """A `redis.asyncio.Redis` on `REDIS_URL` for the running loop (pooled connections)."""
+def redis_client_create() -> Any:
+    """A new `redis.asyncio.Redis` on `REDIS_URL` (pooled connections; connects on first use)."""
     import redis.asyncio as redis
 
-    global _client, _client_loop
-    loop = asyncio.get_running_loop()
-    if _client is None or _client_loop is not loop:
-        _client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3, health_check_interval=30)
-        _client_loop = loop
-    return _client
+    return redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3, health_check_interval=30)
 
 
-async def redis_close() -> None:
-    global _client, _client_loop
-    if _client is not None:
-        try:
-            await _client.aclose()
-        finally:
-            _client, _client_loop = None, None
+def redis_client() -> Any:
+    """The runtime's Redis client (only when `redis_enabled()`)."""
+    return runtime().redis

@@ -18,10 +18,9 @@ from rest_framework import serializers
 
 from chat_session.realtime import session_group
 from chat_session.selectors import chat_session_get
-from core.errors import ApiError, error_body
+from core.errors import DomainError, error_body
 from core.fields import StrictCharField
-from message.selectors import message_get
-from message.services import message_cancel, message_regenerate, message_send
+from message.services import message_cancel, message_load, message_regenerate, message_send
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
@@ -53,7 +52,7 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             self.session = await chat_session_get(user=user, session_id=self.scope["url_route"]["kwargs"]["session_id"])
-        except ApiError:
+        except DomainError:
             await self.close(code=CLOSE_NOT_FOUND)  # another user's session looks like a missing one
             return
         self.group = session_group(self.session.id)
@@ -67,7 +66,7 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         try:
             if not isinstance(content, dict):
-                raise ApiError("Send a JSON object.", code="invalid", field="type")
+                raise DomainError("Send a JSON object.", code="invalid", field="type")
             kind = content.get("type")
             if kind == "send":
                 body = self._valid(SendSerializer, content)
@@ -83,7 +82,7 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
                 message = await self._own_message(body["message"])
                 await message_regenerate(message=message, model_id=body["model"])
             else:
-                raise ApiError("Unknown type; expected send, cancel or regenerate.", code="invalid_type", field="type")
+                raise DomainError("Unknown type; expected send, cancel or regenerate.", code="invalid_type", field="type")
         except Exception as exc:
             status, error = error_body(exc)  # re-raises anything that is not a client error
             await self.send_json({"type": "error", **error})
@@ -101,9 +100,9 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
         return serializer.validated_data
 
     async def _own_message(self, message_id: uuid.UUID):
-        message = await message_get(user=self.scope["user"], message_id=message_id)
+        message = await message_load(user=self.scope["user"], message_id=message_id)
         if message.session_id != self.session.id:
-            raise ApiError("That message is not in this session.", code="not_found", field="message", status_code=404)
+            raise DomainError("That message is not in this session.", code="not_found", field="message", status_code=404)
         return message
 
     # --- group events ---------------------------------------------------------------------

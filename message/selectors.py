@@ -1,4 +1,4 @@
-"""Reads for messages; every read is scoped to the requesting user."""
+"""Reads for messages; every read is scoped to the requesting user. Nothing here writes."""
 
 from __future__ import annotations
 
@@ -9,30 +9,20 @@ from chat_session.models import ChatSession
 from core.errors import NotFound
 from core.ids import uuid_or_404
 from message.models import Message
-from message.streaming.pipeline import has_stale, message_recover_stale
 
 
 async def message_get(*, user: Any, message_id: Any) -> Message:
-    """The user's message; raises NotFound for a missing id or another user's message.
-    A reply left `streaming` by a dead worker is marked `interrupted` as it is read."""
+    """The user's message (its session joined); raises NotFound for a missing id or
+    another user's message."""
     try:
-        message = await Message.objects.select_related("session").aget(pk=uuid_or_404(message_id), session__owner=user)
+        return await Message.objects.select_related("session").aget(pk=uuid_or_404(message_id), session__owner=user)
     except Message.DoesNotExist:
         raise NotFound() from None
-    if has_stale([message]):
-        await message_recover_stale(message_ids=[message.id])
-        await message.arefresh_from_db()
-    return message
 
 
 async def message_list(*, session: ChatSession) -> list[Message]:
-    """Every message of the session (all branches), oldest first; stale replies are
-    marked `interrupted` as they are read."""
-    messages = [m async for m in Message.objects.filter(session=session).order_by("created_at", "id")]
-    if has_stale(messages):
-        await message_recover_stale(session_id=session.id)
-        messages = [m async for m in Message.objects.filter(session=session).order_by("created_at", "id")]
-    return messages
+    """Every message of the session (all branches), oldest first."""
+    return [m async for m in Message.objects.filter(session=session).order_by("created_at", "id")]
 
 
 async def message_path(*, message: Message) -> list[Message]:

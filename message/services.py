@@ -7,17 +7,15 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from asgiref.sync import sync_to_async
-from django.db import transaction
-from django.utils import timezone
-
 from ai_model.models import AIModel
 from ai_model.selectors import ai_model_resolve
 from chat_session.models import ChatSession
-from core.errors import ApiError
+from core.errors import DomainError
+from message.generation.registry import Generation, generations
+from message.generation.runner import generation_start
+from message.generation.store import messages_settle, turn_store
 from message.models import Message
-from message.selectors import context_from_path, message_path, session_default_parent
-from message.streaming.pipeline import Generation, generation_cancel, generation_get, generation_start
+from message.selectors import context_from_path, message_get, message_list, message_path, session_default_parent
 
 
 @dataclass
@@ -36,11 +34,11 @@ async def message_send(
     """Store a user message under `parent_id` (default: the session's active leaf, else its
     newest leaf) and start its assistant reply with `model_id` (default: the session's
     model, else the local one). A `parent_id` above the leaf starts a new branch; nothing
-    is deleted. Validation happens before anything is written; raises ApiError (fields
+    is deleted. Validation happens before anything is written; raises DomainError (fields
     `parent`, `model`)."""
     parent = await _parent(session, parent_id)
     ai_model = await ai_model_resolve(model_id=model_id, fallback=await _session_model(session))
-    user_message, reply = await _store_turn(session=session, parent=parent, content=content, ai_model=ai_model)
+    user_message, (reply,) = await turn_store(session=session, parent=parent, content=content, models=[ai_model])
     context = context_from_path(await message_path(message=user_message))
     generation = await generation_start(reply=reply, ai_model=ai_model, context=context, before=[user_message])
     return StartedReply(user_message=user_message, reply=reply, generation=generation)
@@ -60,15 +58,15 @@ async def message_compare(
     """Store one user message and start one assistant sibling per model, concurrently,
     each through the normal generation service (so each can be resumed, cancelled and
     regenerated). A failing model fails only its own reply. Validation happens before
-    anything is written; raises ApiError (fields `parent`, `models`)."""
+    anything is written; raises DomainError (fields `parent`, `models`)."""
     parent = await _parent(session, parent_id)
     models = []
     for position, model_id in enumerate(model_ids):
         try:
             models.append(await ai_model_resolve(model_id=model_id))
-        except ApiError as exc:
-            raise ApiError(f"Model #{position + 1}: {exc.message}", code=exc.code, field="models") from None
-    user_message, replies = await _store_comparison(session=session, parent=parent, content=content, models=models)
+        except DomainError as exc:
+            raise DomainError(f"Model #{position + 1}: {exc.message}", code=exc.code, field="models") from None
+    user_message, replies = await turn_store(session=session, parent=parent, content=content, models=models)
     context = context_from_path(await message_path(message=user_message))
     started = []
     for index, (reply, model) in enumerate(zip(replies, models, strict=True)):
@@ -81,9 +79,9 @@ async def message_compare(
 
 async def message_prefer(*, message: Message) -> Message:
     """Mark `message` as the preferred reply among its sibling replies (and no other).
-    Raises ApiError for a message that is not an assistant reply."""
+    Raises DomainError for a message that is not an assistant reply."""
     if message.role != Message.Role.ASSISTANT:
-        raise ApiError("Only an assistant reply can be preferred.", code="not_a_reply", field="message")
+        raise DomainError("Only an assistant reply can be preferred.", code="not_a_reply", field="message")
     await Message.objects.filter(parent_id=message.parent_id, session_id=message.session_id, role=Message.Role.ASSISTANT).exclude(
         pk=message.pk
     ).aupdate(preferred=False)
@@ -95,20 +93,16 @@ async def message_prefer(*, message: Message) -> Message:
 async def message_regenerate(*, message: Message, model_id: Any = None) -> StartedReply:
     """A new assistant sibling of `message` (an assistant reply) under the same parent, or a
     new reply under `message` itself when it is a user message; earlier replies stay.
-    Uses `model_id`, else the replaced reply's model. Raises ApiError (field `message`, `model`)."""
+    Uses `model_id`, else the replaced reply's model. Raises DomainError (field `message`, `model`)."""
     if message.role == Message.Role.USER:
         anchor = message
     elif message.role == Message.Role.ASSISTANT and message.parent_id:
         anchor = await Message.objects.aget(pk=message.parent_id)
     else:
-        raise ApiError("Only an assistant reply or a user message can be regenerated.", code="not_regenerable", field="message")
+        raise DomainError("Only an assistant reply or a user message can be regenerated.", code="not_regenerable", field="message")
     previous = await AIModel.objects.filter(pk=message.model_id).afirst() if message.model_id else None
     ai_model = await ai_model_resolve(model_id=model_id, fallback=previous or await _session_model(message.session))
-    reply = await Message.objects.acreate(
-        session_id=message.session_id, parent=anchor, role=Message.Role.ASSISTANT, content="",
-        status=Message.Status.STREAMING, model=ai_model,
-    )
-    await ChatSession.objects.filter(pk=message.session_id).aupdate(active_leaf=reply, updated_at=timezone.now())
+    _, (reply,) = await turn_store(session=message.session, parent=anchor, content=None, models=[ai_model])
     context = context_from_path(await message_path(message=anchor))
     generation = await generation_start(reply=reply, ai_model=ai_model, context=context)
     return StartedReply(user_message=None, reply=reply, generation=generation)
@@ -118,10 +112,11 @@ async def message_cancel(*, message: Message, wait_s: float = 2.0) -> Message:
     """Stop the generation of `message` (any worker, with Redis) and wait up to `wait_s`
     for its final state; the text so far is kept, status becomes `cancelled`.
     A finished message is returned as is."""
-    generation = generation_get(message.id)
+    registry = generations()
+    generation = registry.get(message.id)
     if generation is None and message.status in Message.FINAL_STATUSES:
         return message
-    await generation_cancel(message.id)
+    await registry.cancel(message.id)
     if generation is not None:
         # (The message may already be final while its generation goes on: a turn that
         # asked for tools is stored before they run.)
@@ -142,7 +137,7 @@ async def _parent(session: ChatSession, parent_id: uuid.UUID | None) -> Message 
         return await session_default_parent(session=session)
     parent = await Message.objects.filter(pk=parent_id, session=session).afirst()
     if parent is None:
-        raise ApiError("The parent message is not in this session.", code="invalid_parent", field="parent")
+        raise DomainError("The parent message is not in this session.", code="invalid_parent", field="parent")
     return parent
 
 
@@ -152,37 +147,14 @@ async def _session_model(session: ChatSession) -> AIModel | None:
     return await AIModel.objects.filter(pk=session.default_model_id).afirst()
 
 
-# Django has no async transaction API yet: the two inserts and the session update run
-# in one thread inside one atomic block, so a failure stores neither message.
-@sync_to_async
-def _store_turn(*, session: ChatSession, parent: Message | None, content: str, ai_model: AIModel) -> tuple[Message, Message]:
-    with transaction.atomic():
-        user_message = Message.objects.create(
-            session=session, parent=parent, role=Message.Role.USER, content=content, status=Message.Status.COMPLETE
-        )
-        reply = Message.objects.create(
-            session=session, parent=user_message, role=Message.Role.ASSISTANT, content="",
-            status=Message.Status.STREAMING, model=ai_model,
-        )
-        ChatSession.objects.filter(pk=session.pk).update(active_leaf=reply, updated_at=timezone.now())
-    return user_message, reply
+async def message_load(*, user: Any, message_id: Any) -> Message:
+    """The user's message for an endpoint: read, and stored `interrupted` first if the
+    worker generating it died (raises NotFound as `message_get`)."""
+    message = await message_get(user=user, message_id=message_id)
+    await messages_settle([message])
+    return message
 
 
-@sync_to_async
-def _store_comparison(
-    *, session: ChatSession, parent: Message | None, content: str, models: list[AIModel]
-) -> tuple[Message, list[Message]]:
-    # One atomic block (no async transaction API): the user message and every reply, or nothing.
-    with transaction.atomic():
-        user_message = Message.objects.create(
-            session=session, parent=parent, role=Message.Role.USER, content=content, status=Message.Status.COMPLETE
-        )
-        replies = [
-            Message.objects.create(
-                session=session, parent=user_message, role=Message.Role.ASSISTANT, content="",
-                status=Message.Status.STREAMING, model=model,
-            )
-            for model in models
-        ]
-        ChatSession.objects.filter(pk=session.pk).update(active_leaf=replies[0], updated_at=timezone.now())
-    return user_message, replies
+async def message_list_load(*, session: ChatSession) -> list[Message]:
+    """Every message of the session, oldest first, with dead workers' replies settled."""
+    return await messages_settle(await message_list(session=session))

@@ -15,14 +15,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from chat_session.selectors import chat_session_get
-from core.errors import ApiError
+from core.errors import DomainError
 from core.http import api_view, json_body
 from core.schema import ErrorSerializer
 from core.schema import MessageSerializer as MessageDocSerializer
 from message.models import Message
-from message.selectors import message_get, message_list
 from message.serializers import CompareSerializer, MessageCreateSerializer, RegenerateSerializer, message_to_dict
-from message.services import message_cancel, message_compare, message_prefer, message_regenerate, message_send
+from message.services import message_cancel, message_list_load, message_load, message_compare, message_prefer, message_regenerate, message_send
 from message.streaming.replay import reply_stream
 from message.streaming.sse import sse_follow, sse_merge
 
@@ -52,7 +51,7 @@ async def session_messages(request: HttpRequest, user: Any, session_id: str) -> 
     the reply is done; `assistant` is the final turn, `messages` every message made)."""
     session = await chat_session_get(user=user, session_id=session_id)
     if request.method == "GET":
-        messages = await message_list(session=session)
+        messages = await message_list_load(session=session)
         return JsonResponse([message_to_dict(m) for m in messages], safe=False)
     body = MessageCreateSerializer(data=json_body(request))
     body.is_valid(raise_exception=True)
@@ -69,21 +68,21 @@ async def session_messages(request: HttpRequest, user: Any, session_id: str) -> 
 @api_view("GET")
 async def message_stream(request: HttpRequest, user: Any, message_id: str) -> HttpResponse:
     """SSE of one reply from the event after `Last-Event-ID` (or `?after=N`), live until `done`."""
-    message = await message_get(user=user, message_id=message_id)
+    message = await message_load(user=user, message_id=message_id)
     raw = request.headers.get("Last-Event-ID") or request.GET.get("after") or "0"
     try:
         after = int(raw.rsplit(":", 1)[-1])
         if after < 0:
             raise ValueError
     except ValueError:
-        raise ApiError("Must be a non-negative event number.", code="invalid_after", field="after") from None
+        raise DomainError("Must be a non-negative event number.", code="invalid_after", field="after") from None
     return sse_response(reply_stream(message, after=after, keepalive_s=settings.SSE_KEEPALIVE_S))
 
 
 @api_view("POST")
 async def message_regenerate_view(request: HttpRequest, user: Any, message_id: str) -> HttpResponse:
     """A new assistant sibling (`{"model"?, "stream"?}`); SSE or 201 with the new reply when done."""
-    message = await message_get(user=user, message_id=message_id)
+    message = await message_load(user=user, message_id=message_id)
     body = RegenerateSerializer(data=json_body(request) if request.body else {})
     body.is_valid(raise_exception=True)
     started = await message_regenerate(message=message, model_id=body.validated_data["model"])
@@ -118,16 +117,16 @@ class MessageViewSet(viewsets.ViewSet):
 
     @extend_schema(operation_id="messages_retrieve", parameters=[_ID], responses=_ONE)
     async def aretrieve(self, request: Request, pk: str) -> Response:
-        return Response(message_to_dict(await message_get(user=request.user, message_id=pk)))
+        return Response(message_to_dict(await message_load(user=request.user, message_id=pk)))
 
     @extend_schema(operation_id="messages_prefer", parameters=[_ID], request=None, responses={**_ONE, 400: ErrorSerializer})
     @action(detail=True, methods=["post"])
     async def prefer(self, request: Request, pk: str) -> Response:
-        message = await message_get(user=request.user, message_id=pk)
+        message = await message_load(user=request.user, message_id=pk)
         return Response(message_to_dict(await message_prefer(message=message)))
 
     @extend_schema(operation_id="messages_cancel", parameters=[_ID], request=None, responses=_ONE)
     @action(detail=True, methods=["post"])
     async def cancel(self, request: Request, pk: str) -> Response:
-        message = await message_get(user=request.user, message_id=pk)
+        message = await message_load(user=request.user, message_id=pk)
         return Response(message_to_dict(await message_cancel(message=message)))

@@ -77,14 +77,16 @@ def _no_automatic_titles(settings):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_breakers_and_probes():
-    from ai_model.providers import base, breaker
+async def runtime():
+    """A fresh runtime object (all process state) for each test, closed after it."""
+    from config.runtime import Runtime
+    from core.runtime import runtime_install, runtime_uninstall
 
-    breaker.breakers_reset()
-    base._availability.clear()
-    yield
-    breaker.breakers_reset()
-    base._availability.clear()
+    fresh = Runtime()
+    runtime_install(fresh)
+    yield fresh
+    await fresh.close()
+    runtime_uninstall(fresh)
 
 
 @pytest.fixture

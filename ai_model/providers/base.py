@@ -40,7 +40,7 @@ from ai_model.errors import (
     make_status_error,
 )
 from ai_model.http import http_client
-from ai_model.providers.breaker import breaker_for
+from ai_model.providers.breaker import breaker_create
 from ai_model.types import ChatRequest, Completion, Done, StreamError, StreamEvent, TextDelta, ToolCall, Usage
 
 if TYPE_CHECKING:
@@ -100,7 +100,9 @@ class BaseProvider:
         self.first_token_timeout = provider.first_token_timeout_s
         self.read_timeout = provider.read_timeout_s
         self.retry = RetryPolicy(**getattr(settings, "PROVIDER_RETRY", {}))
-        self.breaker = breaker_for(provider.pk)
+        self.breaker = breaker_create()
+        #: The last health probe: (monotonic time, answer).
+        self._availability: tuple[float, bool] | None = None
 
     # --- adapter hooks ------------------------------------------------------------------
     def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
@@ -251,11 +253,10 @@ class BaseProvider:
 
     async def is_available(self) -> bool:
         """Whether the upstream answers now and its breaker is not open; probes are cached
-        per provider for `availability_ttl_s`."""
+        on the adapter (one per provider row) for `availability_ttl_s`."""
         if self.breaker.is_open:
             return False
-        key = (self.provider.pk, self.base_url)
-        cached = _availability.get(key)
+        cached = self._availability
         now = time.monotonic()
         if cached is not None and now - cached[0] < self.availability_ttl_s:
             return cached[1]
@@ -264,8 +265,6 @@ class BaseProvider:
         except Exception as exc:  # a probe must never break a listing
             logger.info("probe of %s failed: %s", self.name, redact(str(exc), self.api_key))
             ok = False
-        _availability[key] = (now, ok)
+        self._availability = (now, ok)
         return ok
 
-
-_availability: dict[tuple, tuple[float, bool]] = {}

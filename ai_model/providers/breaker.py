@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 from django.conf import settings
 
@@ -66,20 +65,7 @@ class CircuitBreaker:
         return max(0.0, self.cooldown_s - (self.clock() - self.opened_at)) if self.state == OPEN else 0.0
 
 
-_breakers: dict[Any, CircuitBreaker] = {}
-
-
-def breaker_for(provider_id: Any) -> CircuitBreaker:
-    """The breaker of one provider in this process, created from `settings.CIRCUIT_BREAKER`."""
-    breaker = _breakers.get(provider_id)
-    if breaker is None:
-        config = getattr(settings, "CIRCUIT_BREAKER", {})
-        breaker = _breakers[provider_id] = CircuitBreaker(
-            failure_threshold=config.get("failure_threshold", 5), cooldown_s=config.get("cooldown_s", 30.0)
-        )
-    return breaker
-
-
-def breakers_reset() -> None:
-    """Forget every breaker (tests; a provider edited in admin starts afresh)."""
-    _breakers.clear()
+def breaker_create() -> CircuitBreaker:
+    """A breaker configured from `settings.CIRCUIT_BREAKER` (each adapter owns one)."""
+    config = getattr(settings, "CIRCUIT_BREAKER", {})
+    return CircuitBreaker(failure_threshold=config.get("failure_threshold", 5), cooldown_s=config.get("cooldown_s", 30.0))

@@ -11,7 +11,6 @@ The prompt is built with the chat template stored in the GGUF metadata.
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import logging
 import os
@@ -39,7 +38,6 @@ DEFAULT_SAMPLING: dict[str, Any] = {
     "repeat_penalty": 1.2,
     "max_tokens": 512,
 }
-_END = object()
 
 
 def default_model_path() -> Path | None:
@@ -171,38 +169,16 @@ class LocalEngine(InProcessModel):
             completion_tokens = len(llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)) if text else 0
             put(Usage(prompt_tokens=len(tokens), completion_tokens=completion_tokens))
             put(Done(finish_reason))
-        except ModelRuntimeError as exc:
-            put(exc)
+        except ModelRuntimeError:
+            raise
         except Exception as exc:  # llama.cpp failures surface as assorted exceptions
             logger.exception("local model failed")
-            put(ModelRuntimeError(f"The local model failed: {type(exc).__name__}: {exc}"))
-        finally:
-            put(_END)
+            raise ModelRuntimeError(f"The local model failed: {type(exc).__name__}: {exc}") from exc
 
     # --- event loop side -------------------------------------------------------------
-    async def generate(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+    def generate(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """Stream one generation; raises ModelRuntimeError. Closing the iterator cancels it."""
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        cancel = threading.Event()
-
-        def put(item: Any) -> None:
-            try:
-                loop.call_soon_threadsafe(queue.put_nowait, item)
-            except RuntimeError:  # the loop is gone (shutdown): nobody is listening
-                cancel.set()
-
-        loop.run_in_executor(self._executor, self._generate, request, put, cancel)
-        try:
-            while True:
-                item = await queue.get()
-                if item is _END:
-                    return
-                if isinstance(item, Exception):
-                    raise item
-                yield item
-        finally:
-            cancel.set()
+        return self.stream(self._generate, request)
 
 
 class LocalProvider(BaseProvider):
@@ -220,7 +196,3 @@ class LocalProvider(BaseProvider):
     async def list_models(self) -> list[str]:
         path = default_model_path()
         return [path.stem] if path else []
-
-    async def preload(self, model: str = "") -> None:
-        engine = LocalEngine.get()
-        await asyncio.get_running_loop().run_in_executor(None, engine.warm_up)

@@ -7,11 +7,14 @@ backends by import path.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.utils.module_loading import import_string
 
 from ai_model.models import Provider
 from ai_model.providers.base import BaseProvider
+from core.runtime import runtime
 
 BUILTIN_ADAPTERS: dict[str, str] = {
     Provider.Kind.LOCAL: "ai_model.providers.local.LocalProvider",
@@ -36,9 +39,35 @@ def adapter_class(kind: str) -> type[BaseProvider]:
     return import_string(path)
 
 
+class AdapterCache:
+    """Adapters of this process, one per provider row, built on first use.
+
+    An adapter owns its circuit breaker and health-probe cache, so they live as long as
+    the row is unchanged: a row saved in admin (new `updated_at`) or another adapter
+    class (settings) builds a fresh adapter, with a closed breaker.
+    """
+
+    def __init__(self) -> None:
+        self._adapters: dict[Any, tuple[tuple, BaseProvider]] = {}
+
+    def get(self, provider: Provider) -> BaseProvider:
+        """The adapter for `provider`; raises UnsupportedProviderKind."""
+        cls = adapter_class(provider.kind)
+        version = (provider.updated_at, cls)
+        cached = self._adapters.get(provider.pk)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        adapter = cls(provider)
+        self._adapters[provider.pk] = (version, adapter)
+        return adapter
+
+    def clear(self) -> None:
+        self._adapters.clear()
+
+
 def adapter_for(provider: Provider) -> BaseProvider:
-    """An adapter instance bound to `provider`'s settings."""
-    return adapter_class(provider.kind)(provider)
+    """The runtime's adapter bound to `provider`'s settings (see `AdapterCache`)."""
+    return runtime().adapters.get(provider)
 
 
 def is_supported(kind: str) -> bool:

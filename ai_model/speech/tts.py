@@ -29,6 +29,7 @@ from ai_model.models import AIModel
 from ai_model.providers.base import redact
 from ai_model.speech.audio import PcmEncoder, wav_with_sizes
 from ai_model.speech.remote import remote_engine, remote_target
+from core.runtime import runtime
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,6 @@ LOCAL_VOICE = "en_US-joe-medium"
 OPENAI_VOICES = {"alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer", "verse", "marin", "cedar"}
 LOCAL_VOICES = {LOCAL_VOICE, "joe", "default"}
 FORMATS = ("wav", "mp3", "opus")
-_END = object()
 
 
 class SpeechInputError(Exception):
@@ -80,37 +80,15 @@ class LocalPiper(InProcessModel):
     def _synthesize(self, text: str, speed: float, put, cancel: threading.Event) -> None:
         from piper import SynthesisConfig
 
-        try:
-            voice = self._load()
-            for chunk in voice.synthesize(text, syn_config=SynthesisConfig(length_scale=1.0 / speed)):
-                if cancel.is_set():
-                    break
-                put(chunk.audio_int16_bytes)
-        except Exception as exc:  # surfaced to the event loop
-            put(exc)
-        finally:
-            put(_END)
+        voice = self._load()
+        for chunk in voice.synthesize(text, syn_config=SynthesisConfig(length_scale=1.0 / speed)):
+            if cancel.is_set():
+                break
+            put(chunk.audio_int16_bytes)
 
-    async def pcm(self, text: str, speed: float) -> AsyncIterator[bytes]:
+    def pcm(self, text: str, speed: float) -> AsyncIterator[bytes]:
         """16-bit mono PCM at `sample_rate`, one sentence per chunk."""
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue = asyncio.Queue()
-        cancel = threading.Event()
-
-        def put(item: Any) -> None:
-            try:
-                loop.call_soon_threadsafe(queue.put_nowait, item)
-            except RuntimeError:
-                cancel.set()
-
-        loop.run_in_executor(self._executor, self._synthesize, text, speed, put, cancel)
-        try:
-            while (item := await queue.get()) is not _END:
-                if isinstance(item, Exception):
-                    raise item
-                yield item
-        finally:
-            cancel.set()
+        return self.stream(self._synthesize, text, speed)
 
     async def warm(self) -> int:
         """Load the voice (if needed) on its thread; returns its sample rate (Hz)."""
@@ -137,16 +115,38 @@ def speech_validate(*, input: Any, voice: Any, response_format: Any, speed: Any,
     return SpeechRequest(input=input, voice=voice, response_format=response_format, speed=float(speed), model=model or "")
 
 
-def _cache():
-    from diskcache import Cache
+class SpeechCache:
+    """The bounded on-disk cache of synthesised audio (diskcache), opened on first use
+    and closed with the runtime that owns it."""
 
-    global _disk_cache
-    if _disk_cache is None:
-        _disk_cache = Cache(str(settings.DATA_DIR / "tts-cache"), size_limit=settings.TTS_CACHE_MB * 2**20)
-    return _disk_cache
+    def __init__(self) -> None:
+        self._cache: Any = None
+        self._lock = threading.Lock()
+
+    def _open(self) -> Any:
+        from diskcache import Cache
+
+        with self._lock:
+            if self._cache is None:
+                self._cache = Cache(str(settings.DATA_DIR / "tts-cache"), size_limit=settings.TTS_CACHE_MB * 2**20)
+            return self._cache
+
+    # diskcache is synchronous (SQLite + files): callers run these off the event loop.
+    def get(self, key: str) -> bytes | None:
+        return self._open().get(key)
+
+    def set(self, key: str, audio: bytes) -> None:
+        self._open().set(key, audio)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._cache is not None:
+                self._cache.close()
+                self._cache = None
 
 
-_disk_cache = None
+def _cache() -> SpeechCache:
+    return runtime().tts_cache
 
 
 def _cache_key(engine: str, request: SpeechRequest) -> str:

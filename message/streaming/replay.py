@@ -5,25 +5,22 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+from message.generation.store import message_recover_stale
 from message.models import Message
-from message.streaming.events import ReplyEvent, event_log_find
-from message.streaming.pipeline import done_status, message_event, message_recover_stale, usage_event
-from message.streaming.sse import sse_encode, sse_follow
+from message.streaming.log import ReplyEvent, event_log_find
+from message.streaming.payloads import Delta, Payload, closing_events, message_created
+from message.streaming.sse import KEEPALIVE, sse_encode, sse_follow
 
 POLL_S = 0.5
 
 
 def stored_reply_events(message: Message) -> list[ReplyEvent]:
     """A finished reply as events: `message`, one `delta` with its text, `usage`, `error`?, `done`."""
-    mid = str(message.id)
-    items: list[tuple[str, dict]] = [("message", message_event(message))]
+    payloads: list[Payload] = [message_created(message)]
     if message.content:
-        items.append(("delta", {"message": mid, "text": message.content}))
-    items.append(("usage", usage_event(message)))
-    if message.error_code:
-        items.append(("error", {"message": mid, "code": message.error_code, "detail": message.error_text}))
-    items.append(("done", {"message": mid, "status": done_status(message.status)}))
-    return [ReplyEvent(n, event, data) for n, (event, data) in enumerate(items, start=1)]
+        payloads.append(Delta(message=str(message.id), text=message.content))
+    payloads += closing_events(message)
+    return [ReplyEvent(n, p.EVENT, p.as_data()) for n, p in enumerate(payloads, start=1)]
 
 
 async def reply_stream(message: Message, *, after: int, keepalive_s: float) -> AsyncIterator[bytes]:
@@ -55,6 +52,6 @@ async def _poll(message: Message, *, keepalive_s: float) -> AsyncIterator[bytes]
         idle += POLL_S
         if idle >= keepalive_s:
             idle = 0.0
-            yield b": keep-alive\n\n"
+            yield KEEPALIVE
         await message_recover_stale(message_ids=[message.id])
         await message.arefresh_from_db()

@@ -11,7 +11,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 
-from message.streaming.events import EventLog, ReplyEvent
+from message.streaming.log import EventLog, ReplyEvent
 
 KEEPALIVE = b": keep-alive\n\n"
 

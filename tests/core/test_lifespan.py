@@ -1,17 +1,20 @@
 import asyncio
 
-from ai_model import http as shared_http
 from config.lifespan import LifespanMiddleware
+from core.runtime import runtime
 
 
-async def test_lifespan_shutdown_closes_the_shared_http_client():
-    client = shared_http.http_client()
-    assert shared_http.http_client() is client  # one pooled client per process (per loop)
+async def test_lifespan_builds_the_runtime_and_closes_it_at_shutdown(settings):
+    settings.LOCAL_MODEL_PRELOAD = settings.SPEECH_PRELOAD = False
+    before = runtime()
     inbox: asyncio.Queue = asyncio.Queue()
     sent = []
+    seen = {}
 
     async def send(message):
         sent.append(message["type"])
+        if message["type"] == "lifespan.startup.complete":
+            seen["started"] = runtime()
 
     async def never_called(scope, receive, send):
         raise AssertionError("lifespan must not reach the app")
@@ -20,6 +23,8 @@ async def test_lifespan_shutdown_closes_the_shared_http_client():
         inbox.put_nowait(message)
     await LifespanMiddleware(never_called)({"type": "lifespan"}, inbox.get, send)
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
-    assert client.is_closed
-    assert shared_http.http_client() is not client  # a later use opens a fresh pool
-    await shared_http.http_client_close()
+    started = seen["started"]
+    assert started is not before  # start-up installed its own runtime for this loop
+    assert started.closed and started.http.is_closed  # shutdown closed its pooled client
+    assert started.tool_pool._shutdown
+    assert runtime() is not started  # a later use gets a fresh runtime

@@ -14,8 +14,8 @@ from accounts.services import api_token_create
 from ai_model.models import AIModel, Provider
 from chat_session.models import ChatSession
 from message.models import Message
-from message.streaming import events as event_logs
-from message.streaming.pipeline import generations_drain, message_recover_stale
+from message.generation.registry import generations
+from message.generation.store import message_recover_stale
 from tests.ai_model.upstream import ScriptedUpstream, Stream
 from tests.ai_model.wire import OpenAIWire
 from tests.fakes import read_sse, serve
@@ -90,10 +90,10 @@ async def test_resume_with_last_event_id_gets_each_later_event_once(live_client,
     assert await read_sse(live_client, "GET", f"/api/messages/{reply_id}/stream", headers={"Last-Event-ID": str(ids[-1])}) == []
 
 
-async def test_a_finished_message_replays_whole(api, session, fake_provider):
+async def test_a_finished_message_replays_whole(api, session, fake_provider, runtime):
     fake_provider.enqueue(["Hello", " there"])
     reply = (await api.post(f"/api/sessions/{session.id}/messages", json={"content": "hi"})).json()["assistant"]
-    event_logs._memory_logs.clear()  # the live log has expired
+    runtime.event_logs.clear()  # the live log has expired
     events = await read_sse(api, "GET", f"/api/messages/{reply['id']}/stream")
     assert [e.event for e in events] == ["message", "delta", "usage", "done"]
     assert events[1].json()["text"] == "Hello there" and events[-1].json()["status"] == "complete"
@@ -151,7 +151,7 @@ async def test_shutdown_stores_running_replies_as_interrupted(session, fake_prov
     fake_provider.enqueue(slow_tokens(100, delay=0.05))
     started = await message_send(session=session, content="go")
     await asyncio.sleep(0.3)
-    await generations_drain(grace_s=0.1)
+    await generations().drain(grace_s=0.1)
     reply = await Message.objects.aget(pk=started.reply.id)
     assert reply.status == "interrupted" and reply.content.startswith("t0 ") and reply.error_code == "interrupted"
     assert started.generation.log.events[-1].event == "done"

@@ -5,10 +5,10 @@ import socket
 
 import pytest
 
-from core.redis import redis_client, redis_close
+from core.redis import redis_client
 from message.models import Message
-from message.streaming.events import RedisEventLog, event_log_find
-from message.streaming.pipeline import CANCEL_CHANNEL, _background
+from message.generation.registry import CANCEL_CHANNEL
+from message.streaming.log import RedisEventLog, event_log_find
 from tests.fakes import read_sse
 from tests.message.test_generation import slow_tokens, wait_final
 
@@ -30,13 +30,17 @@ pytestmark = [
 
 
 @pytest.fixture
-async def redis_mode(settings):
+async def redis_mode(settings, runtime):
+    """This test's runtime, rebuilt with REDIS_URL set (it owns the Redis client)."""
+    from config.runtime import Runtime
+    from core.runtime import runtime_install
+
     settings.REDIS_URL = REDIS_URL
-    yield
-    for task in list(_background.values()):
-        task.cancel()
-    _background.clear()
-    await redis_close()
+    await runtime.close()
+    fresh = Runtime()
+    runtime_install(fresh)
+    yield fresh
+    await fresh.close()
 
 
 async def test_events_go_to_a_redis_stream_any_worker_can_resume(redis_mode, api, session, fake_provider, settings):

@@ -1,10 +1,10 @@
 """The event log of one reply: numbered SSE events that any number of readers follow.
 
-Event types and payloads are those of API.md ("Server-sent events"): `message`,
-`delta`, `tool_call`, `tool_result`, `fallback`, `usage`, `error`, `done`. `seq`
-starts at 1 and is the SSE `id:`. Two stores:
+Event types and payloads are those of API.md ("Server-sent events"), defined in
+`payloads.py`. `seq` starts at 1 and is the SSE `id:`. Two stores:
 
-- `MemoryEventLog` (default): in this process; kept `EVENT_LOG_RETENTION_S` after `done`.
+- `MemoryEventLog` (default): in this process (the runtime's `EventLogStore`); kept
+  `EVENT_LOG_RETENTION_S` after `done`.
 - `RedisEventLog` (when `REDIS_URL` is set): a Redis Stream per reply, key
   `chat:events:<message id>`, entry ids `0-<seq>`, so any worker can serve a resume;
   capped in length while written and expired `EVENT_LOG_RETENTION_S` after `done`.
@@ -22,8 +22,8 @@ from typing import Any, Protocol
 from django.conf import settings
 
 from core.redis import redis_client, redis_enabled
-
-EVENT_TYPES = frozenset({"message", "delta", "tool_call", "tool_result", "fallback", "usage", "error", "done"})
+from core.runtime import runtime
+from message.streaming.payloads import Payload
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class EventLog(Protocol):
 
     message_id: uuid.UUID
 
-    async def append(self, event: str, data: dict[str, Any]) -> ReplyEvent: ...
+    async def append(self, payload: Payload) -> ReplyEvent: ...
 
     async def read_after(self, seq: int, timeout: float) -> list[ReplyEvent]:
         """Events numbered above `seq`, waiting up to `timeout` s for one; [] if none came."""
@@ -54,10 +54,11 @@ class EventLog(Protocol):
 class MemoryEventLog:
     """In-process log; readers wait on an asyncio.Event replaced at every append."""
 
-    def __init__(self, message_id: uuid.UUID) -> None:
+    def __init__(self, message_id: uuid.UUID, store: EventLogStore) -> None:
         self.message_id = message_id
         self.events: list[ReplyEvent] = []
         self._changed = asyncio.Event()
+        self._store = store
 
     @property
     def closed(self) -> bool:
@@ -66,15 +67,14 @@ class MemoryEventLog:
     async def is_closed(self) -> bool:
         return self.closed
 
-    async def append(self, event: str, data: dict[str, Any]) -> ReplyEvent:
-        assert event in EVENT_TYPES, event
+    async def append(self, payload: Payload) -> ReplyEvent:
         assert not self.closed, "no event may follow done"
-        item = ReplyEvent(seq=len(self.events) + 1, event=event, data=data)
+        item = ReplyEvent(seq=len(self.events) + 1, event=payload.EVENT, data=payload.as_data())
         self.events.append(item)
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
-        if event == "done":
-            _memory_expiry[self.message_id] = time.monotonic() + settings.EVENT_LOG_RETENTION_S
+        if item.event == "done":
+            self._store.expire_later(self.message_id)
         return item
 
     async def read_after(self, seq: int, timeout: float) -> list[ReplyEvent]:
@@ -98,10 +98,10 @@ class RedisEventLog:
         self.key = f"chat:events:{message_id}"
         self._seq = 0
 
-    async def append(self, event: str, data: dict[str, Any]) -> ReplyEvent:
-        assert event in EVENT_TYPES, event
+    async def append(self, payload: Payload) -> ReplyEvent:
         self._seq += 1
         client = redis_client()
+        event, data = payload.EVENT, payload.as_data()
         fields = {"e": event, "d": json.dumps(data, separators=(",", ":"))}
         await client.xadd(self.key, fields, id=f"0-{self._seq}", maxlen=self.MAXLEN, approximate=True)
         if event == "done":
@@ -125,34 +125,50 @@ class RedisEventLog:
         return bool(await redis_client().exists(self.key))
 
 
-_memory_logs: dict[uuid.UUID, MemoryEventLog] = {}
-_memory_expiry: dict[uuid.UUID, float] = {}
+class EventLogStore:
+    """The runtime's in-memory event logs, each dropped `EVENT_LOG_RETENTION_S` after its `done`."""
 
+    def __init__(self) -> None:
+        self._logs: dict[uuid.UUID, MemoryEventLog] = {}
+        self._expiry: dict[uuid.UUID, float] = {}
 
-def _expire_memory_logs() -> None:
-    now = time.monotonic()
-    for message_id in [m for m, t in _memory_expiry.items() if t <= now]:
-        _memory_logs.pop(message_id, None)
-        _memory_expiry.pop(message_id, None)
+    def create(self, message_id: uuid.UUID) -> MemoryEventLog:
+        self._expire()
+        log = self._logs[message_id] = MemoryEventLog(message_id, self)
+        return log
+
+    def get(self, message_id: uuid.UUID) -> MemoryEventLog | None:
+        self._expire()
+        return self._logs.get(message_id)
+
+    def expire_later(self, message_id: uuid.UUID) -> None:
+        self._expiry[message_id] = time.monotonic() + settings.EVENT_LOG_RETENTION_S
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for message_id in [m for m, t in self._expiry.items() if t <= now]:
+            self._logs.pop(message_id, None)
+            self._expiry.pop(message_id, None)
+
+    def clear(self) -> None:
+        self._logs.clear()
+        self._expiry.clear()
 
 
 def event_log_create(message_id: uuid.UUID) -> EventLog:
     """A new log for a reply about to be generated, in the configured store."""
     if redis_enabled():
         return RedisEventLog(message_id)
-    _expire_memory_logs()
-    log = _memory_logs[message_id] = MemoryEventLog(message_id)
-    return log
+    return runtime().event_logs.create(message_id)
 
 
 async def event_log_find(message_id: uuid.UUID) -> EventLog | None:
     """The log of a reply that is generating or finished recently, wherever it runs; else None."""
-    _expire_memory_logs()
-    log = _memory_logs.get(message_id)
+    log = runtime().event_logs.get(message_id)
     if log is not None:
         return log
     if redis_enabled():
-        log = RedisEventLog(message_id)
-        if await log.exists():
-            return log
+        redis_log = RedisEventLog(message_id)
+        if await redis_log.exists():
+            return redis_log
     return None

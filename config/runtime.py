@@ -1,0 +1,91 @@
+"""The runtime object: every piece of process state, created at start-up, closed at shutdown.
+
+`Runtime()` is built by the ASGI lifespan at start-up (`config.lifespan`) and installed
+as the running loop's runtime (`core.runtime`); code reaches it with `runtime()`.
+Nothing else in the project keeps mutable state at module level.
+
+    http          the pooled httpx.AsyncClient (adapters, remote speech engines)
+    redis         the Redis client, when REDIS_URL is set (event logs, cancel bus)
+    adapters      provider adapters, one per Provider row, each with its breaker and probe cache
+    engines       in-process models (embedded LLM, Whisper, Piper), each with its thread(s)
+    tool_pool     threads for synchronous tools
+    tts_cache     the on-disk cache of synthesised speech
+    event_logs    the in-memory event logs of replies (when not on Redis)
+    generations   running replies, their heartbeat and the cross-worker cancel listener
+    background    fire-and-forget tasks (automatic titles)
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+from django.conf import settings
+
+from ai_model.engine import Engines
+from ai_model.http import http_client_create
+from ai_model.providers.registry import AdapterCache
+from ai_model.speech.tts import SpeechCache
+from core.redis import redis_client_create, redis_enabled
+from core.tasks import BackgroundTasks
+from message.generation.registry import GenerationRegistry
+from message.streaming.log import EventLogStore
+
+logger = logging.getLogger(__name__)
+
+
+class Runtime:
+    """Process state of one worker (one event loop). Build it inside the running loop."""
+
+    def __init__(self) -> None:
+        self.http = http_client_create()
+        self.redis = redis_client_create() if redis_enabled() else None
+        self.adapters = AdapterCache()
+        self.engines = Engines()
+        self.tool_pool = ThreadPoolExecutor(max_workers=settings.TOOL_THREADS, thread_name_prefix="tool")
+        self.tts_cache = SpeechCache()
+        self.event_logs = EventLogStore()
+        self.generations = GenerationRegistry()
+        self.background = BackgroundTasks()
+        self.closed = False
+
+    def preload(self) -> None:
+        """Start loading the embedded chat model and the speech models on their own
+        threads (as settings ask), so the first request does not pay for it. Returns at once."""
+        from ai_model.providers.local import LocalEngine, runtime_available
+        from ai_model.speech.asr import LocalWhisper
+        from ai_model.speech.tts import LocalPiper
+
+        engines: list[type] = []
+        if settings.LOCAL_MODEL_PRELOAD and runtime_available():
+            engines.append(LocalEngine)
+        if settings.SPEECH_PRELOAD:
+            engines += [LocalWhisper, LocalPiper]
+        for cls in engines:
+            try:
+                self.engines.get(cls).load_in_background()
+            except Exception as exc:  # a missing package only logs; the request will say why
+                logger.warning("cannot preload %s: %s", cls.__name__, exc)
+
+    async def close(self, *, grace_s: float = 0.0) -> None:
+        """Shut down: running replies get `grace_s` to finish and the rest are stored
+        `interrupted`; then background tasks settle and every client, pool and engine closes."""
+        if self.closed:
+            return
+        self.closed = True
+        steps = (
+            lambda: self.generations.drain(grace_s=grace_s),
+            self.background.settle,
+            self.http.aclose,
+            *((self.redis.aclose,) if self.redis is not None else ()),
+        )
+        for step in steps:
+            try:
+                await step()
+            except Exception:
+                logger.exception("error during shutdown")
+        self.tool_pool.shutdown(wait=False, cancel_futures=True)
+        self.engines.close()
+        self.tts_cache.close()
+        self.event_logs.clear()
+        self.adapters.clear()

@@ -1,0 +1,1 @@
+"""Reply generation: `runner` (the turn loop), `registry` (running replies), `store` (their writes)."""

@@ -1,0 +1,52 @@
+"""Where a reply's events go: its event log (SSE readers) and its session's WebSocket group."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from channels.layers import get_channel_layer
+
+from chat_session.realtime import session_group
+from message.models import Message
+from message.serializers import message_to_dict
+from message.streaming.log import EventLog
+from message.streaming.payloads import Delta, Payload, message_created
+
+logger = logging.getLogger(__name__)
+
+
+class Publisher:
+    """Sends a reply's events to its log and to the session's channel-layer group.
+
+    WebSocket clients get `message_stream` for each delta and `message_update` (the
+    message as REST shows it) when a message is created or finished. A broken channel
+    layer is logged and never breaks the reply.
+    """
+
+    def __init__(self, log: EventLog, session_id: uuid.UUID) -> None:
+        self.log = log
+        self.group = session_group(session_id)
+        self.layer = get_channel_layer()
+
+    async def emit(self, payload: Payload) -> None:
+        await self.log.append(payload)
+        if isinstance(payload, Delta):
+            await self._group_send({"type": "message.stream", "message": payload.message, "delta": payload.text})
+
+    async def message(self, message: Message) -> None:
+        """A message was created: SSE `message` event and WebSocket `message_update`."""
+        await self.emit(message_created(message))
+        await self.message_update(message)
+
+    async def message_update(self, message: Message) -> None:
+        await self._group_send({"type": "message.update", "message": message_to_dict(message)})
+
+    async def _group_send(self, payload: dict[str, Any]) -> None:
+        if self.layer is None:
+            return
+        try:
+            await self.layer.group_send(self.group, payload)
+        except Exception:  # a broken channel layer must not break the reply
+            logger.exception("channel layer send failed")

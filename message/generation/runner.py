@@ -1,0 +1,218 @@
+"""The turn loop of one reply: provider stream with fallback, tools, final write, events.
+
+Per turn:
+
+1. stream the model (falling back along its fallback list while nothing was produced),
+   merging deltas that arrive within `STREAM_COALESCE_MS`; the stored text is written at
+   most every `STREAM_PERSIST_INTERVAL_MS` and once at the end, never per token;
+2. if the model asked for tools, store its turn with the calls, run the calls
+   concurrently (each result streamed and stored as a `tool` message the moment it
+   finishes), start the next assistant turn under the last result and go to 1, at most
+   `TOOL_MAX_ROUNDS` times (the last round offers no tools, so the model must answer).
+
+Writes go through a `ReplyStore`, events through a `Publisher`; this module does not
+touch the ORM. A failure or a cancel still stores the text so far and ends the log
+with `usage`, `error`?, `done`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+
+from ai_model.providers.registry import adapter_for
+from ai_model.selectors import ai_model_chain
+from ai_model.tools import tool_registry, tools_run_concurrently
+from ai_model.types import ChatMessage, ChatRequest, StreamError, TextDelta, ToolCall, Usage
+from chat_session.titles import title_schedule
+from message.generation.publisher import Publisher
+from message.generation.registry import Generation, generations
+from message.generation.store import ReplyStore, Status
+from message.generation.turn import Turn
+from message.streaming.coalesce import Coalescer
+from message.streaming.log import EventLog, event_log_create
+from message.streaming.payloads import Delta, Fallback, ToolCallMade, ToolResultMade, closing_events, usage_report
+
+if TYPE_CHECKING:
+    from ai_model.models import AIModel
+    from message.models import Message
+
+logger = logging.getLogger(__name__)
+
+
+async def generation_start(
+    *,
+    reply: Message,
+    ai_model: AIModel,
+    context: list[ChatMessage],
+    before: Iterable[Message] = (),
+    log: EventLog | None = None,
+    store: ReplyStore | None = None,
+) -> Generation:
+    """Start generating `reply` (an assistant message stored with status `streaming`).
+
+    `before` are messages announced first in the log (the user's new message). Returns
+    once the `message` events are logged; the reply is written by a background task.
+    """
+    log = log or event_log_create(reply.id)
+    publisher = Publisher(log, reply.session_id)
+    for message in before:
+        await publisher.message(message)
+    await publisher.message(reply)
+    generation = Generation(message_id=reply.id, log=log, publisher=publisher)
+    registry = generations()
+    registry.add(generation, reply.id)
+    runner = Runner(generation, store or ReplyStore())
+    generation.task = asyncio.get_running_loop().create_task(
+        runner.run(reply=reply, ai_model=ai_model, context=context), name=f"generation:{reply.id}"
+    )
+    return generation
+
+
+def _request(model: AIModel, context: list[ChatMessage], *, tools: bool) -> ChatRequest:
+    specs = [t.spec for t in tool_registry().values()] if tools and model.supports_tools else []
+    return ChatRequest(
+        model=model.model_id, messages=context, temperature=model.temperature, max_tokens=model.max_tokens, tools=specs
+    )
+
+
+class Runner:
+    """Runs one generation to its end (see module docstring)."""
+
+    def __init__(self, generation: Generation, store: ReplyStore) -> None:
+        self.generation = generation
+        self.store = store
+        self.publisher = generation.publisher
+
+    async def run(self, *, reply: Message, ai_model: AIModel, context: list[ChatMessage]) -> None:
+        generation = self.generation
+        current = reply
+        started = time.monotonic()
+        status = Status.COMPLETE
+        try:
+            chain = await ai_model_chain(model=ai_model)
+            position = 0
+            rounds = 0
+            while True:
+                offer_tools = rounds < settings.TOOL_MAX_ROUNDS
+                turn, position = await self._stream_turn(current, chain, position, context, tools=offer_tools, started=started)
+                if turn.error is not None or not turn.tool_calls or not offer_tools:
+                    break
+                rounds += 1
+                current, context = await self._run_tools(current, chain[position], turn, context, started)
+                started = time.monotonic()
+            if turn.error is not None:
+                status = Status.ERROR
+        except asyncio.CancelledError:
+            status = generation.stop_status
+            raise
+        except Exception as exc:  # a bug here must still end the reply cleanly
+            logger.exception("generation of %s failed", current.id)
+            status = Status.ERROR
+            generation.turn = generation.turn or Turn()
+            generation.turn.error = StreamError(code="internal_error", detail=f"{type(exc).__name__}")
+        finally:
+            # Shielded: a cancelled generation must still store what it has and close its log.
+            await asyncio.shield(self._finish(current, status=status, started=started))
+            generations().remove(generation)
+            generation.finished.set()
+
+    async def _stream_turn(
+        self, message: Message, chain: list[AIModel], position: int, context: list[ChatMessage], *, tools: bool,
+        started: float,
+    ) -> tuple[Turn, int]:
+        """One model call into `message`, with fallback; returns the turn and the model used."""
+        publisher = self.publisher
+        mid = str(message.id)
+        interval = settings.STREAM_PERSIST_INTERVAL_MS / 1000
+        turn = self.generation.turn = Turn()
+        last_flush = time.monotonic()
+        while True:
+            model = chain[position]
+            produced = False
+            turn.error = None
+            events = Coalescer(adapter_for(model.provider).stream(_request(model, context, tools=tools)),
+                               settings.STREAM_COALESCE_MS / 1000)
+            async for event in events:
+                turn.raw_deltas = events.raw_deltas
+                if isinstance(event, TextDelta):
+                    produced = True
+                    if turn.ttfb_ms is None:
+                        turn.ttfb_ms = round((time.monotonic() - started) * 1000)
+                    turn.parts.append(event.text)
+                    await publisher.emit(Delta(message=mid, text=event.text))
+                    now = time.monotonic()
+                    if now - last_flush >= interval:
+                        await self.store.text_flush(message, turn.text)
+                        last_flush = now
+                elif isinstance(event, ToolCall):
+                    produced = True
+                    turn.tool_calls.append(event)
+                    await publisher.emit(ToolCallMade(message=mid, id=event.id, name=event.name, arguments=event.arguments))
+                elif isinstance(event, Usage):
+                    turn.usage = event
+                elif isinstance(event, StreamError):
+                    turn.error = event
+            if turn.error is not None and not produced and position + 1 < len(chain):
+                successor = chain[position + 1]
+                await publisher.emit(Fallback(
+                    message=mid, from_model=str(model.id), to_model=str(successor.id),
+                    reason=f"{turn.error.code}: {turn.error.detail}",
+                ))
+                await self.store.model_switch(message, successor)
+                position += 1
+                continue
+            return turn, position
+
+    async def _run_tools(
+        self, message: Message, model: AIModel, turn: Turn, context: list[ChatMessage], started: float
+    ) -> tuple[Message, list[ChatMessage]]:
+        """Store the turn that asked for tools, run the calls concurrently, store each result
+        as it finishes, and create the next assistant turn. Returns it and the new context."""
+        publisher = self.publisher
+        message.tool_calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in turn.tool_calls]
+        await self.store.turn_finish(message, turn, status=Status.COMPLETE, started=started)
+        await publisher.emit(usage_report(message))
+        await publisher.message_update(message)
+        context = [*context, ChatMessage("assistant", turn.text, tool_calls=tuple(turn.tool_calls))]
+        parent = message
+        async for result in tools_run_concurrently(turn.tool_calls, tool_registry()):
+            tool_message = await self.store.tool_result_store(
+                parent=parent, call_id=result.call.id, name=result.call.name, content=result.content,
+                is_error=result.is_error,
+            )
+            generations().add(self.generation, tool_message.id)
+            await publisher.emit(ToolResultMade(
+                message=str(tool_message.id), tool_call_id=result.call.id, content=result.content, is_error=result.is_error
+            ))
+            await publisher.message_update(tool_message)
+            context.append(ChatMessage("tool", result.content, tool_call_id=result.call.id, name=result.call.name,
+                                       is_error=result.is_error))
+            parent = tool_message
+        following = await self.store.next_turn_create(parent=parent, model=model)
+        generations().add(self.generation, following.id)
+        await publisher.message(following)
+        return following, context
+
+    async def _finish(self, message: Message, *, status: str, started: float) -> None:
+        """Store the last turn and close the log with usage, error?, done."""
+        generation = self.generation
+        turn = generation.turn or Turn()
+        # Stopped while its tools ran: the turn that asked for them is already stored complete.
+        already_stored = bool(message.tool_calls) and message.status == Status.COMPLETE
+        try:
+            if not already_stored:
+                await self.store.turn_finish(message, turn, status=status, started=started)
+            await self.store.active_leaf_follow(first=generation.message_id, last=message)
+        except Exception:
+            logger.exception("could not store reply %s", message.pk)
+        for payload in closing_events(message, status=status):
+            await self.publisher.emit(payload)
+        await self.publisher.message_update(message)
+        if status == Status.COMPLETE:
+            title_schedule(message.session_id)
