@@ -52,7 +52,7 @@ class ModelFallbackInline(admin.TabularInline):
 
 @admin.register(AIModel)
 class AIModelAdmin(admin.ModelAdmin):
-    list_display = ["display_name", "model_id", "provider", "purpose", "enabled", "supports_streaming", "supports_tools"]
+    list_display = ["display_name", "model_id", "provider", "purpose", "enabled", "supports_tools"]
     list_filter = ["purpose", "enabled", "provider__kind", "provider", "supports_tools"]
     search_fields = ["display_name", "model_id", "provider__name"]
     list_select_related = ["provider"]

@@ -23,15 +23,19 @@ from collections.abc import Mapping
 from datetime import datetime, UTC
 from email.utils import parsedate_to_datetime
 
+from core.errors import DomainError
 
-class ProviderError(Exception):
-    """Base of every provider failure."""
+
+class ProviderError(DomainError):
+    """Base of every provider failure. Inside a reply it becomes the stream's `error`
+    event; answered directly (remote speech engines) it is a 502 naming the `model`."""
 
     code = "provider_error"
+    status_code = 502
+    field = "model"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
-        self.message = message
 
 
 class ProviderConnectionError(ProviderError):

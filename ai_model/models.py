@@ -64,7 +64,6 @@ class AIModel(models.Model):
     display_name = models.CharField(max_length=200)
     purpose = models.CharField(max_length=16, choices=Purpose.choices, default=Purpose.CHAT)
     enabled = models.BooleanField(default=True)
-    supports_streaming = models.BooleanField(default=True)
     supports_tools = models.BooleanField(default=False)
     temperature = models.FloatField(null=True, blank=True)
     max_tokens = models.PositiveIntegerField(null=True, blank=True)

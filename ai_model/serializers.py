@@ -13,6 +13,6 @@ def ai_model_to_dict(model: AIModel, *, is_available: bool) -> dict[str, Any]:
         "model_id": model.model_id,
         "provider": model.provider.name,
         "kind": model.provider.kind,
-        "capabilities": {"streaming": model.supports_streaming, "tools": model.supports_tools},
+        "capabilities": {"streaming": True, "tools": model.supports_tools},  # every adapter streams
         "is_available": is_available,
     }

@@ -21,6 +21,7 @@ from ai_model.selectors import usable_models
 from ai_model.types import ChatMessage, ChatRequest
 from chat_session.models import ChatSession
 from chat_session.realtime import session_update_broadcast
+from core.errors import Conflict, Unavailable
 from core.runtime import runtime
 
 logger = logging.getLogger(__name__)
@@ -50,12 +51,21 @@ FEW_SHOT = [
 ]
 
 
-class TitleError(Exception):
-    """No usable title could be generated (the title model failed or answered nonsense)."""
+class TitleError(Unavailable):
+    """No usable title could be generated (the title model failed or answered nonsense): 503."""
+
+    code = "title_unavailable"
+    field = "title"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"No title could be generated: {reason}")
 
 
-class NothingToTitle(TitleError):
-    """The session has no message to take a title from."""
+class NothingToTitle(Conflict):
+    """The session has no message to take a title from: 409."""
+
+    code = "nothing_to_title"
+    field = "title"
 
 
 def clean_title(raw: str) -> str:

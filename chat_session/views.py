@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from chat_session.selectors import chat_session_get, chat_session_list
 from chat_session.serializers import ChatSessionSerializer, ChatSessionWriteSerializer
 from chat_session.services import chat_session_create, chat_session_delete, chat_session_update
-from chat_session.titles import NothingToTitle, TitleError, session_title_generate
+from chat_session.titles import session_title_generate
 from core.errors import DomainError
 from core.schema import ErrorSerializer
 
@@ -89,14 +89,7 @@ class ChatSessionViewSet(viewsets.ViewSet):
         if session.title_set_by_user:
             raise DomainError("The title was set by the user and is never replaced.", code="title_set_by_user",
                            field="title", status_code=409)
-        try:
-            title = await session_title_generate(session=session)
-        except NothingToTitle as exc:
-            raise DomainError(str(exc), code="nothing_to_title", field="title", status_code=409) from None
-        except TitleError as exc:
-            raise DomainError(f"No title could be generated: {exc}", code="title_unavailable", field="title",
-                           status_code=503) from None
-        return Response({"title": title})
+        return Response({"title": await session_title_generate(session=session)})
 
     @extend_schema(operation_id="sessions_destroy", parameters=[_ID], responses={204: None, 404: ErrorSerializer})
     async def adestroy(self, request: Request, pk: str) -> Response:

@@ -51,7 +51,7 @@ class MessageSerializer(serializers.Serializer):
     parent = serializers.UUIDField(allow_null=True)
     role = serializers.ChoiceField(["system", "user", "assistant", "tool"])
     content = serializers.CharField()
-    status = serializers.ChoiceField(["pending", "streaming", "complete", "error", "cancelled", "interrupted"])
+    status = serializers.ChoiceField(["streaming", "complete", "error", "cancelled", "interrupted"])
     model = serializers.UUIDField(allow_null=True)
     error = MessageErrorSerializer(allow_null=True)
     tool_calls = serializers.ListField(child=serializers.DictField())

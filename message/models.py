@@ -10,7 +10,7 @@ from django.db import models
 class Message(models.Model):
     """One turn. `parent` links it into the session's tree; regenerating adds a sibling.
 
-    For assistant replies `status` follows pending → streaming → complete | error |
+    For assistant replies `status` follows streaming → complete | error |
     cancelled | interrupted; `content` holds the text so far while streaming, and
     `updated_at` is the generating worker's heartbeat. Times are milliseconds.
     A tool round is stored as a chain: assistant (with `tool_calls`) → one `tool`
@@ -24,7 +24,6 @@ class Message(models.Model):
         TOOL = "tool"
 
     class Status(models.TextChoices):
-        PENDING = "pending"
         STREAMING = "streaming"
         COMPLETE = "complete"
         ERROR = "error"

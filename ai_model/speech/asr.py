@@ -100,7 +100,9 @@ async def transcription_create(*, data: bytes, filename: str, model: str | None,
     if remote is not None:
         return await _remote_transcribe(remote, data=data, filename=filename, language=language, duration_s=audio.size / SAMPLE_RATE)
     if language and language.lower() not in ("en", "english"):
-        raise AudioError("unsupported_language", "The local speech model (Whisper tiny.en) understands English only.")
+        raise AudioError(
+            "The local speech model (Whisper tiny.en) understands English only.", code="unsupported_language", field="language"
+        )
     return await LocalWhisper.get().transcribe(audio, "en")
 
 

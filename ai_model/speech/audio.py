@@ -14,14 +14,15 @@ import struct
 import av
 import numpy as np
 
+from core.errors import DomainError
 
-class AudioError(Exception):
-    """Unusable audio input; `code` is stable (empty_file, not_audio, too_large, too_long)."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class AudioError(DomainError):
+    """Unusable audio input (400, field `file`); `code` is stable: empty_file, not_audio,
+    too_large, too_long, unsupported_language (field `language`)."""
+
+    code = "not_audio"
+    field = "file"
 
 
 def decode_audio(data: bytes, *, sample_rate: int = 16_000, max_duration_s: float) -> np.ndarray:
@@ -31,14 +32,14 @@ def decode_audio(data: bytes, *, sample_rate: int = 16_000, max_duration_s: floa
     samples) and `too_long` (more than `max_duration_s` seconds; decoding stops there).
     """
     if not data:
-        raise AudioError("empty_file", "The uploaded file is empty.")
+        raise AudioError("The uploaded file is empty.", code="empty_file")
     limit = int(max_duration_s * sample_rate)
     chunks: list[np.ndarray] = []
     total = 0
     try:
         with av.open(io.BytesIO(data), mode="r", metadata_errors="ignore") as container:
             if not container.streams.audio:
-                raise AudioError("not_audio", "The file has no audio stream.")
+                raise AudioError("The file has no audio stream.", code="not_audio")
             resampler = av.AudioResampler(format="s16", layout="mono", rate=sample_rate)
             for frame in container.decode(audio=0):
                 for out in resampler.resample(frame):
@@ -46,7 +47,7 @@ def decode_audio(data: bytes, *, sample_rate: int = 16_000, max_duration_s: floa
                     chunks.append(array)
                     total += array.size
                 if total > limit:
-                    raise AudioError("too_long", f"The audio is longer than {max_duration_s:g} seconds.")
+                    raise AudioError(f"The audio is longer than {max_duration_s:g} seconds.", code="too_long")
             for out in resampler.resample(None):
                 array = out.to_ndarray().reshape(-1)
                 chunks.append(array)
@@ -54,11 +55,11 @@ def decode_audio(data: bytes, *, sample_rate: int = 16_000, max_duration_s: floa
     except AudioError:
         raise
     except (av.error.FFmpegError, ValueError, IndexError, UnicodeDecodeError) as exc:
-        raise AudioError("not_audio", f"The file is not audio FFmpeg can read ({type(exc).__name__}).") from None
+        raise AudioError(f"The file is not audio FFmpeg can read ({type(exc).__name__}).", code="not_audio") from None
     if total == 0:
-        raise AudioError("not_audio", "The file contains no audio samples.")
+        raise AudioError("The file contains no audio samples.", code="not_audio")
     if total > limit:
-        raise AudioError("too_long", f"The audio is longer than {max_duration_s:g} seconds.")
+        raise AudioError(f"The audio is longer than {max_duration_s:g} seconds.", code="too_long")
     return (np.concatenate(chunks).astype(np.float32) / 32768.0).clip(-1.0, 1.0)
 
 

@@ -29,6 +29,7 @@ from ai_model.models import AIModel
 from ai_model.providers.base import redact
 from ai_model.speech.audio import PcmEncoder, wav_with_sizes
 from ai_model.speech.remote import remote_engine, remote_target
+from core.errors import DomainError
 from core.runtime import runtime
 
 logger = logging.getLogger(__name__)
@@ -40,12 +41,8 @@ LOCAL_VOICES = {LOCAL_VOICE, "joe", "default"}
 FORMATS = ("wav", "mp3", "opus")
 
 
-class SpeechInputError(Exception):
-    """Bad speech request; `field` names the input at fault."""
-
-    def __init__(self, field: str, code: str, message: str) -> None:
-        super().__init__(message)
-        self.field, self.code, self.message = field, code, message
+class SpeechInputError(DomainError):
+    """Bad speech request (400); `field` names the input at fault."""
 
 
 @dataclass(frozen=True)
@@ -98,20 +95,20 @@ class LocalPiper(InProcessModel):
 def speech_validate(*, input: Any, voice: Any, response_format: Any, speed: Any, model: Any) -> SpeechRequest:
     """A checked SpeechRequest; raises SpeechInputError naming the field at fault."""
     if not isinstance(input, str) or not input.strip():
-        raise SpeechInputError("input", "empty_input", "Give the text to speak in `input`.")
+        raise SpeechInputError("Give the text to speak in `input`.", code="empty_input", field="input")
     if len(input) > settings.TTS_MAX_CHARS:
-        raise SpeechInputError("input", "input_too_long", f"`input` is longer than {settings.TTS_MAX_CHARS} characters.")
+        raise SpeechInputError(f"`input` is longer than {settings.TTS_MAX_CHARS} characters.", code="input_too_long", field="input")
     response_format = response_format or "wav"
     if response_format not in FORMATS:
-        raise SpeechInputError("response_format", "unsupported_format", f"Supported formats: {', '.join(FORMATS)}.")
+        raise SpeechInputError(f"Supported formats: {', '.join(FORMATS)}.", code="unsupported_format", field="response_format")
     speed = 1.0 if speed is None else speed
     if isinstance(speed, bool) or not isinstance(speed, int | float) or not 0.25 <= speed <= 4.0:
-        raise SpeechInputError("speed", "invalid_speed", "`speed` must be a number from 0.25 to 4.0.")
+        raise SpeechInputError("`speed` must be a number from 0.25 to 4.0.", code="invalid_speed", field="speed")
     voice = voice or LOCAL_VOICE
     if not isinstance(voice, str):
-        raise SpeechInputError("voice", "invalid_voice", "`voice` must be a string.")
+        raise SpeechInputError("`voice` must be a string.", code="invalid_voice", field="voice")
     if model is not None and not isinstance(model, str):
-        raise SpeechInputError("model", "invalid_model", "`model` must be a string.")
+        raise SpeechInputError("`model` must be a string.", code="invalid_model", field="model")
     return SpeechRequest(input=input, voice=voice, response_format=response_format, speed=float(speed), model=model or "")
 
 
@@ -168,7 +165,7 @@ async def speech_create(request: SpeechRequest) -> SpeechStream:
     Raises SpeechInputError (unknown voice) and ProviderError (remote engine failed)."""
     remote = await remote_engine(purpose=AIModel.Purpose.SPEECH, name=request.model)
     if remote is None and request.voice not in LOCAL_VOICES | OPENAI_VOICES:
-        raise SpeechInputError("voice", "invalid_voice", f"Unknown voice; this server speaks with {LOCAL_VOICE}.")
+        raise SpeechInputError(f"Unknown voice; this server speaks with {LOCAL_VOICE}.", code="invalid_voice", field="voice")
     engine = f"remote:{remote.pk}:{remote.model_id}" if remote else f"local:{LOCAL_VOICE}"
     key = _cache_key(engine, request)
     content_type = PcmEncoder.CONTENT_TYPES[request.response_format]
