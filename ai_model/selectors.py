@@ -1,12 +1,11 @@
-"""Reads for providers and models."""
+"""Reads for providers and models (database only: no network probe, no write)."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from ai_model.models import AIModel, ModelFallback, Provider
-from ai_model.providers.registry import adapter_for, is_supported
+from ai_model.providers.registry import is_supported
 from core.errors import DomainError, NotFound
 from core.ids import uuid_or_404
 
@@ -19,17 +18,6 @@ def usable_models(purpose: str = AIModel.Purpose.CHAT):
 async def ai_model_list() -> list[AIModel]:
     """Models users may pick: usable and with an adapter for their provider kind."""
     return [m async for m in usable_models().order_by("display_name") if is_supported(m.provider.kind)]
-
-
-async def ai_model_availability(*, models: list[AIModel]) -> dict[uuid.UUID, bool]:
-    """`{model id: is_available}` from each provider's cached health probe (one probe per provider)."""
-    by_provider: dict[uuid.UUID, bool] = {}
-    result = {}
-    for model in models:
-        if model.provider_id not in by_provider:
-            by_provider[model.provider_id] = await adapter_for(model.provider).is_available()
-        result[model.id] = by_provider[model.provider_id]
-    return result
 
 
 async def ai_model_resolve(*, model_id: Any = None, fallback: AIModel | None = None) -> AIModel:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+
 from ai_model.models import AIModel, Provider
+from ai_model.providers.registry import adapter_for
 
 LOCAL_PROVIDER_NAME = "Embedded (llama.cpp)"
 LOCAL_MODEL_ID = "SmolLM2-135M-Instruct"
@@ -23,3 +26,15 @@ def local_model_ensure() -> tuple[AIModel, bool]:
         defaults={"display_name": "SmolLM2 135M (local)", "max_tokens": 512, "temperature": 0.3},
     )
     return model, created
+
+
+async def ai_model_availability(*, models: list[AIModel]) -> dict[uuid.UUID, bool]:
+    """`{model id: is_available}` from each provider's health probe (one per provider, cached
+    on its adapter for a few seconds; a network call, hence a service and not a selector)."""
+    by_provider: dict[uuid.UUID, bool] = {}
+    result = {}
+    for model in models:
+        if model.provider_id not in by_provider:
+            by_provider[model.provider_id] = await adapter_for(model.provider).is_available()
+        result[model.id] = by_provider[model.provider_id]
+    return result

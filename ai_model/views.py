@@ -5,7 +5,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ai_model.selectors import ai_model_availability, ai_model_list
+from ai_model.selectors import ai_model_list
+from ai_model.services import ai_model_availability
 from ai_model.serializers import ai_model_to_dict
 from core.schema import ModelSerializer
 
