@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 from django.conf import settings
 from django.db import models
+
+
+def api_key_digest(key: str) -> str:
+    """SHA-256 hex digest of a key (keys are random 256-bit strings, so no salt is needed)."""
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 class ApiToken(models.Model):

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from accounts.models import ApiToken
-from accounts.services import api_key_digest
+from accounts.models import ApiToken, api_key_digest
 
 
 async def api_token_for_key(*, key: str) -> ApiToken | None:

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils import timezone
 
-from accounts.models import ApiToken
-
-
-def api_key_digest(key: str) -> str:
-    """SHA-256 hex digest of a key (keys are random 256-bit strings, so no salt is needed)."""
-    return hashlib.sha256(key.encode()).hexdigest()
+from accounts.models import ApiToken, api_key_digest
 
 
 async def api_token_create(*, user: AbstractBaseUser, name: str = "") -> tuple[ApiToken, str]:
