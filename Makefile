@@ -22,4 +22,5 @@ run: migrate
 	$(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --loop uvloop --http httptools --timeout-graceful-shutdown 10
 
 test: install-dev
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
