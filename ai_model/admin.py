@@ -1,3 +1,7 @@
+"""Admin pages for providers, models (with their fallback lists) and the model leaderboard."""
+
+from __future__ import annotations
+
 from django import forms
 from django.contrib import admin
 from django.db.models import Avg, Count, Q
@@ -33,6 +37,8 @@ class ProviderForm(forms.ModelForm):
 
 @admin.register(Provider)
 class ProviderAdmin(admin.ModelAdmin):
+    """Providers; the API key is shown only as set or not."""
+
     form = ProviderForm
     list_display = ["name", "kind", "base_url", "enabled", "has_api_key", "first_token_timeout_s"]
     list_filter = ["kind", "enabled"]
@@ -44,6 +50,8 @@ class ProviderAdmin(admin.ModelAdmin):
 
 
 class ModelFallbackInline(admin.TabularInline):
+    """A model's ordered fallback list, edited on the model's page."""
+
     model = ModelFallback
     fk_name = "model"
     extra = 0
@@ -52,6 +60,8 @@ class ModelFallbackInline(admin.TabularInline):
 
 @admin.register(AIModel)
 class AIModelAdmin(admin.ModelAdmin):
+    """Models users pick (chat) and remote speech engines."""
+
     list_display = ["display_name", "model_id", "provider", "purpose", "enabled", "supports_tools"]
     list_filter = ["purpose", "enabled", "provider__kind", "provider", "supports_tools"]
     search_fields = ["display_name", "model_id", "provider__name"]

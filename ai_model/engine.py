@@ -28,8 +28,9 @@ class InProcessModel:
 
     @classmethod
     def _create(cls) -> Self:
-        """Build the instance (not yet loaded); raise if it cannot exist on this machine."""
-        raise NotImplementedError
+        """Build the instance (not yet loaded); raise if it cannot exist on this machine.
+        Subclasses whose `__init__` takes arguments override it."""
+        return cls()  # type: ignore[call-arg]
 
     @classmethod
     def get(cls) -> Self:
@@ -46,9 +47,9 @@ class InProcessModel:
             lambda f: f.exception() and logger.warning("preloading %s failed: %s", type(self).__name__, f.exception())
         )
 
-    def warm_up(self) -> None:
-        """Load the model now (blocking)."""
-        self._executor.submit(self._load).result()
+    async def warm_up(self) -> None:
+        """Load the model now, on its thread; raises what loading raises."""
+        await self.run(self._load)
 
     async def run(self, func: Callable[..., Any], *args: Any) -> Any:
         """`func(*args)` on the model's thread(s), awaited."""
@@ -101,6 +102,7 @@ class Engines:
         self._lock = threading.Lock()
 
     def get(self, cls: type[E]) -> E:
+        """The instance of `cls`, built by `cls._create()` on first use."""
         with self._lock:
             instance = self._instances.get(cls)
             if instance is None:
@@ -108,6 +110,7 @@ class Engines:
             return instance  # type: ignore[return-value]
 
     def close(self) -> None:
+        """Close every instance (see `InProcessModel.close`) and forget them."""
         with self._lock:
             for instance in self._instances.values():
                 instance.close()

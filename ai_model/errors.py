@@ -3,7 +3,7 @@
     ProviderError                      code
     ├── ProviderConnectionError        connection_error
     │   └── ProviderTimeoutError       timeout
-    ├── ProviderStatusError            upstream_error     (status_code, body)
+    ├── ProviderStatusError            upstream_error     (upstream_status, body)
     │   ├── AuthenticationError        authentication_error   401, 403
     │   ├── NotFoundError              model_not_found        404
     │   ├── BadRequestError            bad_request            400, 422
@@ -14,7 +14,11 @@
     └── CircuitOpenError               circuit_open       (skipped: too many recent failures)
 
 `code` is stable: it is stored on the message and sent in the SSE `error` event.
-Messages never contain an API key: adapters build them from status and body only.
+Answered directly (remote speech engines), every one is a 502 naming the `model`: the
+upstream's own status is `upstream_status`, never our response's `status_code`.
+Messages never contain an API key: they are built from status and body only, and a
+body passes through `redact` first. Transport failures (httpx) become this tree in one
+place, `ai_model.http`.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, UTC
 from email.utils import parsedate_to_datetime
+from types import MappingProxyType
 
 from core.errors import DomainError
 
@@ -59,34 +64,50 @@ class ProviderTimeoutError(ProviderConnectionError):
 
 
 class ProviderStatusError(ProviderError):
-    """The upstream answered with a non-2xx status."""
+    """The upstream answered with a non-2xx status.
+
+    `status_code` (the argument) is the upstream's HTTP status, kept as `upstream_status`;
+    the attribute `status_code` stays ours (502), so rendering the error directly never
+    answers a client with the upstream's 401 or 500. `body` is the (redacted) answer,
+    truncated to 2,000 characters; `retry_after` the seconds the server asked to wait.
+    """
 
     code = "upstream_error"
 
     def __init__(self, message: str, *, status_code: int, body: str = "", retry_after: float | None = None) -> None:
         super().__init__(message)
-        self.status_code = status_code
+        self.upstream_status = status_code
         self.body = body[:2000]
         self.retry_after = retry_after
 
 
 class AuthenticationError(ProviderStatusError):
+    """401 or 403: the API key is missing, wrong or lacks permission."""
+
     code = "authentication_error"
 
 
 class NotFoundError(ProviderStatusError):
+    """404: the upstream does not know the model (or the URL)."""
+
     code = "model_not_found"
 
 
 class BadRequestError(ProviderStatusError):
+    """400 or 422: the upstream refused the request itself (not retried, not a breaker failure)."""
+
     code = "bad_request"
 
 
 class RateLimitError(ProviderStatusError):
+    """429: too many requests; `retry_after` says how long the server asked to wait."""
+
     code = "rate_limited"
 
 
 class OverloadedError(ProviderStatusError):
+    """503 or 529: the upstream is overloaded for now."""
+
     code = "overloaded"
 
 
@@ -108,7 +129,7 @@ class CircuitOpenError(ProviderError):
     code = "circuit_open"
 
 
-_STATUS_ERRORS: dict[int, type[ProviderStatusError]] = {
+_STATUS_ERRORS: Mapping[int, type[ProviderStatusError]] = MappingProxyType({
     400: BadRequestError,
     401: AuthenticationError,
     403: AuthenticationError,
@@ -117,7 +138,16 @@ _STATUS_ERRORS: dict[int, type[ProviderStatusError]] = {
     429: RateLimitError,
     503: OverloadedError,
     529: OverloadedError,
-}
+})
+
+
+def redact(text: str, secret: str) -> str:
+    """`text` with every occurrence of `secret` (and its last 8 characters) masked."""
+    if secret:
+        text = text.replace(secret, "***")
+        if len(secret) > 12:
+            text = text.replace(secret[-8:], "***")
+    return text
 
 
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
@@ -162,4 +192,4 @@ def is_retryable(exc: ProviderError) -> bool:
         return exc.phase == "connect"
     if isinstance(exc, ProviderConnectionError):
         return True
-    return isinstance(exc, ProviderStatusError) and exc.status_code in RETRYABLE_STATUS
+    return isinstance(exc, ProviderStatusError) and exc.upstream_status in RETRYABLE_STATUS

@@ -15,9 +15,9 @@ from typing import Any
 
 from django.conf import settings
 
-from ai_model.models import AIModel, Provider
+from ai_model.models import AIModel
 from ai_model.providers.registry import adapter_for
-from ai_model.selectors import usable_models
+from ai_model.selectors import ai_model_find, ai_model_local
 from ai_model.types import ChatMessage, ChatRequest
 from chat_session.models import ChatSession
 from chat_session.realtime import session_update_broadcast
@@ -87,21 +87,16 @@ def clean_title(raw: str) -> str:
 
 
 async def _title_model() -> AIModel:
+    """The usable model `TITLE_MODEL` names (its id or model id), else the embedded one;
+    raises TitleError when there is none."""
     choice = settings.TITLE_MODEL
-    models = usable_models()
-    model = None
     if choice:
-        model = await models.filter(pk=choice).afirst() if _is_uuid(choice) else None
-        model = model or await models.filter(model_id=choice).afirst()
+        model = await ai_model_find(purpose=AIModel.Purpose.CHAT, name=choice)
     else:
-        model = await models.filter(provider__kind=Provider.Kind.LOCAL).afirst()
+        model = await ai_model_local()
     if model is None:
         raise TitleError(f"No usable title model ({choice or 'the embedded local model'}).")
     return model
-
-
-def _is_uuid(value: str) -> bool:
-    return bool(re.fullmatch(r"[0-9a-fA-F-]{36}", value))
 
 
 async def _opening(session: ChatSession) -> tuple[str, str]:

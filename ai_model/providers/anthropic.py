@@ -13,24 +13,25 @@ SSE with named events: `message_start` (`message.usage.input_tokens`),
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from types import MappingProxyType
 from typing import Any
 
-from httpx_sse import EventSource, SSEError
+from httpx_sse import ServerSentEvent
 
 from ai_model.errors import ProviderProtocolError, make_status_error
 from ai_model.providers.base import BaseProvider
-from ai_model.providers.openai_compatible import decode_json, tool_calls_from_parts
+from ai_model.providers.wire import decode_json, decoding, tool_calls_from_parts
 from ai_model.types import ChatMessage, ChatRequest, Done, StreamEvent, TextDelta, Usage
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
 # Error types of the Messages API ("Errors" page) and the HTTP status each stands for.
-ERROR_STATUS = {
+ERROR_STATUS: Mapping[str, int] = MappingProxyType({
     "invalid_request_error": 400, "authentication_error": 401, "permission_error": 403,
     "not_found_error": 404, "request_too_large": 413, "rate_limit_error": 429,
     "api_error": 500, "overloaded_error": 529,
-}
+})
 
 
 class AnthropicProvider(BaseProvider):
@@ -79,20 +80,18 @@ class AnthropicProvider(BaseProvider):
         return out
 
     async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        url = f"{self.base_url}/v1/messages"
-        headers = {**self._headers(), "Accept": "text/event-stream"}
-        async with self.open_stream("POST", url, json=self._payload(request), headers=headers) as response:
-            async for event in self._events(EventSource(response)):
+        async with self.open_sse(f"{self.base_url}/v1/messages", self._payload(request)) as events:
+            async for event in self._events(events):
                 yield event
 
-    async def _events(self, source: EventSource) -> AsyncIterator[StreamEvent]:
+    async def _events(self, events: AsyncIterator[ServerSentEvent]) -> AsyncIterator[StreamEvent]:
         tools: dict[int, dict[str, Any]] = {}
         prompt_tokens: int | None = None
         completion_tokens: int | None = None
         stop_reason: str | None = None
         stopped = False
-        try:
-            async for sse in source.aiter_sse():
+        with decoding(self.name, "event"):
+            async for sse in events:
                 if sse.event == "ping" or not sse.data:
                     continue
                 data = decode_json(sse.data, self.name)
@@ -130,19 +129,12 @@ class AnthropicProvider(BaseProvider):
                 elif kind == "message_stop":
                     stopped = True
                     break
-        except SSEError as exc:
-            raise ProviderProtocolError(f"{self.name}: {exc}") from exc
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise ProviderProtocolError(f"{self.name}: unexpected event shape ({exc!r})") from exc
         if not stopped:
             raise ProviderProtocolError(f"{self.name}: the stream ended before `message_stop`")
         yield Usage(prompt_tokens, completion_tokens)
         yield Done(stop_reason)
 
     async def list_models(self) -> list[str]:
-        body = await self.get_json(f"{self.base_url}/v1/models", headers=self._headers())
+        """Ids from `GET /v1/models` (`{"data": [{"id"}]}`)."""
+        body = await self.get_json(f"{self.base_url}/v1/models")
         return [m["id"] for m in body.get("data", [])]
-
-    async def _probe(self) -> bool:
-        await self.list_models()
-        return True

@@ -11,7 +11,11 @@ subclasses on failure (see `ai_model.errors`). Callers use the public methods:
   for an upstream failure. Closing it closes the adapter's generator, whose `finally`
   closes the upstream response: nothing goes back to the pool half-read.
 - `complete(request)`: the same call, accumulated into one `Completion`.
-- `list_models()`, `is_available()` (cached health probe), `preload()`.
+- `list_models()`, `is_available()` (cached health probe).
+
+Adapters reach their upstream through `open_stream` / `open_sse` / `get_json`, which
+use `ai_model.http.upstream_response`: the one place httpx failures and non-2xx answers
+become `ProviderError`s.
 """
 
 from __future__ import annotations
@@ -21,25 +25,25 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 from django.conf import settings
+from httpx_sse import EventSource, ServerSentEvent
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from ai_model.errors import (
     BadRequestError,
     CircuitOpenError,
     NotFoundError,
-    ProviderConnectionError,
     ProviderError,
     ProviderTimeoutError,
     is_retryable,
-    make_status_error,
+    redact,
 )
-from ai_model.http import http_client
+from ai_model.http import response_json, upstream_response
 from ai_model.providers.breaker import breaker_create
 from ai_model.types import ChatRequest, Completion, Done, StreamError, StreamEvent, TextDelta, ToolCall, Usage
 
@@ -47,15 +51,6 @@ if TYPE_CHECKING:
     from ai_model.models import Provider
 
 logger = logging.getLogger(__name__)
-
-
-def redact(text: str, secret: str) -> str:
-    """`text` with every occurrence of `secret` (and its last 8 characters) masked."""
-    if secret:
-        text = text.replace(secret, "***")
-        if len(secret) > 12:
-            text = text.replace(secret[-8:], "***")
-    return text
 
 
 @dataclass(frozen=True)
@@ -110,15 +105,21 @@ class BaseProvider:
         raise NotImplementedError
 
     async def _probe(self) -> bool:
-        """A cheap health check (short timeout)."""
+        """A cheap health check (short timeout); by default, listing the models."""
+        await self.list_models()
         return True
 
     async def list_models(self) -> list[str]:
         """Model ids the upstream offers."""
         return []
 
-    async def preload(self, model: str = "") -> None:
-        """Load `model` ahead of the first request, where the backend supports it."""
+    def _headers(self) -> dict[str, str]:
+        """Request headers: JSON, and the key as a bearer token when there is one
+        (OpenAI-style; adapters of other APIs override)."""
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        return headers
 
     # --- shared HTTP helpers for adapters --------------------------------------------------
     def http_timeout(self) -> httpx.Timeout:
@@ -128,41 +129,28 @@ class BaseProvider:
             write=30.0, pool=self.connect_timeout,
         )
 
-    @asynccontextmanager
-    async def open_stream(self, method: str, url: str, **kwargs: Any) -> AsyncIterator[httpx.Response]:
-        """`async with` a streaming response (status checked); closed when the block exits,
-        including when the adapter's generator is closed mid-stream.
+    def open_stream(self, method: str, url: str, **kwargs: Any) -> AbstractAsyncContextManager[httpx.Response]:
+        """`async with` a streaming response (status checked) under the adapter's timeouts;
+        raises the `ProviderError` tree (see `ai_model.http.upstream_response`)."""
+        return upstream_response(method, url, name=self.name, secret=self.api_key, timeout=self.http_timeout(), **kwargs)
 
-        Maps transport failures, also those raised while the block reads the body, to
-        `ProviderConnectionError` / `ProviderTimeoutError`, and non-2xx answers to the
-        status error tree.
-        """
-        try:
-            async with http_client().stream(method, url, timeout=self.http_timeout(), **kwargs) as response:
-                if response.status_code >= 400:
-                    body = (await response.aread()).decode("utf-8", "replace")
-                    raise make_status_error(
-                        response.status_code, redact(body, self.api_key), provider_name=self.name, headers=response.headers
-                    )
-                yield response
-        except httpx.ConnectTimeout as exc:
-            raise ProviderTimeoutError(f"{self.name}: connect timeout", phase="connect") from exc
-        except httpx.TimeoutException as exc:
-            raise ProviderTimeoutError(f"{self.name}: {type(exc).__name__}", phase="read") from exc
-        except (httpx.TransportError, httpx.StreamError) as exc:
-            raise ProviderConnectionError(f"{self.name}: connection failed ({type(exc).__name__}: {exc})") from exc
+    @asynccontextmanager
+    async def open_sse(self, url: str, payload: dict[str, Any]) -> AsyncIterator[AsyncIterator[ServerSentEvent]]:
+        """`async with` the Server-Sent Events of `POST url` with the JSON `payload` and
+        `_headers()` (WHATWG HTML, "Server-sent events"; decoded by httpx-sse). Iterating
+        raises `SSEError` for a malformed stream (see `wire.decoding`)."""
+        headers = {**self._headers(), "Accept": "text/event-stream"}
+        async with self.open_stream("POST", url, json=payload, headers=headers) as response:
+            yield EventSource(response).aiter_sse()
 
     async def get_json(self, url: str, **kwargs: Any) -> Any:
-        """GET with the probe timeout; raises the status error tree on non-2xx."""
-        try:
-            response = await http_client().get(url, timeout=httpx.Timeout(self.probe_timeout_s), **kwargs)
-        except httpx.TimeoutException as exc:
-            raise ProviderTimeoutError(f"{self.name}: {type(exc).__name__}", phase="connect") from exc
-        except httpx.TransportError as exc:
-            raise ProviderConnectionError(f"{self.name}: connection failed ({type(exc).__name__})") from exc
-        if response.status_code >= 400:
-            raise make_status_error(response.status_code, redact(response.text, self.api_key), provider_name=self.name)
-        return response.json()
+        """GET `url` with the probe timeout and `_headers()`; the JSON answer. Raises the
+        `ProviderError` tree (a timeout has phase `connect`; probes are not retried)."""
+        async with upstream_response(
+            "GET", url, name=self.name, secret=self.api_key, timeout=httpx.Timeout(self.probe_timeout_s),
+            timeout_phase="connect", headers=self._headers(), **kwargs,
+        ) as response:
+            return await response_json(response, name=self.name)
 
     # --- public interface -------------------------------------------------------------------
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:

@@ -52,9 +52,11 @@ class CircuitBreaker:
         return False
 
     def record_success(self) -> None:
+        """A call succeeded: close the breaker and reset the failure count."""
         self.state, self.failures, self._trial_running = CLOSED, 0, False
 
     def record_failure(self) -> None:
+        """A call failed: count it; open the breaker at the threshold or after a failed trial."""
         self.failures += 1
         self._trial_running = False
         if self.state == HALF_OPEN or self.failures >= self.failure_threshold:

@@ -17,11 +17,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
-from httpx_sse import EventSource, SSEError
+from httpx_sse import ServerSentEvent
 
 from ai_model.errors import ProviderProtocolError, make_status_error
 from ai_model.providers.base import BaseProvider
-from ai_model.providers.openai_compatible import decode_json
+from ai_model.providers.wire import decode_json, decoding, generation_options
 from ai_model.types import ChatMessage, ChatRequest, Done, StreamEvent, TextDelta, ToolCall, Usage
 
 
@@ -41,11 +41,7 @@ class GeminiProvider(BaseProvider):
         }
         if system:
             payload["systemInstruction"] = {"parts": [{"text": system}]}
-        config = {}
-        if request.temperature is not None:
-            config["temperature"] = request.temperature
-        if request.max_tokens is not None:
-            config["maxOutputTokens"] = request.max_tokens
+        config = generation_options(request, max_tokens="maxOutputTokens")
         if config:
             payload["generationConfig"] = config
         if request.tools:
@@ -76,17 +72,16 @@ class GeminiProvider(BaseProvider):
     async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         model = request.model.removeprefix("models/")
         url = f"{self.base_url}/v1beta/models/{quote(model, safe='')}:streamGenerateContent?alt=sse"
-        headers = {**self._headers(), "Accept": "text/event-stream"}
-        async with self.open_stream("POST", url, json=self._payload(request), headers=headers) as response:
-            async for event in self._events(EventSource(response)):
+        async with self.open_sse(url, self._payload(request)) as events:
+            async for event in self._events(events):
                 yield event
 
-    async def _events(self, source: EventSource) -> AsyncIterator[StreamEvent]:
+    async def _events(self, events: AsyncIterator[ServerSentEvent]) -> AsyncIterator[StreamEvent]:
         usage: Usage | None = None
         finish_reason: str | None = None
         calls = 0
-        try:
-            async for sse in source.aiter_sse():
+        with decoding(self.name):
+            async for sse in events:
                 if not sse.data:
                     continue
                 chunk = decode_json(sse.data, self.name)
@@ -108,10 +103,6 @@ class GeminiProvider(BaseProvider):
                 meta = chunk.get("usageMetadata")
                 if meta:
                     usage = Usage(meta.get("promptTokenCount"), meta.get("candidatesTokenCount"))
-        except SSEError as exc:
-            raise ProviderProtocolError(f"{self.name}: {exc}") from exc
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise ProviderProtocolError(f"{self.name}: unexpected chunk shape ({exc!r})") from exc
         if finish_reason is None:
             raise ProviderProtocolError(f"{self.name}: the stream ended before a finishReason")
         if usage is not None:
@@ -119,9 +110,6 @@ class GeminiProvider(BaseProvider):
         yield Done(finish_reason)
 
     async def list_models(self) -> list[str]:
-        body = await self.get_json(f"{self.base_url}/v1beta/models", headers=self._headers())
+        """Ids from `GET /v1beta/models` (`{"models": [{"name": "models/<id>"}]}`)."""
+        body = await self.get_json(f"{self.base_url}/v1beta/models")
         return [m["name"].removeprefix("models/") for m in body.get("models", [])]
-
-    async def _probe(self) -> bool:
-        await self.list_models()
-        return True

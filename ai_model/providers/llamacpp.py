@@ -20,18 +20,21 @@ class LlamaCppProvider(OpenAICompatibleProvider):
 
     @property
     def root_url(self) -> str:
+        """The server root: `base_url` without a trailing `/v1`."""
         return self.base_url.removesuffix("/v1")
 
     def chat_url(self) -> str:
+        """`{root}/v1/chat/completions`."""
         return f"{self.root_url}/v1/chat/completions"
 
     async def list_models(self) -> list[str]:
-        body = await self.get_json(f"{self.root_url}/v1/models", headers=self._headers())
+        """Ids from `GET /v1/models` (`{"data": [{"id"}]}`)."""
+        body = await self.get_json(f"{self.root_url}/v1/models")
         return [m["id"] for m in body.get("data", [])]
 
     async def _probe(self) -> bool:
         try:
-            await self.get_json(f"{self.root_url}/health", headers=self._headers())
+            await self.get_json(f"{self.root_url}/health")
         except NotFoundError:
             # llama_cpp.server (the Python one) has no /health; its model list is as cheap.
             await self.list_models()

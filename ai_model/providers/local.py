@@ -15,8 +15,10 @@ import importlib.util
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import aclosing
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from django.conf import settings
@@ -24,6 +26,7 @@ from django.conf import settings
 from ai_model.engine import InProcessModel
 from ai_model.errors import ModelRuntimeError
 from ai_model.providers.base import BaseProvider
+from ai_model.providers.wire import generation_options
 from ai_model.types import ChatMessage, ChatRequest, Done, StreamEvent, TextDelta, Usage
 
 logger = logging.getLogger(__name__)
@@ -31,13 +34,13 @@ logger = logging.getLogger(__name__)
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # Sampling defaults for small instruct models: without a repeat penalty the raw
 # llama.cpp defaults make SmolLM2 repeat one sentence until max_tokens.
-DEFAULT_SAMPLING: dict[str, Any] = {
+DEFAULT_SAMPLING: Mapping[str, Any] = MappingProxyType({
     "temperature": 0.3,
     "top_p": 0.9,
     "top_k": 40,
     "repeat_penalty": 1.2,
     "max_tokens": 512,
-}
+})
 
 
 def default_model_path() -> Path | None:
@@ -140,11 +143,7 @@ class LocalEngine(InProcessModel):
             if cancel.is_set():
                 return
             llm = self._load()
-            options = dict(DEFAULT_SAMPLING)
-            if request.temperature is not None:
-                options["temperature"] = request.temperature
-            if request.max_tokens is not None:
-                options["max_tokens"] = request.max_tokens
+            options = {**DEFAULT_SAMPLING, **generation_options(request, max_tokens="max_tokens")}
             options["max_tokens"] = min(options["max_tokens"], self.n_ctx // 2)
             tokens, formatted = self._prompt_tokens(request.messages, reserve=options["max_tokens"])
             pieces: list[str] = []
@@ -187,12 +186,15 @@ class LocalProvider(BaseProvider):
     kind = "local"
 
     async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        async for event in LocalEngine.get().generate(request):
-            yield event
+        # Closed with this generator, so a cancelled reply stops the engine at once.
+        async with aclosing(LocalEngine.get().generate(request)) as events:
+            async for event in events:
+                yield event
 
     async def _probe(self) -> bool:
         return runtime_available()
 
     async def list_models(self) -> list[str]:
+        """The GGUF file's stem, or none when no model file is found."""
         path = default_model_path()
         return [path.stem] if path else []

@@ -5,8 +5,8 @@ with `{model, messages: [{role, content}], stream: true, options?: {temperature,
 num_predict}, tools?, keep_alive?}`; the answer is NDJSON, one object a line:
 `{message: {role, content, tool_calls?: [{function: {name, arguments}}]}, done: false}`,
 then `{done: true, done_reason, prompt_eval_count, eval_count}`; a line `{error}` reports
-a failure. Models: `GET /api/tags`; health: `GET /api/version`; preload: `POST /api/chat`
-with no messages and a `keep_alive`.
+a failure. Models: `GET /api/tags`; health: `GET /api/version`. An API key, when set, is
+sent as a bearer token (for an Ollama behind an authenticating proxy).
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from typing import Any
 import httpx
 
 from ai_model.errors import ProviderProtocolError, make_status_error
-from ai_model.http import http_client
 from ai_model.providers.base import BaseProvider
-from ai_model.providers.openai_compatible import decode_json, function_tools
+from ai_model.providers.wire import decode_json, decoding, function_tools, generation_options
 from ai_model.types import ChatMessage, ChatRequest, Done, StreamEvent, TextDelta, ToolCall, Usage
 
+#: How long Ollama keeps the model loaded after a request (a Go duration).
 KEEP_ALIVE = "10m"
 
 
@@ -31,12 +31,6 @@ class OllamaProvider(BaseProvider):
     kind = "ollama"
     default_base_url = "http://127.0.0.1:11434"
 
-    def _headers(self) -> dict[str, str]:
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:  # Ollama behind an authenticating proxy
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        return headers
-
     def _payload(self, request: ChatRequest) -> dict[str, Any]:
         payload: dict[str, Any] = {
             "model": request.model,
@@ -44,11 +38,7 @@ class OllamaProvider(BaseProvider):
             "stream": True,
             "keep_alive": KEEP_ALIVE,
         }
-        options = {}
-        if request.temperature is not None:
-            options["temperature"] = request.temperature
-        if request.max_tokens is not None:
-            options["num_predict"] = request.max_tokens
+        options = generation_options(request, max_tokens="num_predict")
         if options:
             payload["options"] = options
         if request.tools:
@@ -72,7 +62,7 @@ class OllamaProvider(BaseProvider):
 
     async def _events(self, response: httpx.Response) -> AsyncIterator[StreamEvent]:
         calls = 0
-        try:
+        with decoding(self.name, "line"):
             async for line in response.aiter_lines():
                 if not line.strip():
                     continue
@@ -93,23 +83,13 @@ class OllamaProvider(BaseProvider):
                     yield Usage(chunk.get("prompt_eval_count"), chunk.get("eval_count"))
                     yield Done(chunk.get("done_reason"))
                     return
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise ProviderProtocolError(f"{self.name}: unexpected line shape ({exc!r})") from exc
         raise ProviderProtocolError(f"{self.name}: the stream ended without a final `done` line")
 
     async def list_models(self) -> list[str]:
-        body = await self.get_json(f"{self.base_url}/api/tags", headers=self._headers())
+        """Names from `GET /api/tags` (`{"models": [{"name"}]}`)."""
+        body = await self.get_json(f"{self.base_url}/api/tags")
         return [m["name"] for m in body.get("models", [])]
 
     async def _probe(self) -> bool:
-        await self.get_json(f"{self.base_url}/api/version", headers=self._headers())
+        await self.get_json(f"{self.base_url}/api/version")
         return True
-
-    async def preload(self, model: str = "") -> None:
-        """Ask Ollama to load `model` into memory and keep it for KEEP_ALIVE."""
-        response = await http_client().post(
-            f"{self.base_url}/api/chat", json={"model": model, "messages": [], "keep_alive": KEEP_ALIVE},
-            headers=self._headers(), timeout=self.http_timeout(),
-        )
-        if response.status_code >= 400:
-            raise make_status_error(response.status_code, response.text, provider_name=self.name)

@@ -16,44 +16,12 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from httpx_sse import EventSource, SSEError
+from httpx_sse import ServerSentEvent
 
 from ai_model.errors import ProviderProtocolError, make_status_error
 from ai_model.providers.base import BaseProvider
-from ai_model.types import ChatMessage, ChatRequest, Done, StreamEvent, TextDelta, ToolCall, ToolSpec, Usage
-
-
-def tool_calls_from_parts(parts: dict[int, dict[str, Any]], provider_name: str) -> list[ToolCall]:
-    """Complete tool calls from fragments joined by index (`{"id","name","arguments"}`,
-    arguments a JSON text); raises ProviderProtocolError for arguments that are not JSON."""
-    calls = []
-    for index in sorted(parts):
-        part = parts[index]
-        try:
-            arguments = json.loads(part["arguments"] or "{}")
-        except json.JSONDecodeError as exc:
-            raise ProviderProtocolError(f"{provider_name}: tool call {part['name']!r} has malformed arguments") from exc
-        calls.append(ToolCall(id=part["id"] or f"call_{index}", name=part["name"], arguments=arguments))
-    return calls
-
-
-def function_tools(tools: list[ToolSpec]) -> list[dict[str, Any]]:
-    """Tools in the `{"type": "function", "function": {...}}` form (OpenAI, Ollama)."""
-    return [
-        {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}
-        for t in tools
-    ]
-
-
-def decode_json(data: str, provider_name: str) -> dict[str, Any]:
-    """One JSON object from a chunk; raises ProviderProtocolError for anything else."""
-    try:
-        value = json.loads(data)
-    except json.JSONDecodeError as exc:
-        raise ProviderProtocolError(f"{provider_name}: malformed chunk {data[:200]!r}") from exc
-    if not isinstance(value, dict):
-        raise ProviderProtocolError(f"{provider_name}: chunk is not a JSON object: {data[:200]!r}")
-    return value
+from ai_model.providers.wire import decode_json, decoding, function_tools, generation_options, tool_calls_from_parts
+from ai_model.types import ChatMessage, ChatRequest, Done, StreamEvent, TextDelta, Usage
 
 
 class OpenAICompatibleProvider(BaseProvider):
@@ -62,23 +30,14 @@ class OpenAICompatibleProvider(BaseProvider):
     kind = "openai_compatible"
     default_base_url = "https://api.openai.com/v1"
 
-    def _headers(self) -> dict[str, str]:
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        return headers
-
     def _payload(self, request: ChatRequest) -> dict[str, Any]:
         payload: dict[str, Any] = {
             "model": request.model,
             "messages": [self._message(m) for m in request.messages],
             "stream": True,
             "stream_options": {"include_usage": True},
+            **generation_options(request, max_tokens="max_tokens"),
         }
-        if request.temperature is not None:
-            payload["temperature"] = request.temperature
-        if request.max_tokens is not None:
-            payload["max_tokens"] = request.max_tokens
         if request.tools:
             payload["tools"] = function_tools(request.tools)
         return payload
@@ -97,20 +56,20 @@ class OpenAICompatibleProvider(BaseProvider):
         return message
 
     def chat_url(self) -> str:
+        """`{base_url}/chat/completions`."""
         return f"{self.base_url}/chat/completions"
 
     async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        headers = {**self._headers(), "Accept": "text/event-stream"}
-        async with self.open_stream("POST", self.chat_url(), json=self._payload(request), headers=headers) as response:
-            async for event in self._events(EventSource(response)):
+        async with self.open_sse(self.chat_url(), self._payload(request)) as events:
+            async for event in self._events(events):
                 yield event
 
-    async def _events(self, source: EventSource) -> AsyncIterator[StreamEvent]:
+    async def _events(self, events: AsyncIterator[ServerSentEvent]) -> AsyncIterator[StreamEvent]:
         tool_parts: dict[int, dict[str, Any]] = {}
         finish_reason: str | None = None
         complete = False
-        try:
-            async for sse in source.aiter_sse():
+        with decoding(self.name):
+            async for sse in events:
                 if sse.data == "[DONE]":
                     complete = True
                     break
@@ -141,10 +100,6 @@ class OpenAICompatibleProvider(BaseProvider):
                 usage = chunk.get("usage")
                 if usage:
                     yield Usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
-        except SSEError as exc:
-            raise ProviderProtocolError(f"{self.name}: {exc}") from exc
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise ProviderProtocolError(f"{self.name}: unexpected chunk shape ({exc})") from exc
         if not complete and finish_reason is None:
             raise ProviderProtocolError(f"{self.name}: the stream ended before a finish_reason or [DONE]")
         for call in tool_calls_from_parts(tool_parts, self.name):
@@ -152,9 +107,6 @@ class OpenAICompatibleProvider(BaseProvider):
         yield Done(finish_reason)
 
     async def list_models(self) -> list[str]:
-        body = await self.get_json(f"{self.base_url}/models", headers=self._headers())
+        """Ids from `GET /models` (`{"data": [{"id"}]}`)."""
+        body = await self.get_json(f"{self.base_url}/models")
         return [m["id"] for m in body.get("data", [])]
-
-    async def _probe(self) -> bool:
-        await self.list_models()
-        return True

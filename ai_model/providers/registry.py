@@ -7,6 +7,8 @@ backends by import path.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from django.conf import settings
@@ -16,7 +18,7 @@ from ai_model.models import Provider
 from ai_model.providers.base import BaseProvider
 from core.runtime import runtime
 
-BUILTIN_ADAPTERS: dict[str, str] = {
+BUILTIN_ADAPTERS: Mapping[str, str] = MappingProxyType({
     Provider.Kind.LOCAL: "ai_model.providers.local.LocalProvider",
     Provider.Kind.OPENAI_COMPATIBLE: "ai_model.providers.openai_compatible.OpenAICompatibleProvider",
     Provider.Kind.OPENAI: "ai_model.providers.openai_compatible.OpenAICompatibleProvider",
@@ -24,7 +26,7 @@ BUILTIN_ADAPTERS: dict[str, str] = {
     Provider.Kind.ANTHROPIC: "ai_model.providers.anthropic.AnthropicProvider",
     Provider.Kind.GEMINI: "ai_model.providers.gemini.GeminiProvider",
     Provider.Kind.OLLAMA: "ai_model.providers.ollama.OllamaProvider",
-}
+})
 
 
 class UnsupportedProviderKind(LookupError):
@@ -62,12 +64,19 @@ class AdapterCache:
         return adapter
 
     def clear(self) -> None:
+        """Forget every adapter (runtime shutdown)."""
         self._adapters.clear()
 
 
 def adapter_for(provider: Provider) -> BaseProvider:
     """The runtime's adapter bound to `provider`'s settings (see `AdapterCache`)."""
     return runtime().adapters.get(provider)
+
+
+def supported_kinds() -> list[str]:
+    """Every `Provider.kind` (built-in or added in settings) that has an adapter now."""
+    kinds = {*BUILTIN_ADAPTERS, *getattr(settings, "PROVIDER_ADAPTERS", {})}
+    return sorted(kind for kind in kinds if is_supported(kind))
 
 
 def is_supported(kind: str) -> bool:

@@ -18,16 +18,15 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 from django.conf import settings
 
 from ai_model.engine import InProcessModel
-from ai_model.errors import ProviderError, make_status_error
-from ai_model.http import http_client
+from ai_model.errors import ProviderProtocolError
+from ai_model.http import response_json
 from ai_model.models import AIModel
-from ai_model.providers.base import redact
+from ai_model.selectors import ai_model_find
 from ai_model.speech.audio import AudioError, decode_audio
-from ai_model.speech.remote import remote_engine, remote_target
+from ai_model.speech.remote import remote_post
 
 logger = logging.getLogger(__name__)
 SAMPLE_RATE = 16_000
@@ -50,10 +49,6 @@ class LocalWhisper(InProcessModel):
         super().__init__(workers=settings.ASR_CONCURRENCY, thread_name="asr")
         self._model: Any = None
         self._model_lock = threading.Lock()
-
-    @classmethod
-    def _create(cls) -> LocalWhisper:
-        return cls()
 
     def _load(self) -> Any:
         with self._model_lock:
@@ -81,7 +76,8 @@ class LocalWhisper(InProcessModel):
         return Transcription(text=text, language=info.language, duration_s=round(info.duration, 3), segments=out)
 
     async def transcribe(self, audio: Any, language: str | None) -> Transcription:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._transcribe, audio, language)
+        """Transcribe mono float32 samples at 16 kHz on a worker thread."""
+        return await self.run(self._transcribe, audio, language)
 
 
 def _packaged_model_path():
@@ -91,12 +87,13 @@ def _packaged_model_path():
 
 
 async def transcription_create(*, data: bytes, filename: str, model: str | None, language: str | None) -> Transcription:
-    """Transcribe an uploaded file. Raises AudioError (empty, not audio, too long,
-    unsupported language) and ProviderError (remote engine failed)."""
+    """Transcribe an uploaded file with the remote engine `model` names, else locally.
+    Raises AudioError (empty, not audio, too long, unsupported language) and ProviderError
+    (the remote engine timed out, could not be reached or answered an error status)."""
     # Decoding is CPU work in C; a thread keeps the loop free. Remote uploads are decoded
     # too, so every engine rejects the same bad input the same way.
     audio = await asyncio.to_thread(decode_audio, data, sample_rate=SAMPLE_RATE, max_duration_s=settings.ASR_MAX_DURATION_S)
-    remote = await remote_engine(purpose=AIModel.Purpose.TRANSCRIPTION, name=model)
+    remote = await ai_model_find(purpose=AIModel.Purpose.TRANSCRIPTION, name=model)
     if remote is not None:
         return await _remote_transcribe(remote, data=data, filename=filename, language=language, duration_s=audio.size / SAMPLE_RATE)
     if language and language.lower() not in ("en", "english"):
@@ -107,20 +104,15 @@ async def transcription_create(*, data: bytes, filename: str, model: str | None,
 
 
 async def _remote_transcribe(model: AIModel, *, data: bytes, filename: str, language: str | None, duration_s: float) -> Transcription:
-    provider = model.provider
-    url, headers, timeout = remote_target(model, "/audio/transcriptions")
+    """`POST /audio/transcriptions` (multipart `file`, `model`, `response_format=verbose_json`,
+    `language`; OpenAI API reference, "Create transcription") on the model's provider."""
     form = {"model": model.model_id, "response_format": "verbose_json"}
     if language:
         form["language"] = language
-    try:
-        response = await http_client().post(
-            url, data=form, files={"file": (filename or "audio", data)}, headers=headers, timeout=timeout
-        )
-    except httpx.HTTPError as exc:
-        raise ProviderError(f"{provider.name}: transcription request failed ({type(exc).__name__})") from exc
-    if response.status_code >= 400:
-        raise make_status_error(response.status_code, redact(response.text, provider.api_key), provider_name=provider.name)
-    body = response.json()
+    async with remote_post(model, "/audio/transcriptions", data=form, files={"file": (filename or "audio", data)}) as response:
+        body = await response_json(response, name=model.provider.name)
+    if not isinstance(body, dict):
+        raise ProviderProtocolError(f"{model.provider.name}: the transcription is not a JSON object")
     return Transcription(
         text=body.get("text", "").strip(), language=body.get("language") or (language or ""),
         duration_s=float(body.get("duration") or duration_s), segments=body.get("segments") or [],

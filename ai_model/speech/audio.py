@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import struct
+from types import MappingProxyType
 
 import av
 import numpy as np
@@ -97,8 +98,8 @@ class PcmEncoder:
     """Incremental encoder of mono 16-bit PCM at `sample_rate` into `wav`, `mp3` or `opus`
     (Ogg). `feed(pcm)` and `close()` return the bytes ready so far."""
 
-    FORMATS = {"mp3": ("mp3", "libmp3lame", None), "opus": ("ogg", "libopus", 48_000)}
-    CONTENT_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg", "opus": "audio/ogg"}
+    FORMATS = MappingProxyType({"mp3": ("mp3", "libmp3lame", None), "opus": ("ogg", "libopus", 48_000)})
+    CONTENT_TYPES = MappingProxyType({"wav": "audio/wav", "mp3": "audio/mpeg", "opus": "audio/ogg"})
 
     def __init__(self, response_format: str, sample_rate: int) -> None:
         self.format = response_format
@@ -114,11 +115,8 @@ class PcmEncoder:
         self._stream = self._container.add_stream(codec, rate=self.out_rate, layout="mono")
         self._resampler = av.AudioResampler(format=self._stream.codec_context.format, layout="mono", rate=self.out_rate)
 
-    @property
-    def content_type(self) -> str:
-        return self.CONTENT_TYPES[self.format]
-
     def feed(self, pcm: bytes) -> bytes:
+        """Encode more 16-bit mono PCM; returns the encoded bytes ready so far (maybe none)."""
         if self.format == "wav":
             head = b"" if self._header_sent else wav_header(self.sample_rate)
             self._header_sent = True
@@ -130,6 +128,7 @@ class PcmEncoder:
         return self._sink.take()
 
     def close(self) -> bytes:
+        """Flush the encoder; returns the last bytes (for WAV, the header if nothing was fed)."""
         if self.format == "wav":
             return b"" if self._header_sent else wav_header(self.sample_rate)
         self._encode(self._resampler.resample(None))

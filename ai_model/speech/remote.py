@@ -1,36 +1,34 @@
-"""What the remote speech engines share: finding the engine a request names, and how to
-call an OpenAI-compatible audio endpoint of its provider."""
+"""What the remote speech engines share: calling an OpenAI-compatible audio endpoint
+(OpenAI API reference, "Audio") of a model's provider.
+
+Which model a request names is found by `ai_model.selectors.ai_model_find`.
+"""
 
 from __future__ import annotations
 
-import uuid
+from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 import httpx
 
+from ai_model.http import upstream_response
 from ai_model.models import AIModel
-from ai_model.selectors import usable_models
-
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
+from ai_model.providers.openai_compatible import OpenAICompatibleProvider
 
 
-async def remote_engine(*, purpose: str, name: str | None) -> AIModel | None:
-    """The usable model of `purpose` named `name` (its model id, or its UUID); None for any
-    other name, which means the local engine (so OpenAI names like `whisper-1` work)."""
-    if not name:
-        return None
-    query = usable_models(purpose)
-    found = await query.filter(model_id=name).afirst()
-    if found is None:
-        try:
-            found = await query.filter(pk=uuid.UUID(name)).afirst()
-        except ValueError:
-            return None
-    return found
+def remote_post(model: AIModel, path: str, **kwargs: Any) -> AbstractAsyncContextManager[httpx.Response]:
+    """`async with` the response of `POST {base_url}{path}` (e.g. `/audio/speech`) on the
+    model's provider, with its key as a bearer token; `kwargs` (json, data, files) go to httpx.
 
-
-def remote_target(model: AIModel, path: str) -> tuple[str, dict[str, str], httpx.Timeout]:
-    """URL of `path` (e.g. `/audio/speech`) on the model's provider, its auth header and timeouts."""
+    Timeouts (seconds) come from the provider row: `connect_timeout_s` to connect,
+    `first_token_timeout_s` for the answer and between its chunks. Raises
+    `ProviderTimeoutError` (`timeout`), `ProviderConnectionError` (`connection_error`) and
+    the status error tree (see `ai_model.http.upstream_response`).
+    """
     provider = model.provider
-    url = f"{(provider.base_url or DEFAULT_BASE_URL).rstrip('/')}{path}"
+    url = f"{(provider.base_url or OpenAICompatibleProvider.default_base_url).rstrip('/')}{path}"
     headers = {"Authorization": f"Bearer {provider.api_key}"} if provider.api_key else {}
-    return url, headers, httpx.Timeout(provider.first_token_timeout_s, connect=provider.connect_timeout_s)
+    return upstream_response(
+        "POST", url, name=provider.name, secret=provider.api_key, headers=headers,
+        timeout=httpx.Timeout(provider.first_token_timeout_s, connect=provider.connect_timeout_s), **kwargs,
+    )

@@ -19,16 +19,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from django.conf import settings
 
 from ai_model.engine import InProcessModel
-from ai_model.errors import ProviderError, make_status_error
-from ai_model.http import http_client
 from ai_model.models import AIModel
-from ai_model.providers.base import redact
+from ai_model.selectors import ai_model_find
 from ai_model.speech.audio import PcmEncoder, wav_with_sizes
-from ai_model.speech.remote import remote_engine, remote_target
+from ai_model.speech.remote import remote_post
 from core.errors import DomainError
 from core.runtime import runtime
 
@@ -36,8 +33,10 @@ logger = logging.getLogger(__name__)
 
 LOCAL_VOICE = "en_US-joe-medium"
 # OpenAI's voice names, accepted so OpenAI clients work unchanged; the local engine has one voice.
-OPENAI_VOICES = {"alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer", "verse", "marin", "cedar"}
-LOCAL_VOICES = {LOCAL_VOICE, "joe", "default"}
+OPENAI_VOICES = frozenset({
+    "alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer", "verse", "marin", "cedar",
+})
+LOCAL_VOICES = frozenset({LOCAL_VOICE, "joe", "default"})
 FORMATS = ("wav", "mp3", "opus")
 
 
@@ -47,6 +46,8 @@ class SpeechInputError(DomainError):
 
 @dataclass(frozen=True)
 class SpeechRequest:
+    """A checked speech request (see `speech_validate`); `speed` is a factor, 0.25 to 4.0."""
+
     input: str
     voice: str = LOCAL_VOICE
     response_format: str = "wav"
@@ -60,10 +61,6 @@ class LocalPiper(InProcessModel):
     def __init__(self) -> None:
         super().__init__(workers=1, thread_name="tts")
         self._voice: Any = None
-
-    @classmethod
-    def _create(cls) -> LocalPiper:
-        return cls()
 
     def _load(self) -> Any:
         if self._voice is None:
@@ -89,7 +86,7 @@ class LocalPiper(InProcessModel):
 
     async def warm(self) -> int:
         """Load the voice (if needed) on its thread; returns its sample rate (Hz)."""
-        return await asyncio.get_running_loop().run_in_executor(self._executor, lambda: self._load().config.sample_rate)
+        return await self.run(lambda: self._load().config.sample_rate)
 
 
 def speech_validate(*, input: Any, voice: Any, response_format: Any, speed: Any, model: Any) -> SpeechRequest:
@@ -130,12 +127,15 @@ class SpeechCache:
 
     # diskcache is synchronous (SQLite + files): callers run these off the event loop.
     def get(self, key: str) -> bytes | None:
+        """The cached audio for `key`, or None."""
         return self._open().get(key)
 
     def set(self, key: str, audio: bytes) -> None:
+        """Store `audio` under `key` (the oldest entries go beyond TTS_CACHE_MB)."""
         self._open().set(key, audio)
 
     def close(self) -> None:
+        """Close the cache's files (it reopens on the next use)."""
         with self._lock:
             if self._cache is not None:
                 self._cache.close()
@@ -161,9 +161,11 @@ class SpeechStream:
 
 
 async def speech_create(request: SpeechRequest) -> SpeechStream:
-    """Audio for `request`, streamed sentence by sentence (or whole from the cache).
-    Raises SpeechInputError (unknown voice) and ProviderError (remote engine failed)."""
-    remote = await remote_engine(purpose=AIModel.Purpose.SPEECH, name=request.model)
+    """Audio for `request` from the remote engine `request.model` names, else locally,
+    streamed sentence by sentence (or whole from the cache). Raises SpeechInputError
+    (unknown voice); ProviderError (the remote engine timed out, could not be reached or
+    answered an error status) is raised by the first chunk."""
+    remote = await ai_model_find(purpose=AIModel.Purpose.SPEECH, name=request.model)
     if remote is None and request.voice not in LOCAL_VOICES | OPENAI_VOICES:
         raise SpeechInputError(f"Unknown voice; this server speaks with {LOCAL_VOICE}.", code="invalid_voice", field="voice")
     engine = f"remote:{remote.pk}:{remote.model_id}" if remote else f"local:{LOCAL_VOICE}"
@@ -193,19 +195,13 @@ async def _local_audio(request: SpeechRequest) -> AsyncIterator[bytes]:
 
 
 async def _remote_audio(model: AIModel, request: SpeechRequest) -> AsyncIterator[bytes]:
-    provider = model.provider
-    url, headers, timeout = remote_target(model, "/audio/speech")
+    """`POST /audio/speech` (`{model, input, voice, response_format, speed}`; OpenAI API
+    reference, "Create speech") on the model's provider, its audio passed through as it comes."""
     payload = {"model": model.model_id, "input": request.input, "voice": request.voice,
                "response_format": request.response_format, "speed": request.speed}
-    try:
-        async with http_client().stream("POST", url, json=payload, headers=headers, timeout=timeout) as response:
-            if response.status_code >= 400:
-                body = (await response.aread()).decode("utf-8", "replace")
-                raise make_status_error(response.status_code, redact(body, provider.api_key), provider_name=provider.name)
-            async for chunk in response.aiter_bytes():
-                yield chunk
-    except httpx.HTTPError as exc:
-        raise ProviderError(f"{provider.name}: speech request failed ({type(exc).__name__})") from exc
+    async with remote_post(model, "/audio/speech", json=payload) as response:
+        async for chunk in response.aiter_bytes():
+            yield chunk
 
 
 async def _caching(source: AsyncIterator[bytes], key: str, response_format: str) -> AsyncIterator[bytes]:

@@ -10,6 +10,7 @@ from ai_model.models import AIModel, Provider
 from ai_model.providers.registry import adapter_for
 from ai_model.types import ChatMessage, ChatRequest, StreamError, TextDelta, ToolSpec
 from chat_session.models import ChatSession
+from core.runtime import runtime
 from message.models import Message
 from tests.ai_model.upstream import Hang, ScriptedUpstream, Status, Stream
 from tests.ai_model.wire import WIRES
@@ -41,7 +42,7 @@ async def _run_recorded(wire, chunks: list[bytes], seed: int, monkeypatch) -> li
     client = httpx.AsyncClient(transport=httpx.MockTransport(
         lambda request: httpx.Response(200, headers={"content-type": wire.content_type}, content=pieces())
     ))
-    monkeypatch.setattr("ai_model.providers.base.http_client", lambda: client)
+    monkeypatch.setattr(runtime(), "http", client)
     try:
         return [event async for event in adapter_for(_provider(wire.kind)).stream(REQUEST)]
     finally:

@@ -54,3 +54,11 @@ async def test_closing_the_local_stream_stops_generation_promptly(local_model):
     first_event = await asyncio.wait_for(anext(second), 10)
     await second.aclose()
     assert first_event is not None and time.monotonic() - started < 2.0
+
+
+def test_ensure_local_model_warm_up_loads_the_model(capsys):
+    from django.core.management import call_command
+
+    call_command("ensure_local_model", "--warm-up")
+    out = capsys.readouterr().out
+    assert "local model SmolLM2" in out and out.rstrip().endswith("Model loaded.")

@@ -30,14 +30,8 @@ SENTENCE = "The quick brown fox jumps over the lazy dog near the river bank."
 
 @pytest.fixture(autouse=True)
 def _tts_cache_in_tmp(settings, tmp_path):
-    from ai_model.speech import tts
-
+    """The runtime's speech cache (fresh for each test) opens under DATA_DIR."""
     settings.DATA_DIR = tmp_path
-    tts._disk_cache = None
-    yield
-    if tts._disk_cache is not None:
-        tts._disk_cache.close()
-    tts._disk_cache = None
 
 
 def normalise(text: str) -> str:

@@ -1,3 +1,7 @@
+"""`manage.py check_providers`: probe each provider's health and model list, with timings."""
+
+from __future__ import annotations
+
 import asyncio
 import time
 
@@ -5,6 +9,7 @@ from django.core.management.base import BaseCommand
 
 from ai_model.models import Provider
 from ai_model.providers.registry import UnsupportedProviderKind, adapter_for
+from core.runtime import runtime
 
 
 async def _check(provider: Provider) -> list[str]:
@@ -39,7 +44,10 @@ class Command(BaseCommand):
             return
 
         async def run():
-            return await asyncio.gather(*(_check(p) for p in providers))
+            try:
+                return await asyncio.gather(*(_check(p) for p in providers))
+            finally:
+                await runtime().close()  # this loop's runtime: its HTTP client and adapters
 
         for lines in asyncio.run(run()):
             self.stdout.write("\n".join(lines))

@@ -1,7 +1,22 @@
+"""`manage.py ensure_local_model`: create the embedded provider and model (idempotent)."""
+
+from __future__ import annotations
+
+import asyncio
+
 from django.core.management.base import BaseCommand
 
-from ai_model.providers.local import default_model_path, runtime_available
+from ai_model.providers.local import LocalEngine, default_model_path, runtime_available
 from ai_model.services import local_model_ensure
+from core.runtime import runtime
+
+
+async def _warm_up() -> None:
+    """Load the embedded model once, in a runtime of its own that is closed after."""
+    try:
+        await LocalEngine.get().warm_up()
+    finally:
+        await runtime().close()
 
 
 class Command(BaseCommand):
@@ -21,7 +36,5 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"Model file: {path}")
         if warm_up and runtime_available():
-            from ai_model.providers.local import LocalEngine
-
-            LocalEngine.get().warm_up()
+            asyncio.run(_warm_up())
             self.stdout.write("Model loaded.")
