@@ -5,7 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from collections.abc import Iterable
+
+from django.db.models import Prefetch, Q, QuerySet
 
 from ai_model.models import AIModel, ModelFallback, Provider
 from ai_model.providers.registry import supported_kinds
@@ -31,12 +33,25 @@ def _as_uuid(value: Any) -> uuid.UUID | None:
         return None
 
 
-async def ai_model_find(*, purpose: str, name: str | uuid.UUID | None) -> AIModel | None:
+def _with_chain(query: QuerySet[AIModel], purpose: str) -> QuerySet[AIModel]:
+    """`query` with each model's usable fallbacks fetched alongside (one more query for
+    all of them), so `ai_model_chain` needs no lookup of its own."""
+    entries = ModelFallback.objects.filter(
+        fallback__enabled=True, fallback__provider__enabled=True, fallback__purpose=purpose,
+        fallback__provider__kind__in=supported_kinds(),
+    ).select_related("fallback__provider").order_by("position")
+    return query.prefetch_related(Prefetch("fallback_entries", queryset=entries, to_attr="usable_fallbacks"))
+
+
+async def ai_model_find(
+    *, purpose: str, name: str | uuid.UUID | None, with_chain: bool = False
+) -> AIModel | None:
     """The usable model of `purpose` that `name` names, or None (also for an empty `name`).
 
     Usable: enabled, of an enabled provider whose kind has an adapter. `name` is the
     model's id (a UUID, as text or not) or its `model_id` (the provider's name for it,
     e.g. `gpt-4o-mini`); an id match wins, then the first `model_id` match by display name.
+    `with_chain` also fetches its fallbacks (for `ai_model_chain`).
     """
     if not name:
         return None
@@ -44,7 +59,10 @@ async def ai_model_find(*, purpose: str, name: str | uuid.UUID | None) -> AIMode
     match = Q(model_id=str(name))
     if pk is not None:
         match |= Q(pk=pk)
-    found = [model async for model in _servable(purpose).filter(match)]
+    query = _servable(purpose).filter(match)
+    if with_chain:
+        query = _with_chain(query, purpose)
+    found = [model async for model in query]
     return next((m for m in found if m.pk == pk), None) or next(iter(found), None)
 
 
@@ -53,27 +71,32 @@ async def ai_model_list() -> list[AIModel]:
     return [m async for m in _servable().order_by("display_name")]
 
 
-async def ai_model_resolve(*, model_id: Any = None, fallback: AIModel | None = None) -> AIModel:
-    """The chat model a reply should use: the one `model_id` names (see `ai_model_find`; the
-    API sends its UUID), else `fallback`, else the first usable model (the embedded one
-    first). Raises DomainError (code `invalid_model`, field `model`) when `model_id` names
-    no usable model, and (code `no_model`) when no model exists at all."""
+async def ai_model_resolve(*, model_id: Any = None, defaults: Iterable[Any] = ()) -> AIModel:
+    """The chat model a reply should use, with its fallbacks fetched (`ai_model_chain`):
+    the one `model_id` names (see `ai_model_find`; the API sends its UUID), else the first
+    usable of `defaults` (model ids, None skipped: e.g. the replaced reply's model, the
+    session's default), else the embedded model, else the first usable model. Raises
+    DomainError (code `invalid_model`, field `model`) when `model_id` names no usable
+    model, and (code `no_model`) when no model exists at all."""
+    chat = AIModel.Purpose.CHAT
     if model_id is not None:
-        model = await ai_model_find(purpose=AIModel.Purpose.CHAT, name=model_id)
+        model = await ai_model_find(purpose=chat, name=model_id, with_chain=True)
         if model is not None:
             return model
         pk = _as_uuid(model_id)
         if pk is not None and await usable_models().filter(pk=pk).aexists():
             raise DomainError("This model's provider kind is not supported yet.", code="invalid_model", field="model")
         raise DomainError("Unknown or disabled model.", code="invalid_model", field="model")
-    if fallback is not None and fallback.enabled:
-        fresh = await _servable().filter(pk=fallback.pk).afirst()
-        if fresh is not None:
-            return fresh
-    local = await ai_model_local()
+    ids = [pk for pk in (_as_uuid(d) for d in defaults if d is not None) if pk is not None]
+    if ids:
+        found = {m.pk: m async for m in _with_chain(_servable().filter(pk__in=ids), chat)}
+        for pk in ids:
+            if pk in found:
+                return found[pk]
+    local = await _with_chain(_servable().filter(provider__kind=Provider.Kind.LOCAL), chat).order_by("created_at").afirst()
     if local is not None:
         return local
-    for model in await ai_model_list():
+    async for model in _with_chain(_servable(), chat).order_by("display_name"):
         return model
     raise DomainError("No model is configured; run `manage.py ensure_local_model`.", code="no_model", field="model")
 
@@ -84,16 +107,10 @@ async def ai_model_local() -> AIModel | None:
 
 
 async def ai_model_chain(*, model: AIModel) -> list[AIModel]:
-    """`model` followed by its usable fallback models, in their configured order."""
-    chain = [model]
-    async for entry in (
-        ModelFallback.objects.filter(
-            model=model, fallback__enabled=True, fallback__provider__enabled=True, fallback__purpose=model.purpose,
-            fallback__provider__kind__in=supported_kinds(),
-        )
-        .select_related("fallback__provider")
-        .order_by("position")
-    ):
-        if entry.fallback_id != model.id:
-            chain.append(entry.fallback)
-    return chain
+    """`model` followed by its usable fallback models, in their configured order. No query
+    for a model from `ai_model_resolve` (its fallbacks came with it)."""
+    entries = getattr(model, "usable_fallbacks", None)
+    if entries is None:
+        fetched = await _with_chain(AIModel.objects.filter(pk=model.pk), model.purpose).afirst()
+        entries = fetched.usable_fallbacks if fetched is not None else []
+    return [model, *(e.fallback for e in entries if e.fallback_id != model.id)]

@@ -7,7 +7,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from ai_model.models import AIModel
 from ai_model.selectors import ai_model_resolve
 from chat_session.models import ChatSession
 from core.errors import DomainError
@@ -37,7 +36,7 @@ async def message_send(
     is deleted. Validation happens before anything is written; raises DomainError (fields
     `parent`, `model`)."""
     parent = await _parent(session, parent_id)
-    ai_model = await ai_model_resolve(model_id=model_id, fallback=await _session_model(session))
+    ai_model = await ai_model_resolve(model_id=model_id, defaults=[session.default_model_id])
     user_message, (reply,) = await turn_store(session=session, parent=parent, content=content, models=[ai_model])
     context = context_from_path(await message_path(message=user_message))
     generation = await generation_start(reply=reply, ai_model=ai_model, context=context, before=[user_message])
@@ -100,8 +99,7 @@ async def message_regenerate(*, message: Message, model_id: Any = None) -> Start
         anchor = await Message.objects.aget(pk=message.parent_id)
     else:
         raise DomainError("Only an assistant reply or a user message can be regenerated.", code="not_regenerable", field="message")
-    previous = await AIModel.objects.filter(pk=message.model_id).afirst() if message.model_id else None
-    ai_model = await ai_model_resolve(model_id=model_id, fallback=previous or await _session_model(message.session))
+    ai_model = await ai_model_resolve(model_id=model_id, defaults=[message.model_id, message.session.default_model_id])
     _, (reply,) = await turn_store(session=message.session, parent=anchor, content=None, models=[ai_model])
     context = context_from_path(await message_path(message=anchor))
     generation = await generation_start(reply=reply, ai_model=ai_model, context=context)
@@ -139,12 +137,6 @@ async def _parent(session: ChatSession, parent_id: uuid.UUID | None) -> Message 
     if parent is None:
         raise DomainError("The parent message is not in this session.", code="invalid_parent", field="parent")
     return parent
-
-
-async def _session_model(session: ChatSession) -> AIModel | None:
-    if session.default_model_id is None:
-        return None
-    return await AIModel.objects.filter(pk=session.default_model_id).afirst()
 
 
 async def message_load(*, user: Any, message_id: Any) -> Message:

@@ -66,9 +66,30 @@ async def test_resolve_keeps_its_error_codes_and_messages(cloud, settings):
     assert caught.value.code == "no_model"
 
 
-async def test_resolve_prefers_the_fallback_then_the_embedded_model(cloud, local_model):
+async def test_resolve_prefers_the_defaults_in_order_then_the_embedded_model(cloud, local_model):
     other = await _model(cloud, "gpt-x")
-    assert await ai_model_resolve(fallback=other) == other
+    third = await _model(cloud, "gpt-y")
+    assert await ai_model_resolve(defaults=[other.id]) == other
+    assert await ai_model_resolve(defaults=[None, third.id, other.id]) == third
     assert await ai_model_resolve() == local_model == await ai_model_local()
     await AIModel.objects.filter(pk=other.pk).aupdate(enabled=False)
-    assert await ai_model_resolve(fallback=other) == local_model
+    assert await ai_model_resolve(defaults=[other.id]) == local_model
+
+
+async def test_resolve_brings_the_fallback_chain_so_the_reply_needs_no_second_lookup(cloud, local_model):
+    from ai_model.models import ModelFallback
+    from ai_model.selectors import ai_model_chain
+
+    primary = await _model(cloud, "gpt-x")
+    backup = await _model(cloud, "gpt-y")
+    disabled = await _model(cloud, "gpt-z")
+    await AIModel.objects.filter(pk=disabled.pk).aupdate(enabled=False)
+    await ModelFallback.objects.acreate(model=primary, fallback=disabled, position=0)
+    await ModelFallback.objects.acreate(model=primary, fallback=local_model, position=2)
+    await ModelFallback.objects.acreate(model=primary, fallback=backup, position=1)
+    resolved = await ai_model_resolve(model_id=primary.id)
+    assert [e.fallback.model_id for e in resolved.usable_fallbacks] == [
+        "gpt-y", local_model.model_id]
+    assert await ai_model_chain(model=resolved) == [primary, backup, local_model]
+    # A model that did not come from resolve is looked up.
+    assert await ai_model_chain(model=await AIModel.objects.aget(pk=primary.pk)) == [primary, backup, local_model]
