@@ -1,3 +1,5 @@
+"""Request bodies of the account endpoints."""
+
 from __future__ import annotations
 
 from rest_framework import serializers

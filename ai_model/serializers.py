@@ -1,18 +1,122 @@
+"""Output shapes and request bodies of the model and speech endpoints (API.md, and
+OpenAI's shapes under `/v1/`): the serializers render the responses and describe them,
+and the request bodies, in the OpenAPI document."""
+
 from __future__ import annotations
 
 from typing import Any
 
-from ai_model.models import AIModel
+from django.conf import settings
+from django.core.validators import MaxLengthValidator
+from rest_framework import serializers
+
+from ai_model.models import Provider
+from ai_model.speech.asr import Transcription
+from ai_model.speech.tts import (
+    FORMATS,
+    LOCAL_VOICES,
+    OPENAI_VOICES,
+    SpeechInputError,
+    SpeechRequest,
+    speech_validate,
+)
+from core.schema import NOT_BLANK, DocumentedPattern
+
+TRANSCRIPTION_FORMATS = ("json", "text", "verbose_json")
 
 
-def ai_model_to_dict(model: AIModel, *, is_available: bool) -> dict[str, Any]:
-    """A model as `GET /api/models` lists it (API.md). Never includes provider secrets."""
-    return {
-        "id": str(model.id),
-        "name": model.display_name,
-        "model_id": model.model_id,
-        "provider": model.provider.name,
-        "kind": model.provider.kind,
-        "capabilities": {"streaming": True, "tools": model.supports_tools},  # every adapter streams
-        "is_available": is_available,
-    }
+class CapabilitiesSerializer(serializers.Serializer):
+    """What a model can do; every adapter streams."""
+
+    streaming = serializers.SerializerMethodField()
+    tools = serializers.BooleanField(source="supports_tools")
+
+    def get_streaming(self, model: Any) -> bool:
+        return True
+
+
+class AIModelSerializer(serializers.Serializer):
+    """A model as `GET /api/models` lists it (API.md); never a provider secret.
+    `context["available"]` maps model ids to whether their provider answers."""
+
+    id = serializers.UUIDField()
+    name = serializers.CharField(source="display_name")
+    model_id = serializers.CharField()
+    provider = serializers.CharField(source="provider.name")
+    kind = serializers.ChoiceField(Provider.Kind.choices, source="provider.kind")
+    capabilities = CapabilitiesSerializer(source="*")
+    is_available = serializers.SerializerMethodField()
+
+    def get_is_available(self, model: Any) -> bool:
+        return self.context["available"][model.id]
+
+
+class TranscriptionRequestSerializer(serializers.Serializer):
+    """The multipart form of a transcription; checked by the view, whose error codes
+    (`missing_file`, `too_large`, `unsupported_format`, ...) clients rely on."""
+
+    file = serializers.FileField(help_text="The audio (any format FFmpeg reads), at most `ASR_MAX_BYTES`.")
+    model = serializers.CharField(required=False, allow_blank=True,
+                                  help_text="A remote transcription model's id or model id; any other name uses the local engine.")
+    language = serializers.CharField(required=False, allow_blank=True, help_text="`en` for the local engine.")
+    response_format = serializers.ChoiceField(TRANSCRIPTION_FORMATS, required=False, allow_blank=True)
+
+
+class TranscriptionSerializer(serializers.Serializer):
+    """`/api/audio/transcriptions` as JSON; `segments` (OpenAI's verbose_json segments) only
+    when `context["verbose"]`."""
+
+    text = serializers.CharField()
+    language = serializers.CharField()
+    duration_s = serializers.FloatField()
+    segments = serializers.ListField(child=serializers.DictField(), required=False)
+
+    def to_representation(self, instance: Transcription) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if not self.context.get("verbose"):
+            del data["segments"]
+        return data
+
+
+class OpenAITranscriptionSerializer(serializers.Serializer):
+    """`/v1/audio/transcriptions` as JSON, in OpenAI's shape: `{"text"}`, and with
+    `context["verbose"]` also `task`, `language`, `duration` and `segments`."""
+
+    task = serializers.CharField(required=False, default="transcribe")  # not an attribute of Transcription
+    language = serializers.CharField(required=False)
+    duration = serializers.FloatField(source="duration_s", required=False)
+    text = serializers.CharField()
+    segments = serializers.ListField(child=serializers.DictField(), required=False)
+
+    def to_representation(self, instance: Transcription) -> dict[str, Any]:
+        if not self.context.get("verbose"):
+            return {"text": instance.text}
+        return super().to_representation(instance)
+
+
+class SpeechRequestSerializer(serializers.Serializer):
+    """`POST /api/audio/speech` (and `/v1/audio/speech`) body. The fields describe it;
+    `speech_request` checks it with `speech_validate`, whose error codes clients rely on."""
+
+    input = serializers.CharField(validators=[
+        MaxLengthValidator(lambda: settings.TTS_MAX_CHARS), DocumentedPattern(NOT_BLANK)])
+    voice = serializers.ChoiceField(
+        sorted(LOCAL_VOICES | OPENAI_VOICES), required=False, allow_blank=True, allow_null=True,
+        help_text="The local engine's voices (OpenAI's names are accepted); a remote engine takes its own.")
+    response_format = serializers.ChoiceField(FORMATS, required=False, allow_blank=True, allow_null=True)
+    speed = serializers.FloatField(min_value=0.25, max_value=4.0, required=False, allow_null=True)
+    model = serializers.CharField(required=False, allow_blank=True, allow_null=True,
+                                  help_text="A remote speech model's id or model id; any other name uses the local engine.")
+
+
+def speech_request(body: dict[str, Any]) -> SpeechRequest:
+    """A checked speech request from a JSON body: first the JSON types the document
+    declares (a falsy non-string is not a default), then `speech_validate`."""
+    for name, code, message in (
+        ("voice", "invalid_voice", "`voice` must be a string."),
+        ("response_format", "unsupported_format", f"Supported formats: {', '.join(FORMATS)}."),
+    ):
+        if body.get(name) is not None and not isinstance(body[name], str):
+            raise SpeechInputError(message, code=code, field=name)
+    return speech_validate(input=body.get("input"), voice=body.get("voice"), response_format=body.get("response_format"),
+                           speed=body.get("speed"), model=body.get("model"))

@@ -18,14 +18,24 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from chat_session.selectors import chat_session_get, chat_session_list
-from chat_session.serializers import ChatSessionSerializer, ChatSessionWriteSerializer
-from chat_session.services import chat_session_create, chat_session_delete, chat_session_update
+from chat_session.serializers import (
+    ChatSessionSerializer,
+    ChatSessionWriteSerializer,
+    SessionListQuerySerializer,
+)
+from chat_session.services import (
+    chat_session_create,
+    chat_session_delete,
+    chat_session_update,
+)
 from chat_session.titles import session_title_generate
 from core.errors import DomainError
 from core.schema import ErrorSerializer
 
 
 class SessionPagination(LimitOffsetPagination):
+    """`?limit=&offset=` pages of at most 200 sessions (50 by default)."""
+
     default_limit = 50
     max_limit = 200
 
@@ -42,16 +52,17 @@ class ChatSessionViewSet(viewsets.ViewSet):
 
     lookup_value_regex = "[^/]+"
 
-    @extend_schema(operation_id="sessions_list", responses=_PAGE, parameters=[
-        OpenApiParameter("limit", int), OpenApiParameter("offset", int)])
+    @extend_schema(operation_id="sessions_list", parameters=[SessionListQuerySerializer],
+                   responses={200: _PAGE, 400: ErrorSerializer, 401: ErrorSerializer})
     async def alist(self, request: Request) -> Response:
+        SessionListQuerySerializer(data=request.query_params).is_valid(raise_exception=True)
         paginator = SessionPagination()
         # DRF's paginator counts and slices synchronously.
         page = await sync_to_async(paginator.paginate_queryset)(chat_session_list(user=request.user), request)
         return paginator.get_paginated_response(ChatSessionSerializer(page, many=True).data)
 
     @extend_schema(operation_id="sessions_create", request=ChatSessionWriteSerializer,
-        responses={201: ChatSessionSerializer, 400: ErrorSerializer})
+        responses={201: ChatSessionSerializer, 400: ErrorSerializer, 401: ErrorSerializer})
     async def acreate(self, request: Request) -> Response:
         body = ChatSessionWriteSerializer(data=request.data)
         # The model field's queryset lookup is synchronous.
@@ -61,13 +72,13 @@ class ChatSessionViewSet(viewsets.ViewSet):
         )
         return Response(ChatSessionSerializer(session).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(operation_id="sessions_retrieve", parameters=[_ID], responses={200: ChatSessionSerializer, 404: ErrorSerializer})
+    @extend_schema(operation_id="sessions_retrieve", parameters=[_ID], responses={200: ChatSessionSerializer, 401: ErrorSerializer, 404: ErrorSerializer})
     async def aretrieve(self, request: Request, pk: str) -> Response:
         session = await chat_session_get(user=request.user, session_id=pk)
         return Response(ChatSessionSerializer(session).data)
 
     @extend_schema(operation_id="sessions_update", parameters=[_ID], request=ChatSessionWriteSerializer,
-        responses={200: ChatSessionSerializer, 400: ErrorSerializer, 404: ErrorSerializer})
+        responses={200: ChatSessionSerializer, 400: ErrorSerializer, 401: ErrorSerializer, 404: ErrorSerializer})
     async def partial_aupdate(self, request: Request, pk: str) -> Response:
         session = await chat_session_get(user=request.user, session_id=pk)
         body = ChatSessionWriteSerializer(data=request.data, partial=True)
@@ -80,8 +91,8 @@ class ChatSessionViewSet(viewsets.ViewSet):
         return Response(ChatSessionSerializer(session).data)
 
     @extend_schema(operation_id="sessions_title", parameters=[_ID], request=None, responses={
-        200: inline_serializer("Title", {"title": serializers.CharField()}), 404: ErrorSerializer, 409: ErrorSerializer,
-        503: ErrorSerializer})
+        200: inline_serializer("Title", {"title": serializers.CharField()}), 401: ErrorSerializer, 404: ErrorSerializer,
+        409: ErrorSerializer, 503: ErrorSerializer})
     @action(detail=True, methods=["post"])
     async def title(self, request: Request, pk: str) -> Response:
         """Generate a title now: `{"title"}`. 409 when the user has set one (never replaced)."""
@@ -91,7 +102,7 @@ class ChatSessionViewSet(viewsets.ViewSet):
                            field="title", status_code=409)
         return Response({"title": await session_title_generate(session=session)})
 
-    @extend_schema(operation_id="sessions_destroy", parameters=[_ID], responses={204: None, 404: ErrorSerializer})
+    @extend_schema(operation_id="sessions_destroy", parameters=[_ID], responses={204: None, 401: ErrorSerializer, 404: ErrorSerializer})
     async def adestroy(self, request: Request, pk: str) -> Response:
         session = await chat_session_get(user=request.user, session_id=pk)
         await chat_session_delete(session=session)

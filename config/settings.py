@@ -159,8 +159,8 @@ REST_FRAMEWORK = {
 }
 
 # OpenAPI document at /api/schema, rendered at /api/docs (Swagger UI served from the
-# sidecar package, so the page works offline). The plain async views (SSE, audio) are
-# described in core/schema.py and added by a post-processing hook.
+# sidecar package, so the page works offline). Every endpoint is a DRF view documented by
+# `@extend_schema` beside it; shared pieces are in core/schema.py.
 SPECTACULAR_SETTINGS = {
     "TITLE": "Chat backend API",
     "DESCRIPTION": "Sessions, messages (streamed as server-sent events), model comparison, speech.",
@@ -170,10 +170,6 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "POSTPROCESSING_HOOKS": [
-        "drf_spectacular.hooks.postprocess_schema_enums",
-        "core.schema.add_plain_views",
-    ],
 }
 
 # --- Product settings -----------------------------------------------------------

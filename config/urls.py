@@ -1,3 +1,8 @@
+"""URL map: the browser pages, the health checks, and the REST API (adrf viewsets on
+adrf routers: DRF's router would map the sync action names)."""
+
+from __future__ import annotations
+
 from adrf.routers import DefaultRouter
 from django.contrib import admin
 from django.urls import include, path
@@ -5,17 +10,32 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
 from accounts.views import TokenView, login_view, logout_view, setup_view
-from ai_model.audio_views import openai_transcriptions, speech, transcriptions
-from ai_model.views import AIModelViewSet
+from ai_model.views import AIModelViewSet, AudioViewSet, OpenAIAudioViewSet
 from chat_session.views import ChatSessionViewSet, chat_page
-from core.views import healthz, readyz
-from message.views import MessageViewSet, message_regenerate_view, message_stream, session_compare, session_messages
+from core.http import HealthzView, ReadyzView
+from message.views import MessageViewSet, ReplyViewSet, SessionMessageViewSet
 
-router = DefaultRouter(trailing_slash=False)
-router.include_root_view = False
-router.register("models", AIModelViewSet, basename="model")
-router.register("sessions", ChatSessionViewSet, basename="session")
-router.register("messages", MessageViewSet, basename="message")
+
+def _router() -> DefaultRouter:
+    router = DefaultRouter(trailing_slash=False)
+    router.include_root_view = False
+    # No `.json` suffix routes: the actions take no `format` argument (a suffix answered 500).
+    router.include_format_suffixes = False
+    return router
+
+
+api = _router()
+api.register("models", AIModelViewSet, basename="model")
+api.register("sessions", ChatSessionViewSet, basename="session")
+api.register("sessions", SessionMessageViewSet, basename="session-message")  # /{session_id}/messages, /compare
+api.register("messages", MessageViewSet, basename="message")
+api.register("messages", ReplyViewSet, basename="reply")  # /{message_id}/stream, /regenerate
+api.register("audio", AudioViewSet, basename="audio")
+
+openai = _router()
+openai.register("audio", OpenAIAudioViewSet, basename="openai-audio")
+
+handler404 = "core.http.api_not_found"
 
 urlpatterns = [
     path("", chat_page, name="home"),
@@ -24,20 +44,13 @@ urlpatterns = [
     path("login/", login_view, name="login"),
     path("logout/", logout_view, name="logout"),
     path("admin/", admin.site.urls),
-    path("healthz", healthz),
-    path("readyz", readyz),
+    path("healthz", HealthzView.as_view()),
+    path("readyz", ReadyzView.as_view()),
     path("api/auth/token", TokenView.as_view()),
-    path("api/sessions/<str:session_id>/messages", session_messages),
-    path("api/sessions/<str:session_id>/compare", session_compare),
-    path("api/messages/<str:message_id>/stream", message_stream),
-    path("api/messages/<str:message_id>/regenerate", message_regenerate_view),
-    path("api/audio/transcriptions", transcriptions),
-    path("api/audio/speech", speech),
-    path("v1/audio/transcriptions", openai_transcriptions),
-    path("v1/audio/speech", speech),
     # Public, like the API contract they describe (and sync views: no async authenticator).
     path("api/schema", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[AllowAny]), name="schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema", authentication_classes=[], permission_classes=[AllowAny]),
          name="docs"),
-    path("api/", include(router.urls)),
+    path("api/", include(api.urls)),
+    path("v1/", include(openai.urls)),
 ]

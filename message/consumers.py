@@ -13,31 +13,26 @@ import uuid
 from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.conf import settings
 from rest_framework import serializers
 
 from chat_session.realtime import session_group
 from chat_session.selectors import chat_session_get
 from core.errors import DomainError, error_body
-from core.fields import StrictCharField
-from message.services import message_cancel, message_load, message_regenerate, message_send
+from message.serializers import MessageCreateSerializer
+from message.services import (
+    message_cancel,
+    message_load,
+    message_regenerate,
+    message_send,
+)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
 
 
-class SendSerializer(serializers.Serializer):
-    content = StrictCharField()
-    parent = serializers.UUIDField(required=False, allow_null=True, default=None)
-    model = serializers.UUIDField(required=False, allow_null=True, default=None)
-
-    def validate_content(self, value: str) -> str:
-        if len(value) > settings.MESSAGE_MAX_CHARS:
-            raise serializers.ValidationError(f"Ensure this field has no more than {settings.MESSAGE_MAX_CHARS} characters.")
-        return value
-
-
 class TargetSerializer(serializers.Serializer):
+    """`cancel` and `regenerate` frames: the message, and for `regenerate` an optional model."""
+
     message = serializers.UUIDField()
     model = serializers.UUIDField(required=False, allow_null=True, default=None)
 
@@ -69,7 +64,8 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
                 raise DomainError("Send a JSON object.", code="invalid", field="type")
             kind = content.get("type")
             if kind == "send":
-                body = self._valid(SendSerializer, content)
+                # The REST body's serializer; `stream` means nothing on a socket (replies always stream).
+                body = self._valid(MessageCreateSerializer, {k: v for k, v in content.items() if k != "stream"})
                 await message_send(
                     session=self.session, content=body["content"], parent_id=body["parent"], model_id=body["model"]
                 )

@@ -1,18 +1,25 @@
-"""Request validation and the REST representation of messages (API.md)."""
+"""Request bodies and output shapes of messages (API.md), one serializer per shape: the
+same classes render the responses, validate the input (REST and WebSocket) and describe
+both in the OpenAPI document."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import MaxLengthValidator, RegexValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.fields import StrictBooleanField, StrictCharField
+from core.schema import NOT_BLANK_NO_NUL, DocumentedPattern
 from message.models import Message
+from message.streaming.payloads import EVENT_TYPES
 
 
 def message_to_dict(message: Message) -> dict[str, Any]:
-    """A message as REST, SSE and WebSocket clients see it (API.md)."""
+    """A message as REST, SSE and WebSocket clients see it: `MessageSerializer`'s output,
+    built directly (it runs for every WebSocket `message_update`)."""
     return {
         "id": str(message.id),
         "session": str(message.session_id),
@@ -39,40 +46,143 @@ def message_to_dict(message: Message) -> dict[str, Any]:
     }
 
 
-class MessageCreateSerializer(serializers.Serializer):
-    """`POST /api/sessions/{id}/messages` body."""
+class BlankAsNullCharField(serializers.CharField):
+    """Text that is `null` when empty."""
 
-    content = StrictCharField()
+    def to_representation(self, value: str) -> str | None:
+        return value or None
+
+
+class UsageSerializer(serializers.Serializer):
+    """Tokens and timings (milliseconds) of a stored turn."""
+
+    prompt_tokens = serializers.IntegerField(allow_null=True)
+    completion_tokens = serializers.IntegerField(allow_null=True)
+    ttfb_ms = serializers.IntegerField(allow_null=True)
+    duration_ms = serializers.IntegerField(allow_null=True)
+    tokens_per_s = serializers.FloatField(allow_null=True)
+
+
+class MessageErrorSerializer(serializers.Serializer):
+    """Why a reply failed: a stable `code` and the provider's `detail`."""
+
+    code = serializers.CharField(source="error_code")
+    detail = serializers.CharField(source="error_text")
+
+
+class MessageSerializer(serializers.Serializer):
+    """A message as REST, SSE (`message_update`) and WebSocket clients see it.
+
+    The fields declare the shape; `to_representation` is `message_to_dict`, the same
+    output built without per-field dispatch (tests check the two agree field by field).
+    """
+
+    id = serializers.UUIDField()
+    session = serializers.UUIDField(source="session_id")
+    parent = serializers.UUIDField(source="parent_id", allow_null=True)
+    role = serializers.ChoiceField(Message.Role.choices)
+    content = serializers.CharField(allow_blank=True)
+    status = serializers.ChoiceField(Message.Status.choices)
+    model = serializers.UUIDField(source="model_id", allow_null=True)
+    error = serializers.SerializerMethodField()
+    tool_calls = serializers.ListField(child=serializers.DictField())
+    tool_call_id = BlankAsNullCharField(allow_null=True)
+    tool_name = BlankAsNullCharField(allow_null=True)
+    is_error = serializers.BooleanField()
+    usage = UsageSerializer(source="*")
+    preferred = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    @extend_schema_field(MessageErrorSerializer(allow_null=True))
+    def get_error(self, message: Message) -> dict[str, str] | None:
+        return MessageErrorSerializer(message).data if message.error_code else None
+
+    def to_representation(self, instance: Message) -> dict[str, Any]:
+        return message_to_dict(instance)
+
+
+class SendResultSerializer(serializers.Serializer):
+    """`POST /api/sessions/{id}/messages` without `stream`: the user message, the final
+    assistant turn, and every message the reply made (tool rounds included)."""
+
+    user = MessageSerializer()
+    assistant = MessageSerializer()
+    messages = MessageSerializer(many=True)
+
+
+class RegenerateResultSerializer(serializers.Serializer):
+    """`POST /api/messages/{id}/regenerate` without `stream`."""
+
+    assistant = MessageSerializer()
+    messages = MessageSerializer(many=True)
+
+
+class CompareResultSerializer(serializers.Serializer):
+    """`POST /api/sessions/{id}/compare` without `stream`: the user message and each model's final reply."""
+
+    user = MessageSerializer()
+    replies = MessageSerializer(many=True)
+
+
+class ServerSentEventSerializer(serializers.Serializer):
+    """One event of a `text/event-stream` response, as `message.streaming.sse` writes it:
+    `id` is the reply's event number (`<message-id>:<n>` in a compare stream) and `data`
+    one line of JSON, the event's payload (`message.streaming.payloads`)."""
+
+    id = serializers.CharField(validators=[RegexValidator(r"^([0-9a-f-]{36}:)?[0-9]+$")])
+    event = serializers.ChoiceField(sorted(EVENT_TYPES))
+    data = serializers.CharField()
+
+
+def _max_chars() -> int:
+    return settings.MESSAGE_MAX_CHARS
+
+
+class MessageContentField(StrictCharField):
+    """Message text: a JSON string, not blank, without NUL, of at most
+    `settings.MESSAGE_MAX_CHARS` characters (read when validating and when documenting)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.validators.append(DocumentedPattern(NOT_BLANK_NO_NUL))
+        self.validators.append(MaxLengthValidator(
+            _max_chars, "Ensure this field has no more than %(limit_value)d characters (it has %(show_value)d)."
+        ))
+
+
+class MessageCreateSerializer(serializers.Serializer):
+    """`POST /api/sessions/{id}/messages` body and the WebSocket `send` frame (without `stream`)."""
+
+    content = MessageContentField()
     parent = serializers.UUIDField(required=False, allow_null=True, default=None)
     model = serializers.UUIDField(required=False, allow_null=True, default=None)
     stream = StrictBooleanField(required=False, default=False)
 
-    def validate_content(self, value: str) -> str:
-        limit = settings.MESSAGE_MAX_CHARS
-        if len(value) > limit:
-            raise serializers.ValidationError(
-                f"Ensure this field has no more than {limit} characters (it has {len(value)}).", code="max_length"
-            )
-        return value
-
 
 class RegenerateSerializer(serializers.Serializer):
-    """`POST /api/messages/{id}/regenerate` body."""
+    """`POST /api/messages/{id}/regenerate` body (optional)."""
 
     model = serializers.UUIDField(required=False, allow_null=True, default=None)
     stream = StrictBooleanField(required=False, default=False)
+
+
+@extend_schema_field({"type": "array", "items": {"type": "string", "format": "uuid"}, "minItems": 2, "maxItems": 8,
+                      "uniqueItems": True})
+class ModelIdsField(serializers.ListField):
+    """Two to eight model ids; `CompareSerializer.validate_models` refuses repeats."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(child=serializers.UUIDField(), min_length=2, max_length=8, **kwargs)
 
 
 class CompareSerializer(serializers.Serializer):
     """`POST /api/sessions/{id}/compare` body."""
 
-    content = StrictCharField()
+    content = MessageContentField()
     parent = serializers.UUIDField(required=False, allow_null=True, default=None)
-    models = serializers.ListField(child=serializers.UUIDField(), min_length=2, max_length=8)
+    models = ModelIdsField()
     stream = StrictBooleanField(required=False, default=False)
-
-    def validate_content(self, value: str) -> str:
-        return MessageCreateSerializer().validate_content(value)
 
     def validate_models(self, value: list) -> list:
         if len(set(value)) != len(value):

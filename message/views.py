@@ -1,132 +1,215 @@
-"""Message endpoints. The collection is a plain async Django view because it answers
-`text/event-stream` (adrf buffers async generator responses, adrf issues #58 and #67)."""
+"""Message endpoints, all adrf viewsets: a session's messages and comparisons
+(`SessionMessageViewSet`), one reply's stream and regeneration (`ReplyViewSet`), and one
+message (`MessageViewSet`).
+
+The streaming answers are `StreamingHttpResponse`s over async generators, which adrf
+hands to the server chunk by chunk (tests/message/test_viewset_streaming.py checks it on
+a real socket). `core.http` keeps these endpoints answering as the plain views they
+replaced: any `Accept` (no 406 for `text/event-stream`), the JSON body read by the view
+with its own error codes, and 405 for undeclared methods.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from collections.abc import AsyncIterator
 
 from adrf import viewsets
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from chat_session.selectors import chat_session_get
 from core.errors import DomainError
-from core.http import api_view, json_body
+from core.http import (
+    AnyAcceptNegotiation,
+    DeclaredMethodsMixin,
+    UnparsedBodyParser,
+    json_body,
+)
 from core.schema import ErrorSerializer
-from core.schema import MessageSerializer as MessageDocSerializer
 from message.models import Message
-from message.serializers import CompareSerializer, MessageCreateSerializer, RegenerateSerializer, message_to_dict
-from message.services import message_cancel, message_list_load, message_load, message_compare, message_prefer, message_regenerate, message_send
+from message.serializers import (
+    CompareResultSerializer,
+    CompareSerializer,
+    MessageCreateSerializer,
+    MessageSerializer,
+    RegenerateResultSerializer,
+    RegenerateSerializer,
+    SendResultSerializer,
+    ServerSentEventSerializer,
+)
+from message.services import (
+    StartedReply,
+    message_cancel,
+    message_compare,
+    message_list_load,
+    message_load,
+    message_prefer,
+    message_regenerate,
+    message_send,
+)
 from message.streaming.replay import reply_stream
 from message.streaming.sse import sse_follow, sse_merge
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+# `Last-Event-ID` is `<n>` or, in a compare stream, `<message-id>:<n>`; empty means none.
+LAST_EVENT_ID = r"^((.*:)?[0-9]+)?$"
+
+_ERRORS = {401: OpenApiResponse(ErrorSerializer, description="Not authenticated"),
+           404: OpenApiResponse(ErrorSerializer, description="Not found (or another user's)")}
+_INVALID = {400: OpenApiResponse(ErrorSerializer, description="Invalid input"), **_ERRORS}
+_SSE = {(200, "text/event-stream"): OpenApiResponse(ServerSentEventSerializer, description="`stream: true`: the events")}
 
 
-def sse_response(stream: Any) -> StreamingHttpResponse:
+def _path_id(name: str) -> OpenApiParameter:
+    return OpenApiParameter(name, OpenApiTypes.UUID, OpenApiParameter.PATH)
+
+
+def sse_response(stream: AsyncIterator[bytes]) -> StreamingHttpResponse:
     """A `text/event-stream` response over an async iterator of encoded events."""
     return StreamingHttpResponse(stream, content_type="text/event-stream; charset=utf-8", headers=SSE_HEADERS)
 
 
-def _sse(log) -> StreamingHttpResponse:
-    return sse_response(sse_follow(log, keepalive_s=settings.SSE_KEEPALIVE_S))
+def _follow(started: StartedReply) -> StreamingHttpResponse:
+    return sse_response(sse_follow(started.generation.log, keepalive_s=settings.SSE_KEEPALIVE_S))
 
 
-async def _finished(started) -> list[dict[str, Any]]:
+async def _finished(started: StartedReply) -> list[Message]:
     """Wait for a generation and return every message it created, in order."""
     await started.generation.finished.wait()
     created = {m.id: m async for m in Message.objects.filter(pk__in=started.generation.message_ids)}
-    return [message_to_dict(created[i]) for i in started.generation.message_ids if i in created]
+    return [created[i] for i in started.generation.message_ids if i in created]
 
 
-@api_view("GET", "POST")
-async def session_messages(request: HttpRequest, user: Any, session_id: str) -> HttpResponse:
-    """`GET` every message of a session; `POST` a user message and generate the reply
-    (`stream: true` answers SSE, otherwise 201 `{"user", "assistant", "messages"}` once
-    the reply is done; `assistant` is the final turn, `messages` every message made)."""
-    session = await chat_session_get(user=user, session_id=session_id)
-    if request.method == "GET":
-        messages = await message_list_load(session=session)
-        return JsonResponse([message_to_dict(m) for m in messages], safe=False)
-    body = MessageCreateSerializer(data=json_body(request))
-    body.is_valid(raise_exception=True)
-    data = body.validated_data
-    started = await message_send(session=session, content=data["content"], parent_id=data["parent"], model_id=data["model"])
-    if data["stream"]:
-        return _sse(started.generation.log)
-    made = await _finished(started)
-    return JsonResponse(
-        {"user": message_to_dict(started.user_message), "assistant": made[-1], "messages": made}, status=201
-    )
+class _StreamingViewSet(DeclaredMethodsMixin, viewsets.ViewSet):
+    content_negotiation_class = AnyAcceptNegotiation
+    parser_classes = [UnparsedBodyParser]
+    lookup_value_regex = "[^/]+"  # a malformed id reaches the view and answers the JSON 404
 
 
-@api_view("GET")
-async def message_stream(request: HttpRequest, user: Any, message_id: str) -> HttpResponse:
-    """SSE of one reply from the event after `Last-Event-ID` (or `?after=N`), live until `done`."""
-    message = await message_load(user=user, message_id=message_id)
-    raw = request.headers.get("Last-Event-ID") or request.GET.get("after") or "0"
+class SessionMessageViewSet(_StreamingViewSet):
+    """`/api/sessions/{session_id}/messages` (GET, POST) and `/compare` (POST)."""
+
+    lookup_url_kwarg = "session_id"
+
+    @extend_schema(methods=["GET"], operation_id="session_messages_list", tags=["messages"],
+                   summary="Every message of a session (all branches), oldest first",
+                   parameters=[_path_id("session_id")], responses={200: MessageSerializer(many=True), **_ERRORS})
+    @extend_schema(methods=["POST"], operation_id="session_messages_create", tags=["messages"],
+                   summary="Send a message and generate the reply (SSE with `stream: true`)",
+                   parameters=[_path_id("session_id")], request={"application/json": MessageCreateSerializer},
+                   responses={201: SendResultSerializer, **_SSE, **_INVALID})
+    @action(detail=True, methods=["get", "post"])
+    async def messages(self, request: Request, session_id: str) -> HttpResponse:
+        """`GET` every message; `POST` a user message and generate the reply: SSE with
+        `stream: true`, else 201 `{"user", "assistant", "messages"}` once it is done."""
+        session = await chat_session_get(user=request.user, session_id=session_id)
+        if request.method == "GET":
+            return Response(MessageSerializer(await message_list_load(session=session), many=True).data)
+        body = MessageCreateSerializer(data=json_body(request))
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        started = await message_send(session=session, content=data["content"], parent_id=data["parent"], model_id=data["model"])
+        if data["stream"]:
+            return _follow(started)
+        made = await _finished(started)
+        result = {"user": started.user_message, "assistant": made[-1], "messages": made}
+        return Response(SendResultSerializer(result).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(operation_id="session_compare", tags=["messages"], summary="One prompt, several models at once",
+                   parameters=[_path_id("session_id")], request={"application/json": CompareSerializer},
+                   responses={201: CompareResultSerializer, **_SSE, **_INVALID})
+    @action(detail=True, methods=["post"])
+    async def compare(self, request: Request, session_id: str) -> HttpResponse:
+        """One user message, one reply per model generated concurrently: one SSE stream of
+        every reply's events (ids `<message-id>:<n>`), else 201 `{"user", "replies"}`."""
+        session = await chat_session_get(user=request.user, session_id=session_id)
+        body = CompareSerializer(data=json_body(request))
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        run = await message_compare(session=session, content=data["content"], model_ids=data["models"], parent_id=data["parent"])
+        if data["stream"]:
+            return sse_response(sse_merge([r.generation.log for r in run.replies], keepalive_s=settings.SSE_KEEPALIVE_S))
+        replies = [(await _finished(r))[-1] for r in run.replies]
+        result = {"user": run.user_message, "replies": replies}
+        return Response(CompareResultSerializer(result).data, status=status.HTTP_201_CREATED)
+
+
+def _resume_after(request: Request) -> int:
+    """The event number a stream resumes after: `Last-Event-ID` wins over `?after=`, and
+    both must be well formed when given."""
+    header = re.fullmatch(LAST_EVENT_ID, request.headers.get("Last-Event-ID", ""))
+    query = request.query_params.getlist("after")
+    if header is None or len(query) > 1 or (query and not re.fullmatch("[0-9]+", query[0])):
+        raise DomainError("Must be a non-negative event number.", code="invalid_after", field="after")
+    raw = (header.group(0).rsplit(":", 1)[-1] if header.group(0) else "") or (query[0] if query else "0")
     try:
-        after = int(raw.rsplit(":", 1)[-1])
-        if after < 0:
-            raise ValueError
-    except ValueError:
+        return int(raw)
+    except ValueError:  # more digits than int() reads
         raise DomainError("Must be a non-negative event number.", code="invalid_after", field="after") from None
-    return sse_response(reply_stream(message, after=after, keepalive_s=settings.SSE_KEEPALIVE_S))
 
 
-@api_view("POST")
-async def message_regenerate_view(request: HttpRequest, user: Any, message_id: str) -> HttpResponse:
-    """A new assistant sibling (`{"model"?, "stream"?}`); SSE or 201 with the new reply when done."""
-    message = await message_load(user=user, message_id=message_id)
-    body = RegenerateSerializer(data=json_body(request) if request.body else {})
-    body.is_valid(raise_exception=True)
-    started = await message_regenerate(message=message, model_id=body.validated_data["model"])
-    if body.validated_data["stream"]:
-        return _sse(started.generation.log)
-    made = await _finished(started)
-    return JsonResponse({"assistant": made[-1], "messages": made}, status=201)
+class ReplyViewSet(_StreamingViewSet):
+    """`/api/messages/{message_id}/stream` (GET) and `/regenerate` (POST)."""
 
+    lookup_url_kwarg = "message_id"
 
-@api_view("POST")
-async def session_compare(request: HttpRequest, user: Any, session_id: str) -> HttpResponse:
-    """One user message, one reply per model generated concurrently. `stream: true` answers
-    one SSE stream of every reply's events (ids `<message-id>:<n>`), otherwise 201
-    `{"user", "replies"}` once every reply is done."""
-    session = await chat_session_get(user=user, session_id=session_id)
-    body = CompareSerializer(data=json_body(request))
-    body.is_valid(raise_exception=True)
-    data = body.validated_data
-    run = await message_compare(session=session, content=data["content"], model_ids=data["models"], parent_id=data["parent"])
-    if data["stream"]:
-        return sse_response(sse_merge([r.generation.log for r in run.replies], keepalive_s=settings.SSE_KEEPALIVE_S))
-    replies = [(await _finished(r))[-1] for r in run.replies]
-    return JsonResponse({"user": message_to_dict(run.user_message), "replies": replies}, status=201)
+    @extend_schema(operation_id="message_stream", tags=["messages"], summary="Follow or replay a reply as SSE",
+                   parameters=[_path_id("message_id"),
+                               OpenApiParameter("after", {"type": "integer", "minimum": 0}, OpenApiParameter.QUERY,
+                                                description="Resume after this event number"),
+                               OpenApiParameter("Last-Event-ID", {"type": "string", "pattern": LAST_EVENT_ID},
+                                                OpenApiParameter.HEADER, description="Resume after this event id (wins over `after`)")],
+                   responses={(200, "text/event-stream"): ServerSentEventSerializer, **_INVALID})
+    @action(detail=True, methods=["get"])
+    async def stream(self, request: Request, message_id: str) -> HttpResponse:
+        """SSE of one reply from the event after `Last-Event-ID` (or `?after=N`), live until `done`."""
+        message = await message_load(user=request.user, message_id=message_id)
+        after = _resume_after(request)
+        return sse_response(reply_stream(message, after=after, keepalive_s=settings.SSE_KEEPALIVE_S))
 
-
-_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)
-_ONE = {200: MessageDocSerializer, 404: ErrorSerializer}
+    @extend_schema(operation_id="message_regenerate", tags=["messages"], summary="A new reply beside this one",
+                   parameters=[_path_id("message_id")], request={"application/json": RegenerateSerializer},
+                   responses={201: RegenerateResultSerializer, **_SSE, **_INVALID})
+    @action(detail=True, methods=["post"])
+    async def regenerate(self, request: Request, message_id: str) -> HttpResponse:
+        """A new assistant sibling (`{"model"?, "stream"?}`); SSE or 201 `{"assistant", "messages"}` when done."""
+        message = await message_load(user=request.user, message_id=message_id)
+        body = RegenerateSerializer(data=json_body(request, optional=True))
+        body.is_valid(raise_exception=True)
+        started = await message_regenerate(message=message, model_id=body.validated_data["model"])
+        if body.validated_data["stream"]:
+            return _follow(started)
+        made = await _finished(started)
+        return Response(RegenerateResultSerializer({"assistant": made[-1], "messages": made}).data, status=status.HTTP_201_CREATED)
 
 
 class MessageViewSet(viewsets.ViewSet):
     """`GET /api/messages/{id}`; `POST /api/messages/{id}/cancel` and `/prefer`."""
 
-    @extend_schema(operation_id="messages_retrieve", parameters=[_ID], responses=_ONE)
-    async def aretrieve(self, request: Request, pk: str) -> Response:
-        return Response(message_to_dict(await message_load(user=request.user, message_id=pk)))
+    lookup_value_regex = "[^/]+"  # a malformed id reaches the view and answers the JSON 404
 
-    @extend_schema(operation_id="messages_prefer", parameters=[_ID], request=None, responses={**_ONE, 400: ErrorSerializer})
+    @extend_schema(operation_id="messages_retrieve", tags=["messages"], parameters=[_path_id("id")],
+                   responses={200: MessageSerializer, **_ERRORS})
+    async def aretrieve(self, request: Request, pk: str) -> Response:
+        return Response(MessageSerializer(await message_load(user=request.user, message_id=pk)).data)
+
+    @extend_schema(operation_id="messages_prefer", tags=["messages"], parameters=[_path_id("id")], request=None,
+                   responses={200: MessageSerializer, **_INVALID})
     @action(detail=True, methods=["post"])
     async def prefer(self, request: Request, pk: str) -> Response:
         message = await message_load(user=request.user, message_id=pk)
-        return Response(message_to_dict(await message_prefer(message=message)))
+        return Response(MessageSerializer(await message_prefer(message=message)).data)
 
-    @extend_schema(operation_id="messages_cancel", parameters=[_ID], request=None, responses=_ONE)
+    @extend_schema(operation_id="messages_cancel", tags=["messages"], parameters=[_path_id("id")], request=None,
+                   responses={200: MessageSerializer, **_ERRORS})
     @action(detail=True, methods=["post"])
     async def cancel(self, request: Request, pk: str) -> Response:
         message = await message_load(user=request.user, message_id=pk)
-        return Response(message_to_dict(await message_cancel(message=message)))
+        return Response(MessageSerializer(await message_cancel(message=message)).data)

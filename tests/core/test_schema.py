@@ -3,9 +3,9 @@
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
-from core.schema import MessageSerializer, ModelSerializer
+from ai_model.serializers import AIModelSerializer as ModelSerializer
 from message.models import Message
-from message.serializers import message_to_dict
+from message.serializers import MessageSerializer, message_to_dict
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,11 +39,35 @@ def test_documented_shapes_match_real_responses(user):
     session = ChatSession.objects.create(owner=user)
     message = Message.objects.create(session=session, role="user", content="hi")
     assert set(MessageSerializer().fields) == set(message_to_dict(message))
-    from ai_model.serializers import ai_model_to_dict
     from ai_model.services import local_model_ensure
 
     model, _ = local_model_ensure()
-    assert set(ModelSerializer().fields) == set(ai_model_to_dict(model, is_available=True))
+    assert set(ModelSerializer().fields) == set(ModelSerializer(model, context={"available": {model.id: True}}).data)
+
+
+def test_message_serializer_fields_render_what_message_to_dict_builds(user):
+    """`MessageSerializer` renders with `message_to_dict`; DRF's field-by-field rendering of
+    its declared fields must give the same dict, for every kind of message."""
+    from rest_framework import serializers
+
+    from chat_session.models import ChatSession
+
+    session = ChatSession.objects.create(owner=user)
+    question = Message.objects.create(session=session, role="user", content="hi")
+    messages = [
+        question,
+        Message.objects.create(session=session, parent=question, role="assistant", content="partial", status="error",
+                               error_code="timeout", error_text="slow", prompt_tokens=3, completion_tokens=4, ttfb_ms=5,
+                               duration_ms=60, tokens_per_s=12.5, preferred=True,
+                               tool_calls=[{"id": "c1", "name": "clock", "arguments": {"tz": "UTC"}}]),
+        Message.objects.create(session=session, parent=question, role="tool", content="12:00", tool_call_id="c1",
+                               tool_name="clock", is_error=True),
+    ]
+    for message in messages:
+        message.refresh_from_db()
+        generic = serializers.Serializer.to_representation(MessageSerializer(), message)
+        assert generic == message_to_dict(message) == MessageSerializer(message).data
+        assert list(generic) == list(message_to_dict(message))
 
 
 def test_every_reference_resolves():
