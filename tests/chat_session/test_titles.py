@@ -6,7 +6,7 @@ from ai_model.errors import ProviderConnectionError
 from ai_model.models import AIModel
 from chat_session.models import ChatSession
 from chat_session.titles import clean_title, titles_settle
-from tests.message.test_websocket import connect, receive_until
+from tests.message.helpers import connect, receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

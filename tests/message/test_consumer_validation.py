@@ -5,7 +5,7 @@ import pytest
 
 from message.consumers import SessionConsumer
 from message.models import Message
-from tests.message.test_websocket import connect, final_update, receive_until
+from tests.message.helpers import connect, final_update, receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

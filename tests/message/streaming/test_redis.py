@@ -10,7 +10,7 @@ from message.models import Message
 from message.generation.registry import CANCEL_CHANNEL
 from message.streaming.log import RedisEventLog, event_log_find
 from tests.fakes import read_sse
-from tests.message.test_generation import slow_tokens, wait_final
+from tests.message.helpers import slow_tokens, wait_final
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 

@@ -13,21 +13,12 @@ import pytest
 from accounts.services import api_token_create
 from message.models import Message
 from message.views import ReplyViewSet, SessionMessageViewSet
-from tests.fakes import serve
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SSE = {"Accept": "text/event-stream"}
 GAP_S = 0.25
 TOKENS = 5
-
-
-@pytest.fixture
-def live_url():
-    from config.asgi import application
-
-    with serve(application) as url:
-        yield url
 
 
 @pytest.fixture

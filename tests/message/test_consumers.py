@@ -8,33 +8,9 @@ from channels.testing import WebsocketCommunicator
 from accounts.services import api_token_create
 from config.asgi import application
 from message.models import Message
-from tests.message.test_generation import slow_tokens
+from tests.message.helpers import ORIGIN, connect, final_update, receive_until, slow_tokens
 
 pytestmark = pytest.mark.django_db(transaction=True)
-ORIGIN = [(b"origin", b"http://127.0.0.1:8000")]
-
-
-async def connect(session, user, *, token=True, headers=ORIGIN):
-    key = (await api_token_create(user=user))[1] if token else ""
-    path = f"/ws/sessions/{session.id}" + (f"?token={key}" if token else "")
-    communicator = WebsocketCommunicator(application, path, headers=headers)
-    connected, code = await communicator.connect()
-    return communicator, connected, code
-
-
-async def receive_until(communicator, predicate, timeout=10):
-    seen = []
-    async with asyncio.timeout(timeout):
-        while True:
-            frame = await communicator.receive_json_from(timeout=timeout)
-            seen.append(frame)
-            if predicate(frame):
-                return seen
-
-
-def final_update(frame):
-    return frame["type"] == "message_update" and frame["message"]["role"] == "assistant" and frame["message"]["status"] in (
-        "complete", "cancelled", "error")
 
 
 async def test_send_streams_deltas_and_final_update(session, user, fake_provider, settings):

@@ -10,17 +10,8 @@ from httpx_sse import aconnect_sse
 
 from accounts.services import api_token_create
 from message.models import Message
-from tests.fakes import serve
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def live_url():
-    from config.asgi import application
-
-    with serve(application) as url:
-        yield url
 
 
 async def test_first_delta_arrives_before_the_last_token_is_produced(live_url, user, session, fake_provider):
