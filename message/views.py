@@ -3,7 +3,7 @@
 message (`MessageViewSet`).
 
 The streaming answers are `StreamingHttpResponse`s over async generators, which adrf
-hands to the server chunk by chunk (tests/message/test_viewset_streaming.py checks it on
+hands to the server chunk by chunk (tests/message/streaming/test_viewset_streaming.py checks it on
 a real socket). `core.http` keeps these endpoints answering as the plain views they
 replaced: any `Accept` (no 406 for `text/event-stream`), the JSON body read by the view
 with its own error codes, and 405 for undeclared methods.
