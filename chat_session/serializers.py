@@ -9,7 +9,7 @@ from rest_framework.fields import empty
 
 from ai_model.selectors import usable_models
 from chat_session.models import ChatSession
-from core.fields import StrictCharField
+from core.fields import StrictCharField, StrictUUIDField
 from core.schema import NO_NUL, DocumentedPattern
 
 
@@ -38,7 +38,7 @@ class ChatSessionWriteSerializer(serializers.Serializer):
     """Body of session create (`{"title"?, "model"?}`) and PATCH (also `{"active_leaf"}`:
     switch the branch shown to the one ending at that message)."""
 
-    active_leaf = serializers.UUIDField(required=False)
+    active_leaf = StrictUUIDField(required=False)
 
     title = StrictCharField(max_length=200, required=False, allow_blank=True, trim_whitespace=True,
                             validators=[DocumentedPattern(NO_NUL)])

@@ -23,3 +23,13 @@ class StrictBooleanField(serializers.BooleanField):
         if not isinstance(data, bool):
             self.fail("invalid", input=data)
         return data
+
+
+class StrictUUIDField(serializers.UUIDField):
+    """A UUIDField that accepts only JSON strings (DRF's also turns integers, and so
+    `true`, into UUIDs)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)

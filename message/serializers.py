@@ -11,7 +11,7 @@ from django.core.validators import MaxLengthValidator, RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.fields import StrictBooleanField, StrictCharField
+from core.fields import StrictBooleanField, StrictCharField, StrictUUIDField
 from core.schema import NOT_BLANK_NO_NUL, DocumentedPattern
 from message.models import Message
 from message.streaming.payloads import EVENT_TYPES
@@ -155,15 +155,15 @@ class MessageCreateSerializer(serializers.Serializer):
     """`POST /api/sessions/{id}/messages` body and the WebSocket `send` frame (without `stream`)."""
 
     content = MessageContentField()
-    parent = serializers.UUIDField(required=False, allow_null=True, default=None)
-    model = serializers.UUIDField(required=False, allow_null=True, default=None)
+    parent = StrictUUIDField(required=False, allow_null=True, default=None)
+    model = StrictUUIDField(required=False, allow_null=True, default=None)
     stream = StrictBooleanField(required=False, default=False)
 
 
 class RegenerateSerializer(serializers.Serializer):
     """`POST /api/messages/{id}/regenerate` body (optional)."""
 
-    model = serializers.UUIDField(required=False, allow_null=True, default=None)
+    model = StrictUUIDField(required=False, allow_null=True, default=None)
     stream = StrictBooleanField(required=False, default=False)
 
 
@@ -173,14 +173,14 @@ class ModelIdsField(serializers.ListField):
     """Two to eight model ids; `CompareSerializer.validate_models` refuses repeats."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(child=serializers.UUIDField(), min_length=2, max_length=8, **kwargs)
+        super().__init__(child=StrictUUIDField(), min_length=2, max_length=8, **kwargs)
 
 
 class CompareSerializer(serializers.Serializer):
     """`POST /api/sessions/{id}/compare` body."""
 
     content = MessageContentField()
-    parent = serializers.UUIDField(required=False, allow_null=True, default=None)
+    parent = StrictUUIDField(required=False, allow_null=True, default=None)
     models = ModelIdsField()
     stream = StrictBooleanField(required=False, default=False)
 

@@ -35,6 +35,9 @@ async def _assert_rejected(api, session, body, field, *, raw=None):
         ({"content": "hi", "stream": "yes"}, "stream"),
         ({"content": "hi", "parent": "not-a-uuid"}, "parent"),
         ({"content": "hi", "model": 7}, "model"),
+        # DRF's UUIDField would take an integer (and so `true`) as a UUID.
+        ({"content": "hi", "parent": True}, "parent"),
+        ({"content": "hi", "parent": 1}, "parent"),
     ],
 )
 async def test_invalid_fields(api, session, body, field):
@@ -69,6 +72,8 @@ async def test_session_create_rejects_bad_fields(api):
     res = await api.post("/api/sessions", json={"title": 5, "model": "nope"})
     assert res.status_code == 400
     assert {"title", "model"} <= set(res.json()["detail"])
+    res = await api.post("/api/sessions", json={"active_leaf": True})  # found by schemathesis
+    assert res.status_code == 400 and set(res.json()["detail"]) == {"active_leaf"}
     res = await api.post("/api/sessions", content=b"{", headers={"Content-Type": "application/json"})
     assert res.status_code == 400 and res.json()["code"] == "malformed_json"
     assert await ChatSession.objects.acount() == 0
