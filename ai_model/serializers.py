@@ -20,7 +20,7 @@ from ai_model.speech.tts import (
     SpeechRequest,
     speech_validate,
 )
-from core.schema import NOT_BLANK, DocumentedPattern
+from core.schema import NOT_BLANK_NO_NUL, DocumentedPattern
 
 TRANSCRIPTION_FORMATS = ("json", "text", "verbose_json")
 
@@ -99,7 +99,7 @@ class SpeechRequestSerializer(serializers.Serializer):
     `speech_request` checks it with `speech_validate`, whose error codes clients rely on."""
 
     input = serializers.CharField(validators=[
-        MaxLengthValidator(lambda: settings.TTS_MAX_CHARS), DocumentedPattern(NOT_BLANK)])
+        MaxLengthValidator(lambda: settings.TTS_MAX_CHARS), DocumentedPattern(NOT_BLANK_NO_NUL)])
     voice = serializers.ChoiceField(
         sorted(LOCAL_VOICES | OPENAI_VOICES), required=False, allow_blank=True, allow_null=True,
         help_text="The local engine's voices (OpenAI's names are accepted); a remote engine takes its own.")

@@ -93,6 +93,8 @@ def speech_validate(*, input: Any, voice: Any, response_format: Any, speed: Any,
     """A checked SpeechRequest; raises SpeechInputError naming the field at fault."""
     if not isinstance(input, str) or not input.strip():
         raise SpeechInputError("Give the text to speak in `input`.", code="empty_input", field="input")
+    if "\x00" in input:  # espeak (Piper's phonemizer) refuses it; a text never needs it
+        raise SpeechInputError("`input` contains a NUL character.", code="invalid_input", field="input")
     if len(input) > settings.TTS_MAX_CHARS:
         raise SpeechInputError(f"`input` is longer than {settings.TTS_MAX_CHARS} characters.", code="input_too_long", field="input")
     response_format = response_format or "wav"
