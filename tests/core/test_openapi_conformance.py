@@ -65,9 +65,9 @@ def test_text_patterns_mean_what_the_checks_do(schema):
     content = jsonschema_rs.validator_for(props["MessageCreateRequest"]["properties"]["content"])
     speech = jsonschema_rs.validator_for(props["SpeechRequestRequest"]["properties"]["input"])
     for char in map(chr, [*range(0x3100), 0x205F, 0xFEFF]):
-        assert speech.is_valid(char) == bool(char.strip()), hex(ord(char))
-        assert content.is_valid(char) == (bool(char.strip()) and char != "\x00"), hex(ord(char))
-        assert content.is_valid(f"a{char}b") == (char != "\x00"), hex(ord(char))
+        for text in (content, speech):  # both refuse NUL (espeak cannot speak it either)
+            assert text.is_valid(char) == (bool(char.strip()) and char != "\x00"), hex(ord(char))
+            assert text.is_valid(f"a{char}b") == (char != "\x00"), hex(ord(char))
 
 
 async def test_undeclared_methods_answer_405_with_allow_before_authentication(anon):
