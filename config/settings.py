@@ -115,6 +115,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Channels / Redis ---------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# Every Redis command must answer within this (s); blocking reads block for one second less.
+REDIS_SOCKET_TIMEOUT_S = env.float("REDIS_SOCKET_TIMEOUT_S", default=10.0)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {

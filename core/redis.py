@@ -18,10 +18,24 @@ def redis_enabled() -> bool:
 
 
 def redis_client_create() -> Any:
-    """A new `redis.asyncio.Redis` on `REDIS_URL` (pooled connections; connects on first use)."""
+    """A new `redis.asyncio.Redis` on `REDIS_URL` (pooled connections; connects on first use).
+
+    Every command, blocking reads included, must answer within `REDIS_SOCKET_TIMEOUT_S`
+    (redis-py's default is 5 s); blocking commands block for less (`redis_block_ms`).
+    """
     import redis.asyncio as redis
 
-    return redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3, health_check_interval=30)
+    return redis.Redis.from_url(
+        settings.REDIS_URL, socket_connect_timeout=3, socket_timeout=settings.REDIS_SOCKET_TIMEOUT_S,
+        health_check_interval=30,
+    )
+
+
+def redis_block_ms(timeout_s: float) -> int:
+    """How long one blocking command (XREAD BLOCK) may wait, in ms: `timeout_s`, but at most
+    one second less than the socket timeout, so the server answers before the client gives up."""
+    limit = max(0.1, settings.REDIS_SOCKET_TIMEOUT_S - 1.0)
+    return max(1, int(min(timeout_s, limit) * 1000))
 
 
 def redis_client() -> Any:

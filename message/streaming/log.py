@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
-from core.redis import redis_client, redis_enabled
+from core.redis import redis_block_ms, redis_client, redis_enabled
 from core.runtime import runtime
 from message.streaming.payloads import Payload
 
@@ -109,7 +109,16 @@ class RedisEventLog:
         return ReplyEvent(self._seq, event, data)
 
     async def read_after(self, seq: int, timeout: float) -> list[ReplyEvent]:
-        reply = await redis_client().xread({self.key: f"0-{seq}"}, block=max(1, int(timeout * 1000)), count=500)
+        # Blocks in slices shorter than the client's socket timeout: one XREAD blocking for
+        # the whole keep-alive interval (15 s) outlived redis-py's 5 s and killed the follower.
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            remaining = deadline - asyncio.get_running_loop().time()
+            reply = await redis_client().xread(
+                {self.key: f"0-{seq}"}, block=redis_block_ms(max(0.001, remaining)), count=500
+            )
+            if reply or asyncio.get_running_loop().time() >= deadline:
+                break
         events = []
         for _key, entries in reply or []:
             for entry_id, fields in entries:

@@ -86,3 +86,30 @@ async def test_readyz_checks_redis(redis_mode):
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url="http://127.0.0.1") as client:
         res = await client.get("/readyz")
     assert res.status_code == 200 and res.json()["checks"] == {"database": "ok", "redis": "ok"}
+
+
+async def test_a_slow_first_token_gets_keepalives_not_a_redis_timeout(redis_mode, api, session, fake_provider, settings):
+    """Issue 9, defect 1: a follower blocked in XREAD longer than the Redis client's socket
+    timeout (redis-py's default is 5 s) died with `TimeoutError: Timeout reading from ...`."""
+    settings.SSE_KEEPALIVE_S = 6  # longer than redis-py's default socket timeout (5 s), as 15 s is
+    settings.REDIS_SOCKET_TIMEOUT_S = 2
+    from config.runtime import Runtime
+    from core.runtime import runtime_install
+
+    await redis_mode.close()
+    runtime_install(fresh := Runtime())  # a client built with the short socket timeout
+    try:
+        fake_provider.enqueue([7.0, "late", " but here"])
+        started = asyncio.get_running_loop().time()
+        chunks = []
+        async with api.stream("POST", f"/api/sessions/{session.id}/messages", json={"content": "hi", "stream": True}) as res:
+            async for chunk in res.aiter_text():
+                chunks.append((asyncio.get_running_loop().time() - started, chunk))
+        body = "".join(c for _, c in chunks)
+        assert body.count(": keep-alive") >= 1, body
+        assert "event: done" in body and '"status":"complete"' in body
+        reply_id = body.split('"role":"assistant"')[0].rsplit('"id":"', 1)[1].split('"')[0]
+        reply = await wait_final(reply_id)
+        assert reply.status == "complete" and reply.content == "late but here"
+    finally:
+        await fresh.close()
