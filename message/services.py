@@ -118,7 +118,8 @@ async def message_cancel(*, message: Message, wait_s: float = 2.0) -> Message:
     if generation is not None:
         # (The message may already be final while its generation goes on: a turn that
         # asked for tools is stored before they run.)
-        await asyncio.wait_for(asyncio.shield(generation.finished.wait()), wait_s)
+        # Never raises: past `wait_s` the answer is the state stored so far.
+        await asyncio.wait({asyncio.ensure_future(generation.finished.wait())}, timeout=wait_s)
     else:  # running on another worker: watch the database for its final write
         deadline = asyncio.get_running_loop().time() + wait_s
         while asyncio.get_running_loop().time() < deadline:

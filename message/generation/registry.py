@@ -49,9 +49,13 @@ class Generation:
     def current_id(self) -> uuid.UUID:
         return self.message_ids[-1]
 
+    #: Set by the first `stop()`; later ones change nothing.
+    stopping: bool = False
+
     def stop(self, status: str = Status.CANCELLED) -> None:
-        """Cancel the task; the reply is stored with `status` and the text so far."""
-        if self.task is not None and not self.task.done():
+        """Cancel the task once; the reply is stored with `status` and the text so far."""
+        if self.task is not None and not self.task.done() and not self.stopping:
+            self.stopping = True
             self.stop_status = status
             self.task.cancel()
 

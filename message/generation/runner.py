@@ -117,10 +117,13 @@ class Runner:
             generation.turn = generation.turn or Turn()
             generation.turn.error = StreamError(code="internal_error", detail=f"{type(exc).__name__}")
         finally:
-            # Shielded: a cancelled generation must still store what it has and close its log.
-            await asyncio.shield(self._finish(current, status=status, started=started))
-            generations().remove(generation)
-            generation.finished.set()
+            # A task of its own, shielded: a cancelled generation must still store what it has
+            # and close its log, and it leaves the registry when that is done, even if this
+            # task is cancelled again meanwhile (a second cancel, shutdown).
+            registry = generations()
+            finish = asyncio.get_running_loop().create_task(self._finish(current, status=status, started=started))
+            finish.add_done_callback(lambda _: (registry.remove(generation), generation.finished.set()))
+            await asyncio.shield(finish)
 
     async def _stream_turn(
         self, message: Message, chain: list[AIModel], position: int, context: list[ChatMessage], *, tools: bool,

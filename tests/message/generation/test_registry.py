@@ -58,3 +58,33 @@ async def test_shutdown_stores_running_replies_as_interrupted(session, fake_prov
     reply = await Message.objects.aget(pk=started.reply.id)
     assert reply.status == "interrupted" and reply.content.startswith("t0 ") and reply.error_code == "interrupted"
     assert started.generation.log.events[-1].event == "done"
+
+
+async def test_two_cancels_at_once_both_answer_and_the_reply_leaves_the_registry(api, session, fake_provider, monkeypatch):
+    """Issue 9, defect 4: a second cancel landing while the first one's final write ran
+    interrupted the runner's clean-up: it answered 500 after 2 s, the generation never left
+    the registry, and every later cancel of that reply answered 500 too."""
+    from message.generation.store import ReplyStore
+    from message.services import message_send
+
+    original = ReplyStore.turn_finish
+
+    async def slow_final_write(self, *args, **kwargs):
+        await asyncio.sleep(0.3)  # the window in which the second cancel arrives
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ReplyStore, "turn_finish", slow_final_write)
+    fake_provider.enqueue(slow_tokens(200, delay=0.02))
+    started = await message_send(session=session, content="go")
+    while not any(e.event == "delta" for e in started.generation.log.events):
+        await asyncio.sleep(0.01)
+    url = f"/api/messages/{started.reply.id}/cancel"
+    first = asyncio.ensure_future(api.post(url))
+    await asyncio.sleep(0.1)  # the first cancel's final write is under way
+    second = await api.post(url)
+    assert (await first).status_code == 200 and second.status_code == 200, second.text
+    assert second.json()["status"] == "cancelled"
+    assert generations().get(started.reply.id) is None and started.generation.finished.is_set()
+    later = await api.post(url)
+    assert later.status_code == 200 and later.json()["status"] == "cancelled"
+    assert [e.event for e in started.generation.log.events].count("done") == 1
