@@ -11,7 +11,7 @@ from channels.layers import get_channel_layer
 from chat_session.realtime import session_group
 from message.models import Message
 from message.serializers import message_to_dict
-from message.streaming.log import EventLog
+from message.streaming.log import EventLog, EventLogUnavailable
 from message.streaming.payloads import Delta, Payload, message_created
 
 logger = logging.getLogger(__name__)
@@ -29,9 +29,18 @@ class Publisher:
         self.log = log
         self.group = session_group(session_id)
         self.layer = get_channel_layer()
+        #: The log's store failed once; events then go to WebSocket clients only.
+        self.log_lost = False
 
     async def emit(self, payload: Payload) -> None:
-        await self.log.append(payload)
+        if not self.log_lost:
+            try:
+                await self.log.append(payload)
+            except EventLogUnavailable as exc:
+                # The reply goes on and is stored; followers find it in the database. Later
+                # events are not appended, so the log never shows a gap.
+                logger.warning("event log of %s lost: %s", self.log.message_id, exc)
+                self.log_lost = True
         if isinstance(payload, Delta):
             await self._group_send({"type": "message.stream", "message": payload.message, "delta": payload.text})
 

@@ -26,6 +26,10 @@ from core.runtime import runtime
 from message.streaming.payloads import Payload
 
 
+class EventLogUnavailable(Exception):
+    """The log's store (Redis) does not answer; the reply itself goes on and is stored."""
+
+
 @dataclass(frozen=True)
 class ReplyEvent:
     """One numbered event of a reply's stream."""
@@ -99,13 +103,19 @@ class RedisEventLog:
         self._seq = 0
 
     async def append(self, payload: Payload) -> ReplyEvent:
-        self._seq += 1
+        """Raises EventLogUnavailable when Redis does not answer."""
+        from redis.exceptions import RedisError
+
         client = redis_client()
         event, data = payload.EVENT, payload.as_data()
         fields = {"e": event, "d": json.dumps(data, separators=(",", ":"))}
-        await client.xadd(self.key, fields, id=f"0-{self._seq}", maxlen=self.MAXLEN, approximate=True)
-        if event == "done":
-            await client.expire(self.key, int(settings.EVENT_LOG_RETENTION_S))
+        try:
+            await client.xadd(self.key, fields, id=f"0-{self._seq + 1}", maxlen=self.MAXLEN, approximate=True)
+            self._seq += 1
+            if event == "done":
+                await client.expire(self.key, int(settings.EVENT_LOG_RETENTION_S))
+        except (RedisError, OSError) as exc:
+            raise EventLogUnavailable(f"Redis did not take event {event}: {type(exc).__name__}: {exc}") from exc
         return ReplyEvent(self._seq, event, data)
 
     async def read_after(self, seq: int, timeout: float) -> list[ReplyEvent]:

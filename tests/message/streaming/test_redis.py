@@ -113,3 +113,56 @@ async def test_a_slow_first_token_gets_keepalives_not_a_redis_timeout(redis_mode
         assert reply.status == "complete" and reply.content == "late but here"
     finally:
         await fresh.close()
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A Redis server of this test's own, on a free port, that the test may stop."""
+    import shutil
+    import subprocess
+
+    from tests.fakes import free_port
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("no redis-server binary to start a Redis of the test's own")
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            break
+        except OSError:
+            import time
+
+            time.sleep(0.05)
+    yield process, f"redis://127.0.0.1:{port}/0"
+    process.kill()
+    process.wait()
+
+
+async def test_redis_going_away_mid_reply_does_not_abort_it(own_redis, api, session, fake_provider, settings, runtime):
+    """Issue 9, defect 3: the event-log append raised, which aborted a healthy generation,
+    and the non-streaming POST never returned."""
+    from config.runtime import Runtime
+    from core.runtime import runtime_install
+
+    process, url = own_redis
+    settings.REDIS_URL = url
+    settings.STREAM_COALESCE_MS = 0
+    await runtime.close()
+    runtime_install(fresh := Runtime())
+    try:
+        fake_provider.enqueue(slow_tokens(30, delay=0.02))
+        post = asyncio.ensure_future(api.post(f"/api/sessions/{session.id}/messages", json={"content": "go"}))
+        await asyncio.sleep(0.25)
+        process.kill()  # Redis dies mid-reply
+        res = await asyncio.wait_for(post, 15)
+        assert res.status_code == 201, res.text
+        reply = res.json()["assistant"]
+        assert reply["status"] == "complete" and reply["content"] == "".join(f"t{i} " for i in range(30))
+    finally:
+        await fresh.close()
