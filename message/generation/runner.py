@@ -35,7 +35,7 @@ from message.generation.registry import Generation, generations
 from message.generation.store import ReplyStore, Status
 from message.generation.turn import Turn
 from message.streaming.coalesce import Coalescer
-from message.streaming.log import EventLog, event_log_create
+from message.streaming.log import event_log_create
 from message.streaming.payloads import Delta, Fallback, ToolCallMade, ToolResultMade, closing_events, usage_report
 
 if TYPE_CHECKING:
@@ -51,15 +51,13 @@ async def generation_start(
     ai_model: AIModel,
     context: list[ChatMessage],
     before: Iterable[Message] = (),
-    log: EventLog | None = None,
-    store: ReplyStore | None = None,
 ) -> Generation:
     """Start generating `reply` (an assistant message stored with status `streaming`).
 
     `before` are messages announced first in the log (the user's new message). Returns
     once the `message` events are logged; the reply is written by a background task.
     """
-    log = log or event_log_create(reply.id)
+    log = event_log_create(reply.id)
     publisher = Publisher(log, reply.session_id)
     for message in before:
         await publisher.message(message)
@@ -67,7 +65,7 @@ async def generation_start(
     generation = Generation(message_id=reply.id, log=log, publisher=publisher)
     registry = generations()
     registry.add(generation, reply.id)
-    runner = Runner(generation, store or ReplyStore())
+    runner = Runner(generation, ReplyStore())
     generation.task = asyncio.get_running_loop().create_task(
         runner.run(reply=reply, ai_model=ai_model, context=context), name=f"generation:{reply.id}"
     )

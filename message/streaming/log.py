@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from django.conf import settings
+from redis.exceptions import RedisError
 
 from core.redis import redis_block_ms, redis_client, redis_enabled
 from core.runtime import runtime
@@ -104,8 +105,6 @@ class RedisEventLog:
 
     async def append(self, payload: Payload) -> ReplyEvent:
         """Raises EventLogUnavailable when Redis does not answer."""
-        from redis.exceptions import RedisError
-
         client = redis_client()
         event, data = payload.EVENT, payload.as_data()
         fields = {"e": event, "d": json.dumps(data, separators=(",", ":"))}
