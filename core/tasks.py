@@ -7,6 +7,8 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
+from core.db import db_context
+
 logger = logging.getLogger(__name__)
 
 
@@ -14,14 +16,16 @@ class BackgroundTasks:
     """A set of running tasks (titles, listeners); `settle()` waits for them, `cancel()` stops them.
 
     Keeps a strong reference to each task until it ends (the event loop holds only weak
-    ones) and logs a task that failed.
+    ones) and logs a task that failed. Each task runs its ORM calls on a thread of its own
+    and gives its connection back when it ends (`core.db.db_context`), since it outlives
+    the request that started it.
     """
 
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task] = set()
 
     def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task:
-        task = asyncio.get_running_loop().create_task(coro, name=name)
+        task = asyncio.get_running_loop().create_task(_with_db(coro, name), name=name)
         self._tasks.add(task)
         task.add_done_callback(self._done)
         return task
@@ -45,3 +49,8 @@ class BackgroundTasks:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _with_db(coro: Coroutine[Any, Any, Any], name: str) -> Any:
+    async with db_context(name.split(":", 1)[0]):
+        return await coro

@@ -25,6 +25,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from chat_session.selectors import chat_session_get
+from core.db import db_release
 from core.errors import DomainError
 from core.http import (
     AnyAcceptNegotiation,
@@ -54,6 +55,7 @@ from message.services import (
     message_regenerate,
     message_send,
 )
+from message.streaming.follow import ReplyFollower
 from message.streaming.replay import reply_stream
 from message.streaming.sse import sse_follow, sse_merge
 
@@ -76,12 +78,17 @@ def sse_response(stream: AsyncIterator[bytes]) -> StreamingHttpResponse:
     return StreamingHttpResponse(stream, content_type="text/event-stream; charset=utf-8", headers=SSE_HEADERS)
 
 
+def _follower(started: StartedReply) -> ReplyFollower:
+    return ReplyFollower(started.generation.message_id, started.generation.log, keepalive_s=settings.SSE_KEEPALIVE_S)
+
+
 def _follow(started: StartedReply) -> StreamingHttpResponse:
-    return sse_response(sse_follow(started.generation.log, keepalive_s=settings.SSE_KEEPALIVE_S))
+    return sse_response(sse_follow(_follower(started)))
 
 
 async def _finished(started: StartedReply) -> list[Message]:
     """Wait for a generation and return every message it created, in order."""
+    await db_release()  # no connection held while the reply generates
     await started.generation.finished.wait()
     created = {m.id: m async for m in Message.objects.filter(pk__in=started.generation.message_ids)}
     return [created[i] for i in started.generation.message_ids if i in created]
@@ -135,7 +142,7 @@ class SessionMessageViewSet(_StreamingViewSet):
         data = body.validated_data
         run = await message_compare(session=session, content=data["content"], model_ids=data["models"], parent_id=data["parent"])
         if data["stream"]:
-            return sse_response(sse_merge([r.generation.log for r in run.replies], keepalive_s=settings.SSE_KEEPALIVE_S))
+            return sse_response(sse_merge([_follower(r) for r in run.replies], keepalive_s=settings.SSE_KEEPALIVE_S))
         replies = [(await _finished(r))[-1] for r in run.replies]
         result = {"user": run.user_message, "replies": replies}
         return Response(CompareResultSerializer(result).data, status=status.HTTP_201_CREATED)

@@ -7,7 +7,9 @@ Event types and payloads are those of API.md ("Server-sent events"), defined in
   `EVENT_LOG_RETENTION_S` after `done`.
 - `RedisEventLog` (when `REDIS_URL` is set): a Redis Stream per reply, key
   `chat:events:<message id>`, entry ids `0-<seq>`, so any worker can serve a resume;
-  capped in length while written and expired `EVENT_LOG_RETENTION_S` after `done`.
+  capped in length while written. Its key expires `EVENT_LOG_RETENTION_S` after its
+  first event, after each heartbeat of its generating worker (`event_logs_keep`) and
+  after `done`, so the log of a reply whose worker died goes away by itself.
 """
 
 from __future__ import annotations
@@ -109,10 +111,16 @@ class RedisEventLog:
         event, data = payload.EVENT, payload.as_data()
         fields = {"e": event, "d": json.dumps(data, separators=(",", ":"))}
         try:
-            await client.xadd(self.key, fields, id=f"0-{self._seq + 1}", maxlen=self.MAXLEN, approximate=True)
+            if self._seq == 0 or event == "done":
+                # The key expires from its first event on (a worker killed mid-reply never
+                # reaches `done`); the heartbeat pushes the expiry on while the reply runs.
+                async with client.pipeline(transaction=False) as pipe:
+                    pipe.xadd(self.key, fields, id=f"0-{self._seq + 1}", maxlen=self.MAXLEN, approximate=True)
+                    pipe.expire(self.key, int(settings.EVENT_LOG_RETENTION_S))
+                    await pipe.execute()
+            else:
+                await client.xadd(self.key, fields, id=f"0-{self._seq + 1}", maxlen=self.MAXLEN, approximate=True)
             self._seq += 1
-            if event == "done":
-                await client.expire(self.key, int(settings.EVENT_LOG_RETENTION_S))
         except (RedisError, OSError) as exc:
             raise EventLogUnavailable(f"Redis did not take event {event}: {type(exc).__name__}: {exc}") from exc
         return ReplyEvent(self._seq, event, data)
@@ -171,6 +179,18 @@ class EventLogStore:
     def clear(self) -> None:
         self._logs.clear()
         self._expiry.clear()
+
+
+async def event_logs_keep(logs: list[EventLog]) -> None:
+    """Push the expiry of the Redis logs among `logs` (replies still generating) to
+    `EVENT_LOG_RETENTION_S` from now, in one round trip. Raises RedisError/OSError."""
+    keys = [log.key for log in logs if isinstance(log, RedisEventLog)]
+    if not keys:
+        return
+    async with redis_client().pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.expire(key, int(settings.EVENT_LOG_RETENTION_S))
+        await pipe.execute()
 
 
 def event_log_create(message_id: uuid.UUID) -> EventLog:

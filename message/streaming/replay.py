@@ -9,6 +9,7 @@ from message.generation.store import message_recover_stale
 from message.models import Message
 from message.streaming.log import ReplyEvent, event_log_find
 from message.streaming.payloads import Delta, Payload, closing_events, message_created
+from message.streaming.follow import ReplyFollower
 from message.streaming.sse import KEEPALIVE, sse_encode, sse_follow
 
 POLL_S = 0.5
@@ -27,12 +28,13 @@ async def reply_stream(message: Message, *, after: int, keepalive_s: float) -> A
     """Encoded SSE of `message` from the event after `after`, then live until `done`.
 
     Order of sources: the reply's event log (this worker's memory or Redis), exact and
-    without gaps; else, for a finished reply, the stored reply replayed whole; else (a
+    without gaps, finished from the database if its worker dies or Redis fails
+    (`follow.ReplyFollower`); else, for a finished reply, the stored reply replayed whole; else (a
     reply generating on another worker without Redis) the stored text, polled.
     """
     log = await event_log_find(message.id)
     if log is not None:
-        async for chunk in sse_follow(log, after=after, keepalive_s=keepalive_s):
+        async for chunk in sse_follow(ReplyFollower(message.id, log, after=after, keepalive_s=keepalive_s)):
             yield chunk
         return
     if message.status not in Message.FINAL_STATUSES:

@@ -11,7 +11,8 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 
-from message.streaming.log import EventLog, ReplyEvent
+from message.streaming.follow import ReplyFollower
+from message.streaming.log import ReplyEvent
 
 KEEPALIVE = b": keep-alive\n\n"
 
@@ -22,55 +23,39 @@ def sse_encode(event: ReplyEvent, *, id_prefix: str = "") -> bytes:
     return f"id: {id_prefix}{event.seq}\nevent: {event.event}\ndata: {data}\n\n".encode()
 
 
-async def sse_follow(log: EventLog, *, after: int = 0, keepalive_s: float) -> AsyncIterator[bytes]:
-    """Encoded events of `log` numbered above `after`, live until `done`.
-
-    While nothing arrives for `keepalive_s` seconds a comment is sent, so proxies and
-    browsers keep a slow model's stream open.
-    """
-    seq = after
-    while True:
-        events = await log.read_after(seq, timeout=keepalive_s)
-        if not events:
-            if await log.is_closed():  # the reader already has everything, `done` included
-                return
-            yield KEEPALIVE
-            continue
-        for event in events:
-            yield sse_encode(event)
-            seq = event.seq
-        if events[-1].event == "done":
-            return
+async def sse_follow(follower: ReplyFollower) -> AsyncIterator[bytes]:
+    """Encoded events of one reply, live until `done`, with a comment as keep-alive while
+    nothing arrives (so proxies and browsers keep a slow model's stream open)."""
+    async for event in follower.events():
+        yield KEEPALIVE if event is None else sse_encode(event)
 
 
-async def sse_merge(logs: list[EventLog], *, keepalive_s: float) -> AsyncIterator[bytes]:
+async def sse_merge(followers: list[ReplyFollower], *, keepalive_s: float) -> AsyncIterator[bytes]:
     """Several replies' events interleaved as they arrive, ids tagged `<message-id>:<n>`;
     ends after every reply's `done` (a model comparison)."""
-    queue: asyncio.Queue[tuple[EventLog, ReplyEvent | None]] = asyncio.Queue()
+    queue: asyncio.Queue[tuple[ReplyFollower, ReplyEvent | None]] = asyncio.Queue()
 
-    async def pump(log: EventLog) -> None:
-        seq = 0
-        while True:
-            for event in await log.read_after(seq, timeout=keepalive_s):
-                await queue.put((log, event))
-                seq = event.seq
-                if event.event == "done":
-                    await queue.put((log, None))
-                    return
+    async def pump(follower: ReplyFollower) -> None:
+        try:
+            async for event in follower.events():
+                if event is not None:
+                    await queue.put((follower, event))
+        finally:
+            await queue.put((follower, None))
 
-    tasks = [asyncio.ensure_future(pump(log)) for log in logs]
-    remaining = len(logs)
+    tasks = [asyncio.ensure_future(pump(follower)) for follower in followers]
+    remaining = len(followers)
     try:
         while remaining:
             try:
-                log, event = await asyncio.wait_for(queue.get(), keepalive_s)
+                follower, event = await asyncio.wait_for(queue.get(), keepalive_s)
             except TimeoutError:
                 yield KEEPALIVE
                 continue
             if event is None:
                 remaining -= 1
                 continue
-            yield sse_encode(event, id_prefix=f"{log.message_id}:")
+            yield sse_encode(event, id_prefix=f"{follower.log.message_id}:")
     finally:
         for task in tasks:
             task.cancel()

@@ -1,6 +1,7 @@
 """Event logs in Redis Streams and cancel across workers (needs Redis on loopback)."""
 
 import asyncio
+import json
 import socket
 
 import pytest
@@ -166,3 +167,127 @@ async def test_redis_going_away_mid_reply_does_not_abort_it(own_redis, api, sess
         assert reply["status"] == "complete" and reply["content"] == "".join(f"t{i} " for i in range(30))
     finally:
         await fresh.close()
+
+
+async def _dead_workers_reply(session, fake_model, text_logged: str, text_stored: str):
+    """What a worker killed mid-reply leaves: a `streaming` reply with some text stored, and
+    its Redis log open (never `done`), with no generation in this process."""
+    from message.generation.store import turn_store
+    from message.streaming.payloads import Delta, message_created
+
+    _, [reply] = await turn_store(session=session, parent=None, content="hi", models=[fake_model])
+    log = RedisEventLog(reply.id)
+    await log.append(message_created(reply))
+    await log.append(Delta(message=str(reply.id), text=text_logged))
+    await Message.objects.filter(pk=reply.pk).aupdate(content=text_stored)
+    return reply, log
+
+
+async def test_a_follower_gets_done_when_the_generating_worker_dies(
+    redis_mode, api, session, fake_model, settings, monkeypatch
+):
+    """Issue 9, defect 2: a follower of a reply whose worker was killed got keep-alives
+    forever; now it gets `done` (status `error`, code `interrupted`) once the reply is
+    stale, and the reply is stored `interrupted` with its text."""
+    from message.streaming import follow
+
+    settings.GENERATION_STALE_AFTER_S = 2
+    settings.SSE_KEEPALIVE_S = 1
+    monkeypatch.setattr(follow, "LIVENESS_CHECK_S", 0.5)
+    reply, log = await _dead_workers_reply(session, fake_model, "half a reply", "half a")
+    started = asyncio.get_running_loop().time()
+    events = await asyncio.wait_for(read_sse(api, "GET", f"/api/messages/{reply.id}/stream"), 10)
+    elapsed = asyncio.get_running_loop().time() - started
+    assert any(not e.data for e in events)  # keep-alives (httpx-sse yields comments as empty events)
+    events = [e for e in events if e.data]
+    assert [e.event for e in events] == ["message", "delta", "usage", "error", "done"], [(e.id, e.event, e.data) for e in events]
+    assert [int(e.id) for e in events] == [1, 2, 3, 4, 5]
+    assert events[-1].json() == {"message": str(reply.id), "status": "error"}
+    assert events[-2].json()["code"] == "interrupted"
+    assert elapsed < settings.GENERATION_STALE_AFTER_S + 0.5 + follow.CLOSING_GRACE_S + 1.5
+    stored = await Message.objects.aget(pk=reply.pk)
+    assert stored.status == "interrupted" and stored.content == "half a"
+    # A resume after the made-up events ends at once with the same `done`.
+    again = await asyncio.wait_for(read_sse(api, "GET", f"/api/messages/{reply.id}/stream",
+                                            headers={"Last-Event-ID": "2"}), 5)
+    assert [e.event for e in again][-1] == "done"
+    await redis_client().delete(log.key)
+
+
+async def test_every_event_log_key_expires_even_if_its_worker_dies(redis_mode, session, fake_model, settings):
+    """Issue 9, defect 2: the Redis stream got its expiry only at `done`, so a dead
+    worker's logs lived forever."""
+    settings.EVENT_LOG_RETENTION_S = 120
+    reply, log = await _dead_workers_reply(session, fake_model, "a", "a")
+    assert 0 < await redis_client().ttl(log.key) <= 120
+    await redis_client().delete(log.key)
+
+
+async def test_the_heartbeat_pushes_on_the_expiry_of_a_running_replys_log(redis_mode, session, fake_provider, settings):
+    from message.services import message_send
+
+    settings.EVENT_LOG_RETENTION_S = 30
+    settings.GENERATION_HEARTBEAT_S = 0.2
+    fake_provider.enqueue([3.0, "late"])  # a silent model: no event for 3 s
+    started = await message_send(session=session, content="go")
+    key = f"chat:events:{started.reply.id}"
+    await redis_client().expire(key, 5)  # as if the first event were long ago
+    await asyncio.sleep(0.6)
+    assert await redis_client().ttl(key) > 20  # refreshed by a heartbeat, not by an event
+    reply = await wait_final(started.reply.id)
+    assert reply.content == "late"
+    await redis_client().delete(key)
+
+
+async def test_redis_dying_mid_reply_followers_fall_back_to_the_database(
+    own_redis, session, fake_provider, settings, monkeypatch, live_url, user
+):
+    """Issue 9, Redis down: the follower of a streamed POST (a real server, so the stream is
+    read as it is written) keeps the text coming from the database and ends with `done`;
+    the reply is stored whole. /readyz says 503 while Redis is down and 200 once it is
+    back, without a restart."""
+    import subprocess
+
+    import httpx
+
+    from accounts.services import api_token_create
+    from message.streaming import follow
+
+    process, url = own_redis
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    settings.REDIS_URL = url  # before the server's first request builds its runtime
+    settings.STREAM_COALESCE_MS = 0
+    settings.STREAM_PERSIST_INTERVAL_MS = 50
+    settings.REDIS_SOCKET_TIMEOUT_S = 2
+    monkeypatch.setattr(follow, "POLL_S", 0.1)
+    _, key = await api_token_create(user=user)
+    fake_provider.enqueue(slow_tokens(40, delay=0.05))
+    text, events, killed = "", [], False
+    async with httpx.AsyncClient(base_url=live_url, headers={"Authorization": f"Bearer {key}"}, timeout=20) as client:
+        async with client.stream("POST", f"/api/sessions/{session.id}/messages", json={"content": "go", "stream": True}) as res:
+            async for line in res.aiter_lines():
+                if line.startswith("event: "):
+                    events.append(line[7:])
+                if line.startswith("data: ") and events[-1] == "delta":
+                    text += json.loads(line[6:])["text"]
+                    if not killed and len(text) > 20:
+                        process.kill()  # Redis dies mid-reply
+                        process.wait()
+                        killed = True
+        assert killed and events[-1] == "done", events
+        assert text == "".join(f"t{i} " for i in range(40))  # every character, none twice
+        reply = await Message.objects.aget(role="assistant", session=session)
+        assert reply.status == "complete" and reply.content == text
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["checks"]["redis"].startswith("error")
+        restarted = subprocess.Popen(["redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no"], stdout=subprocess.DEVNULL)
+        try:
+            for _ in range(50):
+                if (await client.get("/readyz")).status_code == 200:
+                    break
+                await asyncio.sleep(0.1)
+            assert (await client.get("/readyz")).status_code == 200
+        finally:
+            restarted.kill()
+            restarted.wait()
