@@ -13,6 +13,7 @@ Nothing else in the project keeps mutable state at module level.
     event_logs    the in-memory event logs of replies (when not on Redis)
     generations   running replies, their heartbeat and the cross-worker cancel listener
     background    fire-and-forget tasks (automatic titles)
+    metrics       Prometheus metrics on a registry of their own (`core.metrics`, `GET /metrics`)
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ai_model.engine import Engines
 from ai_model.http import http_client_create
 from ai_model.providers.registry import AdapterCache
 from ai_model.speech.tts import SpeechCache
+from core.metrics import Metrics
 from core.redis import redis_client_create, redis_enabled
 from core.tasks import BackgroundTasks
 from message.generation.registry import GenerationRegistry
@@ -38,6 +40,7 @@ class Runtime:
     """Process state of one worker (one event loop). Build it inside the running loop."""
 
     def __init__(self) -> None:
+        self.metrics = Metrics()
         self.http = http_client_create()
         self.redis = redis_client_create() if redis_enabled() else None
         self.adapters = AdapterCache()

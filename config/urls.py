@@ -13,6 +13,7 @@ from accounts.views import TokenView, login_view, logout_view, setup_view
 from ai_model.views import AIModelViewSet, AudioViewSet, OpenAIAudioViewSet
 from chat_session.views import ChatSessionViewSet, chat_page
 from core.http import HealthzView, ReadyzView
+from core.views import metrics
 from message.views import MessageViewSet, ReplyViewSet, SessionMessageViewSet
 
 
@@ -46,6 +47,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", HealthzView.as_view()),
     path("readyz", ReadyzView.as_view()),
+    # Prometheus scrapes; not part of the API (staff session or METRICS_TOKEN, see core.views).
+    path("metrics", metrics, name="metrics"),
     path("api/auth/token", TokenView.as_view()),
     # Public, like the API contract they describe (and sync views: no async authenticator).
     path("api/schema", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[AllowAny]), name="schema"),

@@ -8,7 +8,8 @@ subclasses on failure (see `ai_model.errors`). Callers use the public methods:
   retries before the first event (exponential backoff with jitter, honouring
   Retry-After, via tenacity), the first-token and between-chunk timeouts, and the
   conversion of any `ProviderError` into one final `StreamError`, so it never raises
-  for an upstream failure. Closing it closes the adapter's generator, whose `finally`
+  for an upstream failure (each one counted, with the breaker's state, in the runtime's
+  metrics). Closing it closes the adapter's generator, whose `finally`
   closes the upstream response: nothing goes back to the pool half-read.
 - `complete(request)`: the same call, accumulated into one `Completion`.
 - `list_models()`, `is_available()` (cached health probe).
@@ -44,8 +45,9 @@ from ai_model.errors import (
     redact,
 )
 from ai_model.http import response_json, upstream_response
-from ai_model.providers.breaker import breaker_create
+from ai_model.providers.breaker import CLOSED, breaker_create
 from ai_model.types import ChatRequest, Completion, Done, StreamError, StreamEvent, TextDelta, ToolCall, Usage
+from core.runtime import runtime
 
 if TYPE_CHECKING:
     from ai_model.models import Provider
@@ -177,9 +179,14 @@ class BaseProvider:
                         f"{self.name}: no data for {self.read_timeout:g} s", phase="read"
                     ) from None
             self.breaker.record_success()
+            runtime().metrics.breaker_report(provider=self.name, is_open=False)
         except ProviderError as exc:
+            metrics = runtime().metrics
+            metrics.provider_error(provider=self.name, code=exc.code)
             if not isinstance(exc, CircuitOpenError | BadRequestError | NotFoundError):
                 self.breaker.record_failure()
+            # Open (or half-open: its trial failed or is running) counts as open until a call succeeds.
+            metrics.breaker_report(provider=self.name, is_open=self.breaker.state != CLOSED)
             detail = redact(exc.message, self.api_key)
             logger.warning("provider %s failed: %s (%s)", self.name, exc.code, detail)
             yield StreamError(code=exc.code, detail=detail)

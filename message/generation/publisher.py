@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from typing import Any
 
 from channels.layers import get_channel_layer
 
 from chat_session.realtime import session_group
+from core.runtime import runtime
 from message.models import Message
 from message.serializers import message_to_dict
-from message.streaming.log import EventLog, EventLogUnavailable
+from message.streaming.log import EventLog, EventLogUnavailable, RedisEventLog
 from message.streaming.payloads import Delta, Payload, message_created
 
 logger = logging.getLogger(__name__)
@@ -31,11 +33,15 @@ class Publisher:
         self.layer = get_channel_layer()
         #: The log's store failed once; events then go to WebSocket clients only.
         self.log_lost = False
+        store = "redis" if isinstance(log, RedisEventLog) else "memory"
+        self._append_seconds = runtime().metrics.event_log_append.labels(store=store)
 
     async def emit(self, payload: Payload) -> None:
         if not self.log_lost:
+            began = time.perf_counter()
             try:
                 await self.log.append(payload)
+                self._append_seconds.observe(time.perf_counter() - began)
             except EventLogUnavailable as exc:
                 # The reply goes on and is stored; followers find it in the database. Later
                 # events are not appended, so the log never shows a gap.

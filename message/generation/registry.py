@@ -70,6 +70,8 @@ class GenerationRegistry:
 
     def add(self, generation: Generation, message_id: uuid.UUID) -> None:
         """Register `message_id` (a message the generation created) and start the heartbeat."""
+        if not generation.message_ids:
+            runtime().metrics.generations_running.inc()
         generation.message_ids.append(message_id)
         self._running[message_id] = generation
         if not self._started:
@@ -79,8 +81,8 @@ class GenerationRegistry:
                 self._background.spawn(self._cancel_listener(), name="generation-cancel")
 
     def remove(self, generation: Generation) -> None:
-        for message_id in generation.message_ids:
-            self._running.pop(message_id, None)
+        if any([self._running.pop(message_id, None) for message_id in generation.message_ids]):
+            runtime().metrics.generations_running.dec()
 
     def get(self, message_id: uuid.UUID) -> Generation | None:
         """The generation that made (or is making) a message in this process, or None."""

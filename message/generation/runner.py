@@ -30,6 +30,7 @@ from ai_model.selectors import ai_model_chain
 from ai_model.tools import tool_registry, tools_run_concurrently
 from ai_model.types import ChatMessage, ChatRequest, StreamError, TextDelta, ToolCall, Usage
 from chat_session.titles import title_schedule
+from core.runtime import runtime
 from message.generation.publisher import Publisher
 from message.generation.registry import Generation, generations
 from message.generation.store import ReplyStore, Status
@@ -65,6 +66,7 @@ async def generation_start(
     generation = Generation(message_id=reply.id, log=log, publisher=publisher)
     registry = generations()
     registry.add(generation, reply.id)
+    runtime().metrics.reply_started(model=ai_model.model_id)
     runner = Runner(generation, ReplyStore())
     generation.task = asyncio.get_running_loop().create_task(
         runner.run(reply=reply, ai_model=ai_model, context=context), name=f"generation:{reply.id}"
@@ -86,12 +88,15 @@ class Runner:
         self.generation = generation
         self.store = store
         self.publisher = generation.publisher
+        #: The model answering now (a fallback replaces it), for the metrics' `model` label.
+        self.model: AIModel | None = None
 
     async def run(self, *, reply: Message, ai_model: AIModel, context: list[ChatMessage]) -> None:
         generation = self.generation
         current = reply
         started = time.monotonic()
         status = Status.COMPLETE
+        self.model = ai_model
         try:
             chain = await ai_model_chain(model=ai_model)
             position = 0
@@ -134,7 +139,7 @@ class Runner:
         turn = self.generation.turn = Turn()
         last_flush = time.monotonic()
         while True:
-            model = chain[position]
+            model = self.model = chain[position]
             produced = False
             turn.error = None
             events = Coalescer(adapter_for(model.provider).stream(_request(model, context, tools=tools)),
@@ -178,6 +183,7 @@ class Runner:
         publisher = self.publisher
         message.tool_calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in turn.tool_calls]
         await self.store.turn_finish(message, turn, status=Status.COMPLETE, started=started)
+        self._observe(message)
         await publisher.emit(usage_report(message))
         await publisher.message_update(message)
         context = [*context, ChatMessage("assistant", turn.text, tool_calls=tuple(turn.tool_calls))]
@@ -200,6 +206,13 @@ class Runner:
         await publisher.message(following)
         return following, context
 
+    def _observe(self, message: Message) -> None:
+        """Record a finished model call (its values as `ReplyStore.turn_finish` set them)."""
+        runtime().metrics.model_call_observe(
+            model=self.model.model_id, ttfb_ms=message.ttfb_ms, duration_ms=message.duration_ms,
+            prompt_tokens=message.prompt_tokens, completion_tokens=message.completion_tokens,
+        )
+
     async def _finish(self, message: Message, *, status: str, started: float) -> None:
         """Store the last turn and close the log with usage, error?, done."""
         generation = self.generation
@@ -212,6 +225,9 @@ class Runner:
             await self.store.active_leaf_follow(first=generation.message_id, last=message)
         except Exception:
             logger.exception("could not store reply %s", message.pk)
+        if not already_stored:
+            self._observe(message)
+        runtime().metrics.reply_finished(model=self.model.model_id, status=status)
         for payload in closing_events(message, status=status):
             await self.publisher.emit(payload)
         await self.publisher.message_update(message)
