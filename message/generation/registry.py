@@ -4,7 +4,8 @@ A generation is an asyncio task owned by the worker (the runtime's `GenerationRe
 keyed by every message id it creates, not by the HTTP response or socket that started
 it: clients only follow the reply's event log, so a client that goes away does not stop
 the reply. A heartbeat touches `updated_at` of every generating message, so a message
-left `streaming` by a dead worker can be told apart (`store.message_recover_stale`).
+left `streaming` by a dead worker can be told apart (`store.message_recover_stale`), and
+pushes on the expiry of their Redis event logs.
 With Redis, a cancel published on `CANCEL_CHANNEL` reaches the worker running the reply.
 """
 
@@ -17,13 +18,14 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from core.db import db_release
 from core.redis import redis_client, redis_enabled
 from core.runtime import runtime
 from core.tasks import BackgroundTasks
 from message.generation.publisher import Publisher
 from message.generation.store import ReplyStore, Status
 from message.generation.turn import Turn
-from message.streaming.log import EventLog
+from message.streaming.log import EventLog, event_logs_keep
 
 logger = logging.getLogger(__name__)
 
@@ -129,12 +131,18 @@ class GenerationRegistry:
         store = ReplyStore()
         while True:
             await asyncio.sleep(settings.GENERATION_HEARTBEAT_S)
-            ids = self.current_ids()
-            if ids:
-                try:
-                    await store.heartbeat(ids)
-                except Exception:
-                    logger.exception("heartbeat failed")
+            running = self.running()
+            if not running:
+                continue
+            try:
+                await store.heartbeat([g.current_id for g in running])
+                await db_release()
+            except Exception:
+                logger.exception("heartbeat failed")
+            try:
+                await event_logs_keep([g.log for g in running])
+            except Exception as exc:  # Redis down: the reply goes on (see Publisher.log_lost)
+                logger.warning("event log expiry not refreshed: %s: %s", type(exc).__name__, exc)
 
     async def _cancel_listener(self) -> None:
         """Cancel requests published by other workers (Redis pub/sub)."""

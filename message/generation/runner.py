@@ -30,6 +30,7 @@ from ai_model.selectors import ai_model_chain
 from ai_model.tools import tool_registry, tools_run_concurrently
 from ai_model.types import ChatMessage, ChatRequest, StreamError, TextDelta, ToolCall, Usage
 from chat_session.titles import title_schedule
+from core.db import db_context
 from core.runtime import runtime
 from message.generation.publisher import Publisher
 from message.generation.registry import Generation, generations
@@ -92,6 +93,12 @@ class Runner:
         self.model: AIModel | None = None
 
     async def run(self, *, reply: Message, ai_model: AIModel, context: list[ChatMessage]) -> None:
+        # The reply outlives its request: its writes run on a thread of its own, whose
+        # connection goes back to the pool when the reply ends (core/db.py).
+        async with db_context("reply"):
+            await self._run(reply=reply, ai_model=ai_model, context=context)
+
+    async def _run(self, *, reply: Message, ai_model: AIModel, context: list[ChatMessage]) -> None:
         generation = self.generation
         current = reply
         started = time.monotonic()
@@ -126,7 +133,11 @@ class Runner:
             registry = generations()
             finish = asyncio.get_running_loop().create_task(self._finish(current, status=status, started=started))
             finish.add_done_callback(lambda _: (registry.remove(generation), generation.finished.set()))
-            await asyncio.shield(finish)
+            try:
+                await asyncio.shield(finish)
+            except asyncio.CancelledError:
+                await asyncio.wait([finish])  # cancelled again: the final write still needs this thread
+                raise
 
     async def _stream_turn(
         self, message: Message, chain: list[AIModel], position: int, context: list[ChatMessage], *, tools: bool,
