@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 
 
@@ -67,6 +68,11 @@ class AIModel(models.Model):
     supports_tools = models.BooleanField(default=False)
     temperature = models.FloatField(null=True, blank=True)
     max_tokens = models.PositiveIntegerField(null=True, blank=True)
+    context_window = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="Tokens the model reads at most (prompt and reply); empty: MODEL_CONTEXT_TOKENS. "
+        "Older turns of a conversation are left out of the prompt to fit.",
+    )
     fallback_models = models.ManyToManyField(
         "self", through="ModelFallback", symmetrical=False, related_name="+", blank=True
     )
@@ -81,6 +87,13 @@ class AIModel(models.Model):
 
     def __str__(self) -> str:
         return self.display_name
+
+    @property
+    def context_budget(self) -> int:
+        """Tokens a prompt may take: the context window less the reply's `max_tokens`
+        (`REPLY_TOKENS_RESERVE` when unset), at least a quarter of the window."""
+        window = self.context_window or settings.MODEL_CONTEXT_TOKENS
+        return max(window // 4, window - (self.max_tokens or settings.REPLY_TOKENS_RESERVE))
 
 
 class ModelFallback(models.Model):

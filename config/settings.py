@@ -190,12 +190,18 @@ SPECTACULAR_SETTINGS = {
 
 # --- Product settings -----------------------------------------------------------
 MESSAGE_MAX_CHARS = env.int("MESSAGE_MAX_CHARS", default=32_000)
+# A model's context window (tokens) when its `context_window` is empty, and the tokens kept
+# for the reply when its `max_tokens` is empty; older turns are left out of the prompt to fit.
+MODEL_CONTEXT_TOKENS = env.int("MODEL_CONTEXT_TOKENS", default=32_768)
+REPLY_TOKENS_RESERVE = env.int("REPLY_TOKENS_RESERVE", default=4096)
 # A streamed reply's text is written to the database at most this often (and once at the end).
 STREAM_PERSIST_INTERVAL_MS = env.int("STREAM_PERSIST_INTERVAL_MS", default=250)
 # Deltas arriving within this window go out as one event (0 disables).
 STREAM_COALESCE_MS = env.int("STREAM_COALESCE_MS", default=20)
 # A reply's events stay readable for resume this long after it ends (memory or Redis).
 EVENT_LOG_RETENTION_S = env.int("EVENT_LOG_RETENTION_S", default=600)
+# In memory mode, at most this many finished replies' logs are kept (older: replayed from the database).
+EVENT_LOG_MEMORY_MAX = env.int("EVENT_LOG_MEMORY_MAX", default=500)
 # Generating messages get a heartbeat this often; one without a heartbeat for
 # GENERATION_STALE_AFTER_S is taken for a dead worker's and marked `interrupted`.
 GENERATION_HEARTBEAT_S = env.float("GENERATION_HEARTBEAT_S", default=10.0)

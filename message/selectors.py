@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.db import connection
 
 from ai_model.types import ChatMessage, ToolCall
 from chat_session.models import ChatSession
@@ -25,41 +29,64 @@ async def message_list(*, session: ChatSession) -> list[Message]:
     return [m async for m in Message.objects.filter(session=session).order_by("created_at", "id")]
 
 
-async def message_path(*, message: Message) -> list[Message]:
-    """The branch from the root down to `message` (inclusive); siblings are never on it.
+#: Characters per token assumed when trimming a context to a model's budget (English runs
+#: about 4; 3 keeps a margin for code and other languages).
+CHARS_PER_TOKEN = 3
 
-    One query for the session's (id, parent) pairs, then a walk up in memory.
+_ANCESTORS_SQL = """
+WITH RECURSIVE path(id, parent_id, depth, total) AS (
+    SELECT id, parent_id, 0, LENGTH(content) FROM {table} WHERE id = %s
+  UNION ALL
+    SELECT m.id, m.parent_id, path.depth + 1, path.total + LENGTH(m.content)
+    FROM {table} m JOIN path ON m.id = path.parent_id
+    WHERE path.total <= %s AND path.depth < %s
+)
+SELECT m.role, m.content, m.tool_calls, m.tool_call_id, m.tool_name, m.is_error, path.total
+FROM path JOIN {table} m ON m.id = path.id
+ORDER BY path.depth DESC
+"""
+
+#: Deepest branch walked (a cycle can only come from hand-edited data).
+MAX_DEPTH = 100_000
+
+
+# Django's ORM has no recursive queries and no async raw SQL: one thread hop for the query
+# and the rows, read as plain tuples (no model instances: a long session has thousands).
+@sync_to_async
+def _ancestors(message_id: Any, budget_chars: int) -> list[tuple]:
+    sql = _ANCESTORS_SQL.format(table=connection.ops.quote_name(Message._meta.db_table))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [Message._meta.pk.get_db_prep_value(message_id, connection), budget_chars, MAX_DEPTH])
+        return cursor.fetchall()
+
+
+async def message_context(*, message: Message, budget_tokens: int) -> list[ChatMessage]:
+    """The model context that ends with `message`: its ancestors (never siblings or other
+    branches), oldest first, each turn with its text, tool calls and tool results; assistant
+    turns with neither text nor tool calls (failed or empty replies) are left out.
+
+    Only the newest turns that fit `budget_tokens` (estimated at `CHARS_PER_TOKEN`
+    characters a token) are read, in one query that walks up the parent links and stops
+    once the budget is spent; `message` itself is always kept. A trimmed context starts at
+    a user turn, so no tool result is left without its call.
     """
-    rows = {
-        m.id: m
-        async for m in Message.objects.filter(session_id=message.session_id).only(
-            "id", "parent_id", "role", "content", "status", "tool_calls", "tool_call_id", "tool_name", "is_error"
-        )
-    }
-    rows[message.id] = message
-    path = []
-    node: Message | None = message
-    while node is not None:
-        path.append(node)
-        node = rows.get(node.parent_id) if node.parent_id else None
-        if len(path) > len(rows):  # a cycle can only come from hand-edited data
-            break
-    path.reverse()
-    return path
-
-
-def context_from_path(path: list[Message]) -> list[ChatMessage]:
-    """The model context for a path: every turn with its text, tool calls and tool results;
-    assistant turns with neither text nor tool calls (failed or empty replies) are left out."""
+    budget_chars = max(0, budget_tokens) * CHARS_PER_TOKEN
+    rows = await _ancestors(message.id, budget_chars)
+    kept = [row for n, row in enumerate(rows) if row[6] <= budget_chars or n == len(rows) - 1]
+    trimmed = len(kept) < len(rows)
     context = []
-    for m in path:
-        if m.role == Message.Role.TOOL:
-            context.append(ChatMessage("tool", m.content, tool_call_id=m.tool_call_id, name=m.tool_name, is_error=m.is_error))
-        elif m.tool_calls:
-            calls = tuple(ToolCall(c["id"], c["name"], c.get("arguments") or {}) for c in m.tool_calls)
-            context.append(ChatMessage(m.role, m.content, tool_calls=calls))
-        elif m.content.strip():
-            context.append(ChatMessage(m.role, m.content))
+    for role, content, tool_calls, tool_call_id, tool_name, is_error, _total in kept:
+        if trimmed and not context and role != Message.Role.USER:
+            continue
+        if isinstance(tool_calls, str):  # SQLite returns JSON as text
+            tool_calls = json.loads(tool_calls)
+        if role == Message.Role.TOOL:
+            context.append(ChatMessage("tool", content, tool_call_id=tool_call_id, name=tool_name, is_error=bool(is_error)))
+        elif tool_calls:
+            calls = tuple(ToolCall(c["id"], c["name"], c.get("arguments") or {}) for c in tool_calls)
+            context.append(ChatMessage(role, content, tool_calls=calls))
+        elif content.strip():
+            context.append(ChatMessage(role, content))
     return context
 
 

@@ -14,7 +14,7 @@ from message.generation.registry import Generation, generations
 from message.generation.runner import generation_start
 from message.generation.store import messages_settle, turn_store
 from message.models import Message
-from message.selectors import context_from_path, message_get, message_list, message_path, session_default_parent
+from message.selectors import message_context, message_get, message_list, session_default_parent
 
 
 @dataclass
@@ -38,7 +38,7 @@ async def message_send(
     parent = await _parent(session, parent_id)
     ai_model = await ai_model_resolve(model_id=model_id, defaults=[session.default_model_id])
     user_message, (reply,) = await turn_store(session=session, parent=parent, content=content, models=[ai_model])
-    context = context_from_path(await message_path(message=user_message))
+    context = await message_context(message=user_message, budget_tokens=ai_model.context_budget)
     generation = await generation_start(reply=reply, ai_model=ai_model, context=context, before=[user_message])
     return StartedReply(user_message=user_message, reply=reply, generation=generation)
 
@@ -66,7 +66,7 @@ async def message_compare(
         except DomainError as exc:
             raise DomainError(f"Model #{position + 1}: {exc.message}", code=exc.code, field="models") from None
     user_message, replies = await turn_store(session=session, parent=parent, content=content, models=models)
-    context = context_from_path(await message_path(message=user_message))
+    context = await message_context(message=user_message, budget_tokens=min(m.context_budget for m in models))
     started = []
     for index, (reply, model) in enumerate(zip(replies, models, strict=True)):
         generation = await generation_start(
@@ -101,7 +101,7 @@ async def message_regenerate(*, message: Message, model_id: Any = None) -> Start
         raise DomainError("Only an assistant reply or a user message can be regenerated.", code="not_regenerable", field="message")
     ai_model = await ai_model_resolve(model_id=model_id, defaults=[message.model_id, message.session.default_model_id])
     _, (reply,) = await turn_store(session=message.session, parent=anchor, content=None, models=[ai_model])
-    context = context_from_path(await message_path(message=anchor))
+    context = await message_context(message=anchor, budget_tokens=ai_model.context_budget)
     generation = await generation_start(reply=reply, ai_model=ai_model, context=context)
     return StartedReply(user_message=None, reply=reply, generation=generation)
 

@@ -152,7 +152,10 @@ class RedisEventLog:
 
 
 class EventLogStore:
-    """The runtime's in-memory event logs, each dropped `EVENT_LOG_RETENTION_S` after its `done`."""
+    """The runtime's in-memory event logs, each dropped `EVENT_LOG_RETENTION_S` after its
+    `done`, and at most `EVENT_LOG_MEMORY_MAX` finished ones kept (the oldest go first): a
+    dropped reply is replayed from the database, so memory stays bounded however many
+    replies a worker serves."""
 
     def __init__(self) -> None:
         self._logs: dict[uuid.UUID, MemoryEventLog] = {}
@@ -169,12 +172,23 @@ class EventLogStore:
 
     def expire_later(self, message_id: uuid.UUID) -> None:
         self._expiry[message_id] = time.monotonic() + settings.EVENT_LOG_RETENTION_S
+        # Insertion order is finishing order: over the cap, the oldest finished logs go.
+        while len(self._expiry) > settings.EVENT_LOG_MEMORY_MAX:
+            oldest = next(iter(self._expiry))
+            self._expiry.pop(oldest)
+            self._logs.pop(oldest, None)
+
+    def __len__(self) -> int:
+        return len(self._logs)
 
     def _expire(self) -> None:
         now = time.monotonic()
-        for message_id in [m for m, t in self._expiry.items() if t <= now]:
+        while self._expiry:  # in finishing order, so the expired ones come first
+            message_id, expires = next(iter(self._expiry.items()))
+            if expires > now:
+                break
+            self._expiry.pop(message_id)
             self._logs.pop(message_id, None)
-            self._expiry.pop(message_id, None)
 
     def clear(self) -> None:
         self._logs.clear()

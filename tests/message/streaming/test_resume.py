@@ -3,6 +3,7 @@ finished reply, coalescing of deltas."""
 
 
 import time
+import uuid
 
 import pytest
 from httpx_sse import aconnect_sse
@@ -85,3 +86,19 @@ async def test_coalescing_never_holds_text_longer_than_the_window(live_client, s
                 arrivals.append((event.json()["text"], time.monotonic() - t0))
     assert [text for text, _ in arrivals] == ["early", "late"]
     assert arrivals[0][1] < 0.6  # "early" did not wait for "late"
+
+
+async def test_finished_logs_in_memory_are_bounded_and_replayed_from_the_database(api, session, fake_provider, settings, runtime):
+    """Issue 10: finished replies' logs were kept for EVENT_LOG_RETENTION_S with no bound on
+    their number; now the oldest beyond EVENT_LOG_MEMORY_MAX go, and resume still works."""
+    settings.EVENT_LOG_MEMORY_MAX = 3
+    replies = []
+    for i in range(5):
+        fake_provider.enqueue([f"answer {i}"])
+        res = await api.post(f"/api/sessions/{session.id}/messages", json={"content": f"q{i}"})
+        replies.append(res.json()["assistant"]["id"])
+    assert len(runtime.event_logs) == 3
+    assert runtime.event_logs.get(uuid.UUID(replies[0])) is None and runtime.event_logs.get(uuid.UUID(replies[-1]))
+    events = await read_sse(api, "GET", f"/api/messages/{replies[0]}/stream")  # dropped: from the database
+    assert [e.event for e in events] == ["message", "delta", "usage", "done"]
+    assert events[1].json()["text"] == "answer 0"
