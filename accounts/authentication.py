@@ -9,8 +9,9 @@ from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
-from accounts.models import ApiToken
+from accounts.models import ApiToken, api_key_digest
 from accounts.selectors import api_token_for_key
+from core.runtime import runtime
 
 SCHEMES = ("bearer", "token")
 
@@ -25,13 +26,15 @@ def key_from_header(header: str) -> str | None:
 
 async def token_authenticate(key: str) -> ApiToken:
     """The token row for `key`; raises AuthenticationFailed for an unknown or revoked key."""
-    token = await api_token_for_key(key=key)
+    # Cached a few seconds per worker (ROW_CACHE_TTL_S); revoking through the service forgets it at once.
+    token = await runtime().rows.get_or_load(("token", api_key_digest(key)), lambda: api_token_for_key(key=key))
     if token is None:
         raise exceptions.AuthenticationFailed("Invalid or revoked API key.", code="invalid_token")
     now = timezone.now()
     # Touch last_used_at at most once a minute: one write per request would serialise SQLite.
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         await ApiToken.objects.filter(pk=token.pk).aupdate(last_used_at=now)
+        token.last_used_at = now
     return token
 
 

@@ -8,6 +8,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils import timezone
 
 from accounts.models import ApiToken, api_key_digest
+from core.runtime import runtime
 
 
 async def api_token_create(*, user: AbstractBaseUser, name: str = "") -> tuple[ApiToken, str]:
@@ -23,3 +24,4 @@ async def api_token_revoke(*, token: ApiToken) -> None:
     """Revoke a key; later requests with it answer 401."""
     token.revoked_at = timezone.now()
     await token.asave(update_fields=["revoked_at"])
+    runtime().rows.pop(("token", token.key_hash))  # other workers: within ROW_CACHE_TTL_S

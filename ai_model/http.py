@@ -28,7 +28,7 @@ from ai_model.errors import (
 )
 from core.runtime import runtime
 
-POOL_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=40, keepalive_expiry=30.0)
+POOL_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=200, keepalive_expiry=30.0)
 
 
 def http_client_create() -> httpx.AsyncClient:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
+from typing import Any
 
 from ai_model.models import AIModel, Provider
 from ai_model.providers.registry import adapter_for
+from ai_model.selectors import ai_model_resolve
+from core.runtime import runtime
 
 LOCAL_PROVIDER_NAME = "Embedded (llama.cpp)"
 LOCAL_MODEL_ID = "SmolLM2-135M-Instruct"
@@ -38,3 +42,12 @@ async def ai_model_availability(*, models: list[AIModel]) -> dict[uuid.UUID, boo
             by_provider[model.provider_id] = await adapter_for(model.provider).is_available()
         result[model.id] = by_provider[model.provider_id]
     return result
+
+
+async def ai_model_for_reply(*, model_id: Any = None, defaults: Iterable[Any] = ()) -> AIModel:
+    """`ai_model_resolve` (same arguments, errors and result, fallbacks included), cached per
+    worker for `ROW_CACHE_TTL_S` seconds: a reply's hot path then reads no model row. An
+    edit in admin shows within that time."""
+    defaults = tuple(defaults)
+    key = ("model", None if model_id is None else str(model_id), tuple(None if d is None else str(d) for d in defaults))
+    return await runtime().rows.get_or_load(key, lambda: ai_model_resolve(model_id=model_id, defaults=defaults))

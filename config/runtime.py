@@ -8,6 +8,8 @@ Nothing else in the project keeps mutable state at module level.
     redis         the Redis client, when REDIS_URL is set (event logs, cancel bus)
     adapters      provider adapters, one per Provider row, each with its breaker and probe cache
     engines       in-process models (embedded LLM, Whisper, Piper), each with its thread(s)
+    rows          a few seconds' cache of API keys and models (core/cache.py)
+    db_threads    the threads replies and background tasks run their ORM calls on
     tool_pool     threads for synchronous tools
     tts_cache     the on-disk cache of synthesised speech
     event_logs    the in-memory event logs of replies (when not on Redis)
@@ -28,6 +30,8 @@ from ai_model.http import http_client_create
 from ai_model.providers.registry import AdapterCache
 from ai_model.speech.tts import SpeechCache
 from core.metrics import Metrics
+from core.cache import row_cache_create
+from core.db import DbThreads
 from core.redis import redis_client_create, redis_enabled
 from core.tasks import BackgroundTasks
 from message.generation.registry import GenerationRegistry
@@ -45,6 +49,8 @@ class Runtime:
         self.redis = redis_client_create() if redis_enabled() else None
         self.adapters = AdapterCache()
         self.engines = Engines()
+        self.db_threads = DbThreads(settings.DB_THREADS)
+        self.rows = row_cache_create()
         self.tool_pool = ThreadPoolExecutor(max_workers=settings.TOOL_THREADS, thread_name_prefix="tool")
         self.tts_cache = SpeechCache()
         self.event_logs = EventLogStore()
@@ -88,6 +94,7 @@ class Runtime:
             except Exception:
                 logger.exception("error during shutdown")
         self.tool_pool.shutdown(wait=False, cancel_futures=True)
+        self.db_threads.close()
         self.engines.close()
         self.tts_cache.close()
         self.event_logs.clear()

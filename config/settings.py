@@ -62,15 +62,17 @@ INSTALLED_APPS = [
     "message",
 ]
 
+# Django's own middleware, subclassed to skip two thread hops each for API requests
+# (core/middleware.py); behaviour is Django's.
 MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
+    "core.middleware.SecurityMiddleware",
     "core.middleware.StreamSafeGZipMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "core.middleware.SessionMiddleware",
+    "core.middleware.CommonMiddleware",
+    "core.middleware.CsrfViewMiddleware",
+    "core.middleware.AuthenticationMiddleware",
+    "core.middleware.MessageMiddleware",
+    "core.middleware.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -211,6 +213,11 @@ SHUTDOWN_GRACE_S = env.float("SHUTDOWN_GRACE_S", default=8.0)
 # Tool calling: rounds of tool calls per reply, and extra tools by import path of `ai_model.tools.Tool` objects.
 TOOL_MAX_ROUNDS = env.int("TOOL_MAX_ROUNDS", default=5)
 TOOL_THREADS = env.int("TOOL_THREADS", default=4)
+# Threads that replies and background tasks run their database calls on (each keeps one connection).
+DB_THREADS = env.int("DB_THREADS", default=4)
+# API keys and models are cached this long (s) per worker; an edit in admin or another worker
+# shows within it (0: no cache).
+ROW_CACHE_TTL_S = env.float("ROW_CACHE_TTL_S", default=5.0)
 # The class of the runtime object that owns process state (core.runtime).
 RUNTIME_CLASS = "config.runtime.Runtime"
 TOOLS = env.list("TOOLS", default=[])

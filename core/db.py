@@ -1,16 +1,18 @@
 """Database connections of long-lived async work (streams, replies) under ASGI.
 
 Django ties a connection to the thread that runs the ORM's sync code, and gives it back
-(to the PostgreSQL pool, `OPTIONS["pool"]`, or closes it) only when a request ends. A
-reply outlives its request and an SSE stream lasts as long as its reply, so with the pool both
+(to the PostgreSQL pool, `OPTIONS["pool"]`, or closes it) only when a request ends. A reply
+outlives its request and an SSE stream lasts as long as its reply, so with the pool both
 hand their connection back after each burst of queries (`db_release`: a reply after each
-write, every `STREAM_PERSIST_INTERVAL_MS`), and a reply runs its queries on a thread of
-its own (`db_context`), not on its request's. Without that, 20 open streams hold 20
-pooled connections doing nothing, and a reply whose request has ended keeps one forever.
+write, every `STREAM_PERSIST_INTERVAL_MS`), and a reply runs its queries on one of a few
+DB threads of the runtime (`db_context`), not on its request's thread (which ends with
+the request). Without that, 20 open streams hold 20 pooled connections doing nothing, and a
+reply whose request has ended keeps one for ever.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -18,6 +20,8 @@ from contextlib import asynccontextmanager
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
+
+from core.runtime import runtime
 
 
 def db_pooled() -> bool:
@@ -39,17 +43,32 @@ async def db_release() -> None:
 _close_old_connections = sync_to_async(close_old_connections)
 
 
+class DbThreads:
+    """The few threads that replies and background tasks run their ORM calls on (the
+    runtime's `db_threads`): each a single-thread executor, as Django needs one call at a
+    time per connection. A thread keeps its connection between replies (SQLite is not
+    reopened per reply); with the pool, writes give it back anyway (`db_release`)."""
+
+    def __init__(self, size: int) -> None:
+        self._executors = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"db-{n}") for n in range(max(1, size))]
+        self._turn = itertools.count()
+
+    def pick(self) -> ThreadPoolExecutor:
+        """The next thread, round robin."""
+        return self._executors[next(self._turn) % len(self._executors)]
+
+    def close(self) -> None:
+        for executor in self._executors:
+            executor.shutdown(wait=False)
+
+
 @asynccontextmanager
-async def db_context(name: str) -> AsyncIterator[None]:
-    """Run the ORM calls of this block on a thread of its own (one call at a time, as
-    Django needs), whatever context the task inherited; its connection is given back on
-    exit. Tasks created inside must end before the block does."""
-    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
-    try:
-        async with ThreadSensitiveContext(executor=executor):
-            try:
-                yield
-            finally:
-                await db_release()
-    finally:
-        executor.shutdown(wait=False)
+async def db_context() -> AsyncIterator[None]:
+    """Run the ORM calls of this block on one of the runtime's DB threads, whatever context
+    the task inherited (a reply outlives its request's thread); the connection is given
+    back on exit. Tasks created inside must end before the block does."""
+    async with ThreadSensitiveContext(executor=runtime().db_threads.pick()):
+        try:
+            yield
+        finally:
+            await db_release()

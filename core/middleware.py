@@ -1,12 +1,72 @@
-"""Middleware that must never hold back a server-sent event stream."""
+"""Django's standard middleware, without two thread hops per middleware per API request.
+
+Django's `MiddlewareMixin.__acall__` runs every `process_request` and `process_response`
+through `sync_to_async`: with the eight middlewares of `settings.MIDDLEWARE` that is about
+14 thread hops per request, each a round trip through the request's thread, which under
+load cost more than the view itself. The subclasses here (listed in `settings.MIDDLEWARE`
+in place of Django's) run those methods in-line on the event loop where that is safe, and
+through a thread as before where it is not:
+
+- in-line for a request **without a session cookie** (API keys, the OpenAI-compatible
+  API): nothing these middlewares do for it reads the database (a session without a key
+  is never loaded);
+- through a thread for a request **with a session cookie** (the browser, admin): loading
+  the session or the user reads the database;
+- and `process_response` through a thread whenever the session was modified (saving it
+  writes), e.g. at login.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib.auth import middleware as auth
+from django.contrib.messages import middleware as messages
+from django.contrib.sessions import middleware as sessions
 from django.http import HttpRequest, HttpResponseBase
-from django.middleware.gzip import GZipMiddleware
+from django.middleware import clickjacking, common, csrf, gzip, security
 
 
-class StreamSafeGZipMiddleware(GZipMiddleware):
+def _inline(request: HttpRequest) -> bool:
+    """Whether this request's middleware work may run on the event loop (see module docstring)."""
+    inline = getattr(request, "_middleware_inline", None)
+    if inline is None:
+        inline = request._middleware_inline = settings.SESSION_COOKIE_NAME not in request.COOKIES
+    return inline
+
+
+def _session_modified(request: HttpRequest) -> bool:
+    session = getattr(request, "session", None)
+    return session is not None and (session.modified or settings.SESSION_SAVE_EVERY_REQUEST)
+
+
+class InlineMixin:
+    """`__acall__` of `MiddlewareMixin`, in-line where safe (see module docstring)."""
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        inline = _inline(request)
+        response = None
+        if hasattr(self, "process_request"):
+            if inline:
+                response = self.process_request(request)
+            else:
+                response = await sync_to_async(self.process_request, thread_sensitive=True)(request)
+        response = response or await self.get_response(request)
+        if hasattr(self, "process_response"):
+            if inline and not _session_modified(request):
+                response = self.process_response(request, response)
+            else:
+                response = await sync_to_async(self.process_response, thread_sensitive=True)(request, response)
+        return response
+
+
+class SecurityMiddleware(InlineMixin, security.SecurityMiddleware):
+    pass
+
+
+class StreamSafeGZipMiddleware(InlineMixin, gzip.GZipMiddleware):
     """GZip for ordinary responses; streamed ones (SSE, audio) pass through untouched.
 
     A compressor holds bytes until its buffer fills, which would delay tokens and the
@@ -17,3 +77,33 @@ class StreamSafeGZipMiddleware(GZipMiddleware):
         if response.streaming or response.get("Content-Type", "").startswith(("text/event-stream", "audio/")):
             return response
         return super().process_response(request, response)
+
+
+class SessionMiddleware(InlineMixin, sessions.SessionMiddleware):
+    pass
+
+
+class CommonMiddleware(InlineMixin, common.CommonMiddleware):
+    pass
+
+
+class CsrfViewMiddleware(InlineMixin, csrf.CsrfViewMiddleware):
+    """Also `process_view` in-line for requests without a session cookie."""
+
+    async def process_view(self, request: HttpRequest, callback: Any, callback_args: Any, callback_kwargs: Any) -> Any:
+        view = super().process_view
+        if _inline(request):
+            return view(request, callback, callback_args, callback_kwargs)
+        return await sync_to_async(view, thread_sensitive=True)(request, callback, callback_args, callback_kwargs)
+
+
+class AuthenticationMiddleware(InlineMixin, auth.AuthenticationMiddleware):
+    pass
+
+
+class MessageMiddleware(InlineMixin, messages.MessageMiddleware):
+    pass
+
+
+class XFrameOptionsMiddleware(InlineMixin, clickjacking.XFrameOptionsMiddleware):
+    pass

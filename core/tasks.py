@@ -16,7 +16,7 @@ class BackgroundTasks:
     """A set of running tasks (titles, listeners); `settle()` waits for them, `cancel()` stops them.
 
     Keeps a strong reference to each task until it ends (the event loop holds only weak
-    ones) and logs a task that failed. Each task runs its ORM calls on a thread of its own
+    ones) and logs a task that failed. Each task runs its ORM calls on one of the runtime's DB threads
     and gives its connection back when it ends (`core.db.db_context`), since it outlives
     the request that started it.
     """
@@ -52,5 +52,5 @@ class BackgroundTasks:
 
 
 async def _with_db(coro: Coroutine[Any, Any, Any], name: str) -> Any:
-    async with db_context(name.split(":", 1)[0]):
+    async with db_context():
         return await coro

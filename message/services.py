@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from ai_model.selectors import ai_model_resolve
+from ai_model.services import ai_model_for_reply
 from chat_session.models import ChatSession
 from core.errors import DomainError
 from message.generation.registry import Generation, generations
@@ -36,7 +36,7 @@ async def message_send(
     is deleted. Validation happens before anything is written; raises DomainError (fields
     `parent`, `model`)."""
     parent = await _parent(session, parent_id)
-    ai_model = await ai_model_resolve(model_id=model_id, defaults=[session.default_model_id])
+    ai_model = await ai_model_for_reply(model_id=model_id, defaults=[session.default_model_id])
     user_message, (reply,) = await turn_store(session=session, parent=parent, content=content, models=[ai_model])
     context = await message_context(message=user_message, budget_tokens=ai_model.context_budget)
     generation = await generation_start(reply=reply, ai_model=ai_model, context=context, before=[user_message])
@@ -62,7 +62,7 @@ async def message_compare(
     models = []
     for position, model_id in enumerate(model_ids):
         try:
-            models.append(await ai_model_resolve(model_id=model_id))
+            models.append(await ai_model_for_reply(model_id=model_id))
         except DomainError as exc:
             raise DomainError(f"Model #{position + 1}: {exc.message}", code=exc.code, field="models") from None
     user_message, replies = await turn_store(session=session, parent=parent, content=content, models=models)
@@ -99,7 +99,7 @@ async def message_regenerate(*, message: Message, model_id: Any = None) -> Start
         anchor = await Message.objects.aget(pk=message.parent_id)
     else:
         raise DomainError("Only an assistant reply or a user message can be regenerated.", code="not_regenerable", field="message")
-    ai_model = await ai_model_resolve(model_id=model_id, defaults=[message.model_id, message.session.default_model_id])
+    ai_model = await ai_model_for_reply(model_id=model_id, defaults=[message.model_id, message.session.default_model_id])
     _, (reply,) = await turn_store(session=message.session, parent=anchor, content=None, models=[ai_model])
     context = await message_context(message=anchor, budget_tokens=ai_model.context_budget)
     generation = await generation_start(reply=reply, ai_model=ai_model, context=context)

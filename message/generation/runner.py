@@ -93,9 +93,9 @@ class Runner:
         self.model: AIModel | None = None
 
     async def run(self, *, reply: Message, ai_model: AIModel, context: list[ChatMessage]) -> None:
-        # The reply outlives its request: its writes run on a thread of its own, whose
-        # connection goes back to the pool when the reply ends (core/db.py).
-        async with db_context("reply"):
+        # The reply outlives its request: its writes run on one of the runtime's DB threads,
+        # and give their pooled connection back (core/db.py).
+        async with db_context():
             await self._run(reply=reply, ai_model=ai_model, context=context)
 
     async def _run(self, *, reply: Message, ai_model: AIModel, context: list[ChatMessage]) -> None:
