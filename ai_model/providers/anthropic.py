@@ -127,8 +127,7 @@ class AnthropicProvider(BaseProvider):
                     stop_reason = (data.get("delta") or {}).get("stop_reason") or stop_reason
                     completion_tokens = (data.get("usage") or {}).get("output_tokens", completion_tokens)
                 elif kind == "message_stop":
-                    stopped = True
-                    break
+                    stopped = True  # read on to the end of the body, so the connection is reused
         if not stopped:
             raise ProviderProtocolError(f"{self.name}: the stream ended before `message_stop`")
         yield Usage(prompt_tokens, completion_tokens)

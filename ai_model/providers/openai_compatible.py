@@ -70,9 +70,11 @@ class OpenAICompatibleProvider(BaseProvider):
         complete = False
         with decoding(self.name):
             async for sse in events:
-                if sse.data == "[DONE]":
+                # Read on to the end of the body after [DONE] (normally nothing more): a
+                # response closed unread loses its keep-alive connection to the pool.
+                if complete or sse.data == "[DONE]":
                     complete = True
-                    break
+                    continue
                 if not sse.data:
                     continue
                 chunk = decode_json(sse.data, self.name)

@@ -10,9 +10,22 @@ pytestmark = pytest.mark.django_db(transaction=True)
 API_KEY = "sk-test-secret-0123456789abcdef"
 
 
+class _ClientRecording(FakeOpenAI):
+    """FakeOpenAI that also records the client address of each request (one per TCP connection)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clients: list[tuple] = []
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] == "POST":
+            self.clients.append(tuple(scope["client"]))
+        await super().__call__(scope, receive, send)
+
+
 @pytest.fixture
 def upstream():
-    fake = FakeOpenAI()
+    fake = _ClientRecording()
     with serve(fake) as url:
         fake.url = url
         yield fake
@@ -52,3 +65,14 @@ async def test_500_before_the_first_token_ends_the_reply_with_error(api, user, u
     assert reply["error"]["code"] == "upstream_error" and "500" in reply["error"]["detail"]
     stored = await Message.objects.aget(pk=reply["id"])
     assert API_KEY not in stored.error_text and API_KEY[-8:] not in stored.error_text
+
+
+async def test_replies_reuse_the_upstream_connection(api, user, upstream):
+    """Issue 10: the adapter stopped reading at `data: [DONE]`, so httpx closed the connection
+    instead of pooling it, and every reply paid a new TCP connection."""
+    ok, _ = await _models(upstream)
+    session = await ChatSession.objects.acreate(owner=user)
+    for text in ("one", "two", "three"):
+        res = await api.post(f"/api/sessions/{session.id}/messages", json={"content": text, "model": str(ok.id)})
+        assert res.json()["assistant"]["content"] == "Hello from fake"
+    assert len(upstream.clients) == 3 and len(set(upstream.clients)) == 1, upstream.clients
