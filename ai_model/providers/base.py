@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 from django.conf import settings
-from httpx_sse import EventSource, ServerSentEvent
+from httpx_sse import ServerSentEvent
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from ai_model.errors import (
@@ -46,6 +46,7 @@ from ai_model.errors import (
 )
 from ai_model.http import response_json, upstream_response
 from ai_model.providers.breaker import CLOSED, breaker_create
+from ai_model.providers.wire import sse_events
 from ai_model.types import ChatRequest, Completion, Done, StreamError, StreamEvent, TextDelta, ToolCall, Usage
 from core.runtime import runtime
 
@@ -139,11 +140,11 @@ class BaseProvider:
     @asynccontextmanager
     async def open_sse(self, url: str, payload: dict[str, Any]) -> AsyncIterator[AsyncIterator[ServerSentEvent]]:
         """`async with` the Server-Sent Events of `POST url` with the JSON `payload` and
-        `_headers()` (WHATWG HTML, "Server-sent events"; decoded by httpx-sse). Iterating
+        `_headers()` (WHATWG HTML, "Server-sent events"; parsed by `wire.sse_events`). Iterating
         raises `SSEError` for a malformed stream (see `wire.decoding`)."""
         headers = {**self._headers(), "Accept": "text/event-stream"}
         async with self.open_stream("POST", url, json=payload, headers=headers) as response:
-            yield EventSource(response).aiter_sse()
+            yield sse_events(response)
 
     async def get_json(self, url: str, **kwargs: Any) -> Any:
         """GET `url` with the probe timeout and `_headers()`; the JSON answer. Raises the

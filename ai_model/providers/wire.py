@@ -4,18 +4,19 @@ Request side: `function_tools` (the OpenAI-style tool spec, also Ollama's) and
 `generation_options` (temperature and the token limit under each API's own name).
 Response side: `decode_json` (one chunk or line), `tool_calls_from_parts` (tool calls
 whose JSON arguments arrive in fragments: OpenAI `delta.tool_calls`, Anthropic
-`input_json_delta`) and `decoding` (what a malformed stream raises becomes
-`ProviderProtocolError`).
+`input_json_delta`), `sse_events` (a response's Server-Sent Events) and `decoding` (what
+a malformed stream raises becomes `ProviderProtocolError`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from httpx_sse import SSEError
+import httpx
+from httpx_sse import ServerSentEvent, SSEError
 
 from ai_model.errors import ProviderProtocolError
 from ai_model.types import ChatRequest, ToolCall, ToolSpec
@@ -76,3 +77,55 @@ def decoding(provider_name: str, unit: str = "chunk") -> Iterator[None]:
         raise ProviderProtocolError(f"{provider_name}: {exc}") from exc
     except (KeyError, TypeError, AttributeError) as exc:
         raise ProviderProtocolError(f"{provider_name}: unexpected {unit} shape ({exc!r})") from exc
+
+
+async def sse_events(response: httpx.Response) -> AsyncIterator[ServerSentEvent]:
+    """The Server-Sent Events of a streamed `response`, as they arrive.
+
+    Parses the event stream format of the WHATWG HTML Living Standard ("Server-sent
+    events", "Interpreting an event stream"): lines end in CRLF, LF or CR; a blank line
+    dispatches the event; `:` starts a comment; `data` lines join with "\n"; one space
+    after the colon is dropped; an unfinished event at the end is discarded. Works on the
+    bytes, one split per chunk, instead of httpx's text and line decoders and httpx-sse's
+    parser stacked on them (a third of a reply's parsing time). Raises `SSEError` when the
+    response is not `text/event-stream`.
+    """
+    content_type = response.headers.get("content-type", "").partition(";")[0]
+    if "text/event-stream" not in content_type:
+        raise SSEError(f"Expected response header Content-Type to contain 'text/event-stream', got {content_type!r}")
+    buffer = b""
+    pending_cr = False
+    event, data, last_id, retry = "", [], "", None
+    async for chunk in response.aiter_bytes():
+        if pending_cr and chunk.startswith(b"\n"):  # the LF of a CRLF split between chunks
+            chunk = chunk[1:]
+        pending_cr = chunk.endswith(b"\r")
+        if pending_cr:
+            chunk = chunk[:-1]
+        if b"\r" in chunk:
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        *lines, buffer = (buffer + chunk).split(b"\n")
+        if pending_cr:
+            lines.append(buffer)
+            buffer = b""
+        for raw in lines:
+            if not raw:
+                if event or data or retry is not None:
+                    yield ServerSentEvent(event=event or "message", data="\n".join(data), id=last_id, retry=retry)
+                event, data, retry = "", [], None
+                continue
+            if raw[0] == 58:  # b":" a comment
+                continue
+            name, _, value = raw.partition(b":")
+            text = value.decode("utf-8", "replace")
+            if text.startswith(" "):
+                text = text[1:]
+            if name == b"data":
+                data.append(text)
+            elif name == b"event":
+                event = text
+            elif name == b"id":
+                if "\0" not in text:
+                    last_id = text
+            elif name == b"retry" and text.isdigit():
+                retry = int(text)
