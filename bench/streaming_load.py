@@ -52,7 +52,8 @@ work included), the stored-reply check and the app's log lines other than uvicor
 Then: "long/empty", the streams/s of the long-session row over the c=50 app row; and the
 memory run: a fresh app, c=20 closed loop, 100 replies of warm-up, then `--memory-replies`
 replies; the worker's RSS is printed fresh, after the warm-up ("start"), every 1,000 replies
-(every fifth of the run when shorter than 2,000) and at the end; growth = end - start.
+(every fifth of the run when shorter than 2,000) and at the end; growth = end - start (the
+highest sample is printed too: RSS can fall back between samples).
 
 Then a PASS/FAIL line per goal of issue 10: c=50 streams/s >= 0.8x the relay's; c=50 TTFB
 p50 <= 2x the relay's; c=5 added TTFB p50 <= 3x the relay's added TTFB; CPU per reply <=
@@ -693,6 +694,7 @@ def memory_run(env: dict, key: str, model: str, data_dir: Path, args) -> dict:
     result["verify"] = verify_stored(env, data_dir, result, since, args)
     report_app(result, log)
     result["growth"] = samples[-1][1] - samples[0][1] if samples else float("nan")
+    result["peak"] = max((mb for _, mb in samples), default=float("nan"))
     return result
 
 
@@ -864,8 +866,8 @@ def main(args: argparse.Namespace) -> int:
     if memory:
         print(f"memory (one worker, c={MEMORY_CLIENTS}, after {MEMORY_WARMUP} warm-up replies): RSS "
               + ", ".join(("start" if k == 0 else f"{k} replies") + f" {mb:.1f} MB" for k, mb in memory["samples"])
-              + f"; growth {memory['growth']:+.1f} MB over {args.memory_replies} replies (fresh worker "
-              f"{memory['rss_fresh']:.1f} MB)")
+              + f"; growth {memory['growth']:+.1f} MB over {args.memory_replies} replies (highest "
+              f"{memory['peak'] - memory['samples'][0][1]:+.1f} MB; fresh worker {memory['rss_fresh']:.1f} MB)")
     print_goals(rows, memory, args)
     print(f"load average {os.getloadavg()[0]:.2f} at the end")
     if failed:
