@@ -1,0 +1,79 @@
+"""Issue 10: a delta costs no channel-layer call while no socket follows the session."""
+
+import socket
+
+import pytest
+from channels.layers import get_channel_layer
+
+from chat_session.realtime import group_has_members, session_group
+from tests.message.helpers import connect, final_update, receive_until, slow_tokens, wait_final
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def group_sends(monkeypatch):
+    layer = get_channel_layer()
+    sent = []
+    original = layer.group_send
+
+    async def counting(group, message):
+        sent.append(message["type"])
+        return await original(group, message)
+
+    monkeypatch.setattr(layer, "group_send", counting)
+    return sent
+
+
+async def test_no_socket_no_delta_sends(session, fake_provider, group_sends):
+    from message.services import message_send
+
+    fake_provider.enqueue(slow_tokens(10, delay=0.01))
+    started = await message_send(session=session, content="hi")
+    await wait_final(started.reply.id)
+    await started.generation.finished.wait()
+    assert "message.stream" not in group_sends
+    assert group_sends.count("message.update") >= 2  # created and finished: always sent
+
+
+async def test_a_socket_on_the_session_gets_every_delta(session, user, fake_provider, group_sends, settings):
+    settings.STREAM_COALESCE_MS = 0
+    communicator, connected, _ = await connect(session, user)
+    assert connected
+    try:
+        from message.services import message_send
+
+        fake_provider.enqueue(slow_tokens(10, delay=0.01))
+        await message_send(session=session, content="hi")
+        frames = await receive_until(communicator, final_update)
+        text = "".join(f["delta"] for f in frames if f["type"] == "message_stream")
+        assert text == "".join(f"t{i} " for i in range(10))
+    finally:
+        await communicator.disconnect()
+
+
+def _redis_up() -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _redis_up(), reason="no Redis server on 127.0.0.1:6379")
+async def test_group_membership_on_the_redis_channel_layer():
+    from channels_redis.core import RedisChannelLayer
+
+    layer = RedisChannelLayer(hosts=["redis://127.0.0.1:6379/15"])
+    group = session_group("listeners-test")
+    try:
+        assert await group_has_members(layer, group) is False
+        channel = await layer.new_channel()
+        await layer.group_add(group, channel)
+        assert await group_has_members(layer, group) is True
+        await layer.group_discard(group, channel)
+        assert await group_has_members(layer, group) is False
+    finally:
+        await layer.flush()
+        await layer.close_pools()
+
