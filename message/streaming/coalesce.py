@@ -4,7 +4,8 @@ A fast model can produce hundreds of tokens a second; sending each as its own SS
 event costs a write (and a WebSocket frame, and a Redis entry) per token. Deltas that
 arrive within `window_s` of the first buffered one go out as one; any other event
 first flushes the buffer, so order is kept. The window is a latency bound: no text
-waits longer than `window_s` once it has arrived.
+waits longer than `window_s` once it has arrived, and the reply's first text (its time
+to first token) does not wait at all.
 """
 
 from __future__ import annotations
@@ -31,23 +32,32 @@ class Coalescer:
         deadline = 0.0
         try:
             while True:
-                if pending is None:
-                    pending = asyncio.ensure_future(anext(self.events))
-                timeout = max(0.0, deadline - loop.time()) if buffer else None
-                done, _ = await asyncio.wait({pending}, timeout=timeout)
-                if not done:
-                    yield TextDelta("".join(buffer))
-                    buffer.clear()
-                    continue
-                try:
-                    event = pending.result()
-                except StopAsyncIteration:
-                    break
-                finally:
-                    pending = None
+                if buffer or pending is not None:
+                    # Text is waiting (or a read is under way): wait no longer than the window.
+                    if pending is None:
+                        pending = asyncio.ensure_future(anext(self.events))
+                    timeout = max(0.0, deadline - loop.time()) if buffer else None
+                    done, _ = await asyncio.wait({pending}, timeout=timeout)
+                    if not done:
+                        yield TextDelta("".join(buffer))
+                        buffer.clear()
+                        continue
+                    try:
+                        event = pending.result()
+                    except StopAsyncIteration:
+                        break
+                    finally:
+                        pending = None
+                else:
+                    # Nothing waiting: no deadline, so no task and no wait set for this read.
+                    try:
+                        event = await anext(self.events)
+                    except StopAsyncIteration:
+                        break
                 if isinstance(event, TextDelta):
                     self.raw_deltas += 1
-                    if self.window_s <= 0:
+                    # The first text goes out at once: it is the reply's TTFB.
+                    if self.window_s <= 0 or self.raw_deltas == 1:
                         yield event
                         continue
                     if not buffer:
