@@ -63,6 +63,15 @@ class FakeProvider(BaseProvider):
         yield Done("stop")
 
 
+def redis_up(host: str = "127.0.0.1", port: int = 6379) -> bool:
+    """Whether a Redis server answers on `host:port` (tests that need one skip otherwise)."""
+    try:
+        socket.create_connection((host, port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

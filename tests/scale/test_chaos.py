@@ -13,7 +13,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,7 +28,7 @@ from ai_model.models import AIModel, Provider
 from bench.upstream import SlowOpenAI, expected_text
 from chat_session.models import ChatSession
 from message.models import Message
-from tests.fakes import free_port, serve
+from tests.fakes import free_port, redis_up, serve
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -41,19 +40,11 @@ TOKEN_DELAY_S = 0.1
 STALE_S = 4
 
 
-def _redis_up() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
-        return True
-    except OSError:
-        return False
-
-
 @pytest.fixture
 def cluster_env(tmp_path):
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL shared by two worker processes (DATABASE_URL=postgres://..., the CI's second pass)")
-    if not _redis_up():
+    if not redis_up():
         pytest.skip("needs Redis on 127.0.0.1:6379")
     db = connection.settings_dict
     database_url = f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"

@@ -1,11 +1,11 @@
 """Issue 10: a delta costs no channel-layer call while no socket follows the session."""
 
-import socket
 
 import pytest
 from channels.layers import get_channel_layer
 
 from chat_session.realtime import group_has_members, session_group
+from tests.fakes import redis_up
 from tests.message.helpers import connect, final_update, receive_until, slow_tokens, wait_final
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -52,15 +52,7 @@ async def test_a_socket_on_the_session_gets_every_delta(session, user, fake_prov
         await communicator.disconnect()
 
 
-def _redis_up() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
-        return True
-    except OSError:
-        return False
-
-
-@pytest.mark.skipif(not _redis_up(), reason="no Redis server on 127.0.0.1:6379")
+@pytest.mark.skipif(not redis_up(), reason="no Redis server on 127.0.0.1:6379")
 async def test_group_membership_on_the_redis_channel_layer():
     from channels_redis.core import RedisChannelLayer
 

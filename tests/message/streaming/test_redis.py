@@ -10,23 +10,15 @@ from core.redis import redis_client
 from message.models import Message
 from message.generation.registry import CANCEL_CHANNEL
 from message.streaming.log import RedisEventLog, event_log_find
-from tests.fakes import read_sse
+from tests.fakes import read_sse, redis_up
 from tests.message.helpers import slow_tokens, wait_final
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
-def _redis_up() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
-        return True
-    except OSError:
-        return False
-
-
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not _redis_up(), reason="no Redis server on 127.0.0.1:6379"),
+    pytest.mark.skipif(not redis_up(), reason="no Redis server on 127.0.0.1:6379"),
 ]
 
 
