@@ -213,8 +213,10 @@ SHUTDOWN_GRACE_S = env.float("SHUTDOWN_GRACE_S", default=8.0)
 # Tool calling: rounds of tool calls per reply, and extra tools by import path of `ai_model.tools.Tool` objects.
 TOOL_MAX_ROUNDS = env.int("TOOL_MAX_ROUNDS", default=5)
 TOOL_THREADS = env.int("TOOL_THREADS", default=4)
-# Threads that replies and background tasks run their database calls on (each keeps one connection).
-DB_THREADS = env.int("DB_THREADS", default=4)
+# Threads that replies, background tasks and the lean API path run their database calls on
+# (each keeps one connection). SQLite: one, a single writer per worker (several queue on the
+# write lock, whose busy handler waits in sleeps of milliseconds); PostgreSQL: four.
+DB_THREADS = env.int("DB_THREADS", default=1 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 4)
 # API keys and models are cached this long (s) per worker; an edit in admin or another worker
 # shows within it (0: no cache).
 ROW_CACHE_TTL_S = env.float("ROW_CACHE_TTL_S", default=5.0)

@@ -10,7 +10,7 @@ from django.db import connection
 
 from ai_model.types import ChatMessage, ToolCall
 from chat_session.models import ChatSession
-from core.errors import NotFound
+from core.errors import DomainError, NotFound
 from core.ids import uuid_or_404
 from message.models import Message
 
@@ -50,28 +50,28 @@ ORDER BY path.depth DESC
 MAX_DEPTH = 100_000
 
 
-# Django's ORM has no recursive queries and no async raw SQL: one thread hop for the query
-# and the rows, read as plain tuples (no model instances: a long session has thousands).
-@sync_to_async
 def _ancestors(message_id: Any, budget_chars: int) -> list[tuple]:
+    """The rows of the ancestors walk (synchronous: Django has no async raw SQL), as plain
+    tuples (no model instances: a long session has thousands)."""
     sql = _ANCESTORS_SQL.format(table=connection.ops.quote_name(Message._meta.db_table))
     with connection.cursor() as cursor:
         cursor.execute(sql, [Message._meta.pk.get_db_prep_value(message_id, connection), budget_chars, MAX_DEPTH])
         return cursor.fetchall()
 
 
-async def message_context(*, message: Message, budget_tokens: int) -> list[ChatMessage]:
-    """The model context that ends with `message`: its ancestors (never siblings or other
-    branches), oldest first, each turn with its text, tool calls and tool results; assistant
-    turns with neither text nor tool calls (failed or empty replies) are left out.
+def context_read(*, message_id: Any, budget_tokens: int) -> list[ChatMessage]:
+    """The model context that ends with message `message_id`: its ancestors (never siblings
+    or other branches), oldest first, each turn with its text, tool calls and tool results;
+    assistant turns with neither text nor tool calls (failed or empty replies) are left out.
 
     Only the newest turns that fit `budget_tokens` (estimated at `CHARS_PER_TOKEN`
     characters a token) are read, in one query that walks up the parent links and stops
-    once the budget is spent; `message` itself is always kept. A trimmed context starts at
-    a user turn, so no tool result is left without its call.
+    once the budget is spent; the message itself is always kept. A trimmed context starts
+    at a user turn, so no tool result is left without its call. Synchronous, so a service
+    can read it in the same thread hop (and transaction) as its writes.
     """
     budget_chars = max(0, budget_tokens) * CHARS_PER_TOKEN
-    rows = await _ancestors(message.id, budget_chars)
+    rows = _ancestors(message_id, budget_chars)
     kept = [row for n, row in enumerate(rows) if row[6] <= budget_chars or n == len(rows) - 1]
     trimmed = len(kept) < len(rows)
     context = []
@@ -90,17 +90,27 @@ async def message_context(*, message: Message, budget_tokens: int) -> list[ChatM
     return context
 
 
-async def message_newest_leaf(*, session: ChatSession) -> Message | None:
-    """The most recently created message of the session that has no children."""
-    return await (
-        Message.objects.filter(session=session, children__isnull=True).order_by("-created_at", "-id").afirst()
-    )
+async def message_context(*, message: Message, budget_tokens: int) -> list[ChatMessage]:
+    """`context_read` for `message`, in one thread hop."""
+    return await sync_to_async(context_read)(message_id=message.id, budget_tokens=budget_tokens)
+
+
+def parent_read(*, session: ChatSession, parent_id: Any = None) -> Message | None:
+    """Where a new message of `session` goes: message `parent_id` of the session (raises
+    DomainError `invalid_parent` for one that is not in it), else the session's active leaf,
+    else its newest leaf (None for an empty session). Synchronous, like `context_read`."""
+    if parent_id is not None:
+        parent = Message.objects.filter(pk=parent_id, session=session).first()
+        if parent is None:
+            raise DomainError("The parent message is not in this session.", code="invalid_parent", field="parent")
+        return parent
+    if session.active_leaf_id:
+        leaf = Message.objects.filter(pk=session.active_leaf_id, session=session).first()
+        if leaf is not None:
+            return leaf
+    return Message.objects.filter(session=session, children__isnull=True).order_by("-created_at", "-id").first()
 
 
 async def session_default_parent(*, session: ChatSession) -> Message | None:
     """Where a message without `parent` goes: the session's active leaf, else its newest leaf."""
-    if session.active_leaf_id:
-        leaf = await Message.objects.filter(pk=session.active_leaf_id, session=session).afirst()
-        if leaf is not None:
-            return leaf
-    return await message_newest_leaf(session=session)
+    return await sync_to_async(parent_read)(session=session)

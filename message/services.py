@@ -14,7 +14,7 @@ from message.generation.registry import Generation, generations
 from message.generation.runner import generation_start
 from message.generation.store import messages_settle, turn_store
 from message.models import Message
-from message.selectors import message_context, message_get, message_list, session_default_parent
+from message.selectors import message_get, message_list
 
 
 @dataclass
@@ -35,12 +35,15 @@ async def message_send(
     model, else the local one). A `parent_id` above the leaf starts a new branch; nothing
     is deleted. Validation happens before anything is written; raises DomainError (fields
     `parent`, `model`)."""
-    parent = await _parent(session, parent_id)
     ai_model = await ai_model_for_reply(model_id=model_id, defaults=[session.default_model_id])
-    user_message, (reply,) = await turn_store(session=session, parent=parent, content=content, models=[ai_model])
-    context = await message_context(message=user_message, budget_tokens=ai_model.context_budget)
-    generation = await generation_start(reply=reply, ai_model=ai_model, context=context, before=[user_message])
-    return StartedReply(user_message=user_message, reply=reply, generation=generation)
+    stored = await turn_store(
+        session=session, parent_id=parent_id, content=content, models=[ai_model], budget_tokens=ai_model.context_budget
+    )
+    (reply,) = stored.replies
+    generation = await generation_start(
+        reply=reply, ai_model=ai_model, context=stored.context, before=[stored.user_message]
+    )
+    return StartedReply(user_message=stored.user_message, reply=reply, generation=generation)
 
 
 @dataclass
@@ -58,19 +61,21 @@ async def message_compare(
     each through the normal generation service (so each can be resumed, cancelled and
     regenerated). A failing model fails only its own reply. Validation happens before
     anything is written; raises DomainError (fields `parent`, `models`)."""
-    parent = await _parent(session, parent_id)
     models = []
     for position, model_id in enumerate(model_ids):
         try:
             models.append(await ai_model_for_reply(model_id=model_id))
         except DomainError as exc:
             raise DomainError(f"Model #{position + 1}: {exc.message}", code=exc.code, field="models") from None
-    user_message, replies = await turn_store(session=session, parent=parent, content=content, models=models)
-    context = await message_context(message=user_message, budget_tokens=min(m.context_budget for m in models))
+    stored = await turn_store(
+        session=session, parent_id=parent_id, content=content, models=models,
+        budget_tokens=min(m.context_budget for m in models),
+    )
+    user_message = stored.user_message
     started = []
-    for index, (reply, model) in enumerate(zip(replies, models, strict=True)):
+    for index, (reply, model) in enumerate(zip(stored.replies, models, strict=True)):
         generation = await generation_start(
-            reply=reply, ai_model=model, context=context, before=[user_message] if index == 0 else ()
+            reply=reply, ai_model=model, context=stored.context, before=[user_message] if index == 0 else ()
         )
         started.append(StartedReply(user_message=user_message, reply=reply, generation=generation))
     return StartedComparison(user_message=user_message, replies=started)
@@ -100,9 +105,11 @@ async def message_regenerate(*, message: Message, model_id: Any = None) -> Start
     else:
         raise DomainError("Only an assistant reply or a user message can be regenerated.", code="not_regenerable", field="message")
     ai_model = await ai_model_for_reply(model_id=model_id, defaults=[message.model_id, message.session.default_model_id])
-    _, (reply,) = await turn_store(session=message.session, parent=anchor, content=None, models=[ai_model])
-    context = await message_context(message=anchor, budget_tokens=ai_model.context_budget)
-    generation = await generation_start(reply=reply, ai_model=ai_model, context=context)
+    stored = await turn_store(
+        session=message.session, parent=anchor, content=None, models=[ai_model], budget_tokens=ai_model.context_budget
+    )
+    (reply,) = stored.replies
+    generation = await generation_start(reply=reply, ai_model=ai_model, context=stored.context)
     return StartedReply(user_message=None, reply=reply, generation=generation)
 
 
@@ -129,15 +136,6 @@ async def message_cancel(*, message: Message, wait_s: float = 2.0) -> Message:
             await asyncio.sleep(0.05)
     await message.arefresh_from_db()
     return message
-
-
-async def _parent(session: ChatSession, parent_id: uuid.UUID | None) -> Message | None:
-    if parent_id is None:
-        return await session_default_parent(session=session)
-    parent = await Message.objects.filter(pk=parent_id, session=session).afirst()
-    if parent is None:
-        raise DomainError("The parent message is not in this session.", code="invalid_parent", field="parent")
-    return parent
 
 
 async def message_load(*, user: Any, message_id: Any) -> Message:

@@ -232,8 +232,11 @@ class Runner:
         already_stored = bool(message.tool_calls) and message.status == Status.COMPLETE
         try:
             if not already_stored:
-                await self.store.turn_finish(message, turn, status=status, started=started)
-            await self.store.active_leaf_follow(first=generation.message_id, last=message)
+                await self.store.turn_finish(
+                    message, turn, status=status, started=started, leaf_from=generation.message_id
+                )
+            else:
+                await self.store.active_leaf_follow(first=generation.message_id, last=message)
         except Exception:
             logger.exception("could not store reply %s", message.pk)
         if not already_stored:

@@ -1,9 +1,10 @@
 """Every write a reply makes, and the recovery of replies whose worker died.
 
 The runner (`runner.py`) calls these and never touches the ORM itself. Counted per
-reply without tools: one transaction for the user message and the reply (`turn_store`),
-one UPDATE of the text per `STREAM_PERSIST_INTERVAL_MS` while streaming, one UPDATE of
-the final state, and one UPDATE of the session's active leaf.
+reply without tools, in thread hops: one for the turn (`turn_store`: the parent, the user
+message and the reply, the active leaf, then the context), one UPDATE of the text per
+`STREAM_PERSIST_INTERVAL_MS` while streaming, and one transaction at the end with the
+final state and the session's active leaf (`turn_finish`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -20,13 +22,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from ai_model.models import AIModel
-from ai_model.types import StreamError
+from ai_model.types import ChatMessage, StreamError
 from chat_session.models import ChatSession
 from chat_session.services import achat_session_active_leaf_set, chat_session_active_leaf_set
 from core.db import db_release
 from core.runtime import runtime
 from message.generation.turn import Turn
 from message.models import Message
+from message.selectors import context_read, parent_read
 
 logger = logging.getLogger(__name__)
 
@@ -38,16 +41,41 @@ _FINAL_FIELDS = [
 ]
 
 
-# Django has no async transaction API yet: the inserts and the session update run in one
-# thread inside one atomic block, so a failure stores none of them.
+@dataclass
+class StoredTurn:
+    """What `turn_store` wrote and read: the user message (None for a regenerate), one
+    `streaming` reply per model, and the context the replies answer."""
+
+    user_message: Message | None
+    replies: list[Message]
+    context: list[ChatMessage]
+
+
+_UNSET = object()
+
+
+# One thread hop for the whole turn (the hot path of every send): the parent is looked up,
+# the user message and the replies inserted and the active leaf moved in one transaction
+# (Django has no async transaction API), and the context read right after it.
 @sync_to_async
 def turn_store(
-    *, session: ChatSession, parent: Message | None, content: str | None, models: list[AIModel]
-) -> tuple[Message | None, list[Message]]:
-    """Store a user message with `content` under `parent` (none when `content` is None:
-    a regenerate) and one empty `streaming` assistant reply per model under it; the first
-    reply becomes the session's active leaf. Returns (user message or None, replies)."""
+    *, session: ChatSession, content: str | None, models: list[AIModel], parent: Any = _UNSET,
+    parent_id: Any = None, budget_tokens: int | None = None,
+) -> StoredTurn:
+    """Store a user message with `content` (none when `content` is None: a regenerate) and
+    one empty `streaming` assistant reply per model under it; the first reply becomes the
+    session's active leaf.
+
+    The user message goes under `parent` (a Message, or None for a session's first message)
+    when given, else under message `parent_id` of the session, else under the session's
+    default parent (`message.selectors.parent_read`, which raises DomainError
+    `invalid_parent`: then nothing is written). With `budget_tokens`, the context ending at
+    the new user message (for a regenerate, at `parent`) is read too
+    (`message.selectors.context_read`); else `context` is empty.
+    """
     with transaction.atomic():
+        if parent is _UNSET:
+            parent = parent_read(session=session, parent_id=parent_id)
         user_message = None
         if content is not None:
             user_message = parent = Message.objects.create(
@@ -60,7 +88,8 @@ def turn_store(
             for model in models
         ]
         chat_session_active_leaf_set(session_id=session.pk, leaf_id=replies[0].pk)
-    return user_message, replies
+    context = [] if budget_tokens is None or parent is None else context_read(message_id=parent.pk, budget_tokens=budget_tokens)
+    return StoredTurn(user_message=user_message, replies=replies, context=context)
 
 
 class ReplyStore:
@@ -77,8 +106,12 @@ class ReplyStore:
         await db_release()
         message.model = model
 
-    async def turn_finish(self, message: Message, turn: Turn, *, status: str, started: float) -> None:
-        """One UPDATE with the final state of a turn's message (`started`: monotonic seconds)."""
+    async def turn_finish(
+        self, message: Message, turn: Turn, *, status: str, started: float, leaf_from: uuid.UUID | None = None
+    ) -> None:
+        """One UPDATE with the final state of a turn's message (`started`: monotonic seconds);
+        with `leaf_from`, the reply's final turn also becomes the branch shown
+        (`active_leaf_follow`), in the same thread hop and transaction."""
         completion = turn.usage.completion_tokens if turn.usage and turn.usage.completion_tokens is not None else None
         if completion is None and turn.raw_deltas:
             # No usage reported (a stopped stream, or a provider without usage): streamed
@@ -97,7 +130,7 @@ class ReplyStore:
         message.error_code = error.code if error else ""
         message.error_text = error.detail if error else ""
         message.updated_at = timezone.now()
-        await message.asave(update_fields=_FINAL_FIELDS)
+        await _final_write(message, leaf_from)
         await db_release()
 
     async def tool_result_store(self, *, parent: Message, call_id: str, name: str, content: str, is_error: bool) -> Message:
@@ -118,10 +151,20 @@ class ReplyStore:
         """The reply's final turn becomes the branch shown, unless the user switched
         meanwhile (or, in a comparison, another sibling is the one shown)."""
         await achat_session_active_leaf_set(session_id=last.session_id, leaf_id=last.pk, when_leaf_id=first)
+        await db_release()
 
     async def heartbeat(self, message_ids: list[uuid.UUID]) -> None:
         """Touch `updated_at` of generating messages: this worker is alive."""
         await Message.objects.filter(pk__in=message_ids, status=Status.STREAMING).aupdate(updated_at=timezone.now())
+
+
+# Django has no async transaction API: the final UPDATE and the active leaf's go together.
+@sync_to_async
+def _final_write(message: Message, leaf_from: uuid.UUID | None) -> None:
+    with transaction.atomic():
+        message.save(update_fields=_FINAL_FIELDS)
+        if leaf_from is not None:
+            chat_session_active_leaf_set(session_id=message.session_id, leaf_id=message.pk, when_leaf_id=leaf_from)
 
 
 def tokens_per_second(completion_tokens: int | None, ttfb_ms: int | None, duration_ms: int | None) -> float | None:

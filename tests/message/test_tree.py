@@ -5,7 +5,7 @@ from django.test.utils import CaptureQueriesContext
 
 from chat_session.models import ChatSession
 from message.models import Message
-from message.selectors import _ancestors, message_context
+from message.selectors import context_read, message_context
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -52,7 +52,7 @@ async def test_a_long_conversation_is_read_in_one_query_and_trimmed_to_the_budge
     @sync_to_async
     def ancestors_queries() -> int:
         with CaptureQueriesContext(connection) as captured:
-            _ancestors.func(last.id, 300)  # all message_context reads, in one hop
+            context_read(message_id=last.id, budget_tokens=100)  # all message_context reads
         return len(captured.captured_queries)
 
     assert await ancestors_queries() == 1
