@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP (Django, plus static files) and WebSocket (channels)."""
+"""ASGI entry point: HTTP (Django, plus static files, with the lean path for the hottest API
+requests in front: `core.lean`) and WebSocket (channels)."""
 
 import os
 
@@ -15,13 +16,15 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 from accounts.ws_auth import QueryTokenAuthMiddleware  # noqa: E402
 from config.lifespan import LifespanMiddleware  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
+from config.urls import lean_routes  # noqa: E402
+from core.lean import LeanApp  # noqa: E402
 
 application = LifespanMiddleware(
     ProtocolTypeRouter(
         {
             # Static files (the chat page's JS/CSS and admin's) from the app folders,
             # so `make run` needs no collectstatic and no separate web server.
-            "http": ASGIStaticFilesHandler(django_http),
+            "http": LeanApp(ASGIStaticFilesHandler(django_http), lean_routes),
             # Origin-checked against ALLOWED_HOSTS; the session cookie, else `?token=`.
             "websocket": AllowedHostsOriginValidator(
                 AuthMiddlewareStack(QueryTokenAuthMiddleware(URLRouter(websocket_urlpatterns)))

@@ -1,5 +1,7 @@
 """URL map: the browser pages, the health checks, and the REST API (adrf viewsets on
-adrf routers: DRF's router would map the sync action names)."""
+adrf routers: DRF's router would map the sync action names); and `lean_routes`, the hot
+requests `core.lean` serves without Django when it can (Django's view of the same path
+answers every other case)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ from accounts.views import TokenView, login_view, logout_view, setup_view
 from ai_model.views import AIModelViewSet, AudioViewSet, OpenAIAudioViewSet
 from chat_session.views import ChatSessionViewSet, chat_page
 from core.http import HealthzView, ReadyzView
+from core.lean import LeanRoute
 from core.views import metrics
+from message.lean_views import session_messages_stream
 from message.views import MessageViewSet, ReplyViewSet, SessionMessageViewSet
 
 
@@ -56,4 +60,9 @@ urlpatterns = [
          name="docs"),
     path("api/", include(api.urls)),
     path("v1/", include(openai.urls)),
+]
+
+lean_routes = [
+    # A streamed reply (SessionMessageViewSet.messages serves the rest of this path).
+    LeanRoute("POST", r"/api/sessions/(?P<session_id>[^/]+)/messages", session_messages_stream, allow="GET, POST"),
 ]

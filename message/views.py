@@ -55,11 +55,11 @@ from message.services import (
     message_regenerate,
     message_send,
 )
-from message.streaming.follow import ReplyFollower
+from message.streaming.follow import generation_follower
 from message.streaming.replay import reply_stream
+from message.streaming import sse
 from message.streaming.sse import sse_follow, sse_merge
 
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 # `Last-Event-ID` is `<n>` or, in a compare stream, `<message-id>:<n>`; empty means none.
 LAST_EVENT_ID = r"^((.*:)?[0-9]+)?$"
 
@@ -75,15 +75,11 @@ def _path_id(name: str) -> OpenApiParameter:
 
 def sse_response(stream: AsyncIterator[bytes]) -> StreamingHttpResponse:
     """A `text/event-stream` response over an async iterator of encoded events."""
-    return StreamingHttpResponse(stream, content_type="text/event-stream; charset=utf-8", headers=SSE_HEADERS)
-
-
-def _follower(started: StartedReply) -> ReplyFollower:
-    return ReplyFollower(started.generation.message_id, started.generation.log, keepalive_s=settings.SSE_KEEPALIVE_S)
+    return StreamingHttpResponse(stream, content_type=sse.CONTENT_TYPE, headers=sse.HEADERS)
 
 
 def _follow(started: StartedReply) -> StreamingHttpResponse:
-    return sse_response(sse_follow(_follower(started)))
+    return sse_response(sse_follow(generation_follower(started.generation)))
 
 
 async def _finished(started: StartedReply) -> list[Message]:
@@ -142,7 +138,7 @@ class SessionMessageViewSet(_StreamingViewSet):
         data = body.validated_data
         run = await message_compare(session=session, content=data["content"], model_ids=data["models"], parent_id=data["parent"])
         if data["stream"]:
-            return sse_response(sse_merge([_follower(r) for r in run.replies], keepalive_s=settings.SSE_KEEPALIVE_S))
+            return sse_response(sse_merge([generation_follower(r.generation) for r in run.replies], keepalive_s=settings.SSE_KEEPALIVE_S))
         replies = [(await _finished(r))[-1] for r in run.replies]
         result = {"user": run.user_message, "replies": replies}
         return Response(CompareResultSerializer(result).data, status=status.HTTP_201_CREATED)

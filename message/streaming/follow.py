@@ -29,7 +29,9 @@ import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
+from django.conf import settings
 from redis.exceptions import RedisError
 
 from core.db import db_release
@@ -38,6 +40,9 @@ from message.generation.store import messages_settle
 from message.models import Message
 from message.streaming.log import EventLog, ReplyEvent
 from message.streaming.payloads import Delta, Payload, closing_events
+
+if TYPE_CHECKING:
+    from message.generation.registry import Generation
 
 logger = logging.getLogger(__name__)
 
@@ -190,3 +195,8 @@ class ReplyFollower:
             if idle >= self.keepalive_s:
                 idle = 0.0
                 yield KEEPALIVE
+
+
+def generation_follower(generation: Generation) -> ReplyFollower:
+    """A follower of a generation just started in this process, from its first event."""
+    return ReplyFollower(generation.message_id, generation.log, keepalive_s=settings.SSE_KEEPALIVE_S)

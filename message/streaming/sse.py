@@ -15,6 +15,9 @@ from message.streaming.follow import ReplyFollower
 from message.streaming.log import ReplyEvent
 
 KEEPALIVE = b": keep-alive\n\n"
+CONTENT_TYPE = "text/event-stream; charset=utf-8"
+#: Headers of every SSE response: no caching, and no buffering by nginx (`deploy/nginx`).
+HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 def sse_encode(event: ReplyEvent, *, id_prefix: str = "") -> bytes:

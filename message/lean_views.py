@@ -1,0 +1,41 @@
+"""The reply's hot path for API clients, served by `core.lean` without Django's handler.
+
+`POST /api/sessions/{id}/messages` with `"stream": true` and a bearer key: the same
+authentication, body serializer, session lookup and `message_send` service as
+`views.SessionMessageViewSet.messages`, and the same SSE stream. Anything else (no
+`stream: true`, a bad key or body, another user's session, an unknown parent or model)
+returns None or raises a client error, and `core.lean` hands the request to that Django
+view, which answers it. The request's queries run on the runtime's DB threads
+(`core.db.db_context`), which keep their connections: no thread and no connection per
+request.
+"""
+
+from __future__ import annotations
+
+from accounts.authentication import token_authenticate
+from chat_session.selectors import chat_session_get
+from core.db import db_context
+from core.lean import LeanRequest, LeanResponse
+from message.serializers import MessageCreateSerializer
+from message.services import message_send
+from message.streaming import sse
+from message.streaming.follow import generation_follower
+from message.streaming.sse import sse_follow
+
+
+async def session_messages_stream(request: LeanRequest) -> LeanResponse | None:
+    """Send a message and stream its reply (see module docstring); None: Django answers."""
+    body = request.json_object()
+    if body is None or body.get("stream") is not True:
+        return None
+    serializer = MessageCreateSerializer(data=body)
+    if not serializer.is_valid():
+        return None
+    data = serializer.validated_data
+    async with db_context():
+        user = (await token_authenticate(request.key)).user
+        session = await chat_session_get(user=user, session_id=request.params["session_id"])
+        started = await message_send(
+            session=session, content=data["content"], parent_id=data["parent"], model_id=data["model"]
+        )
+    return LeanResponse(sse.CONTENT_TYPE, headers=sse.HEADERS, stream=sse_follow(generation_follower(started.generation)))
