@@ -17,7 +17,7 @@
 Answered directly (remote speech engines), every one is a 502 naming the `model`: the
 upstream's own status is `upstream_status`, never our response's `status_code`.
 Messages never contain an API key: they are built from status and body only, and a
-body passes through `redact` first. Transport failures (httpx) become this tree in one
+body passes through `redact` first. Transport failures (aiohttp) become this tree in one
 place, `ai_model.http`.
 """
 

@@ -4,7 +4,7 @@
 as the running loop's runtime (`core.runtime`); code reaches it with `runtime()`.
 Nothing else in the project keeps mutable state at module level.
 
-    http          the pooled httpx.AsyncClient (adapters, remote speech engines)
+    http          the pooled aiohttp.ClientSession (adapters, remote speech engines)
     redis         the Redis client, when REDIS_URL is set (event logs, cancel bus)
     adapters      provider adapters, one per Provider row, each with its breaker and probe cache
     engines       in-process models (embedded LLM, Whisper, Piper), each with its thread(s)
@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
+
+import aiohttp
 
 from django.conf import settings
 
@@ -45,7 +47,7 @@ class Runtime:
 
     def __init__(self) -> None:
         self.metrics = Metrics()
-        self.http = http_client_create()
+        self._http: aiohttp.ClientSession | None = None
         self.redis = redis_client_create() if redis_enabled() else None
         self.adapters = AdapterCache()
         self.engines = Engines()
@@ -57,6 +59,19 @@ class Runtime:
         self.generations = GenerationRegistry()
         self.background = BackgroundTasks()
         self.closed = False
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        """The pooled HTTP client, made on first use (a process that never calls an upstream has none)."""
+        if self._http is None:
+            if self.closed:
+                raise RuntimeError("the runtime is closed")
+            self._http = http_client_create()
+        return self._http
+
+    @http.setter
+    def http(self, value: aiohttp.ClientSession) -> None:
+        self._http = value
 
     def preload(self) -> None:
         """Start loading the embedded chat model and the speech models on their own
@@ -85,7 +100,7 @@ class Runtime:
         steps = (
             lambda: self.generations.drain(grace_s=grace_s),
             self.background.settle,
-            self.http.aclose,
+            *((self._http.close,) if self._http is not None else ()),
             *((self.redis.aclose,) if self.redis is not None else ()),
         )
         for step in steps:

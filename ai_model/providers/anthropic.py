@@ -17,11 +17,9 @@ from collections.abc import AsyncIterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from httpx_sse import ServerSentEvent
-
 from ai_model.errors import ProviderProtocolError, make_status_error
 from ai_model.providers.base import BaseProvider
-from ai_model.providers.wire import decode_json, decoding, tool_calls_from_parts
+from ai_model.providers.wire import ServerSentEvent, decode_json, decoding, tool_calls_from_parts
 from ai_model.types import ChatMessage, ChatRequest, Done, StreamEvent, TextDelta, Usage
 
 API_VERSION = "2023-06-01"

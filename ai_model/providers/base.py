@@ -15,8 +15,8 @@ subclasses on failure (see `ai_model.errors`). Callers use the public methods:
 - `list_models()`, `is_available()` (cached health probe).
 
 Adapters reach their upstream through `open_stream` / `open_sse` / `get_json`, which
-use `ai_model.http.upstream_response`: the one place httpx failures and non-2xx answers
-become `ProviderError`s.
+use `ai_model.http.upstream_response`: the one place transport failures and non-2xx
+answers become `ProviderError`s.
 """
 
 from __future__ import annotations
@@ -30,9 +30,8 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import httpx
+import aiohttp
 from django.conf import settings
-from httpx_sse import ServerSentEvent
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from ai_model.errors import (
@@ -44,9 +43,9 @@ from ai_model.errors import (
     is_retryable,
     redact,
 )
-from ai_model.http import response_json, upstream_response
+from ai_model.http import Timeouts, response_json, upstream_response
 from ai_model.providers.breaker import CLOSED, breaker_create
-from ai_model.providers.wire import sse_events
+from ai_model.providers.wire import ServerSentEvent, sse_events
 from ai_model.types import ChatRequest, Completion, Done, StreamError, StreamEvent, TextDelta, ToolCall, Usage
 from core.runtime import runtime
 
@@ -125,14 +124,12 @@ class BaseProvider:
         return headers
 
     # --- shared HTTP helpers for adapters --------------------------------------------------
-    def http_timeout(self) -> httpx.Timeout:
-        """httpx timeouts: ours bound first token and gaps; httpx's read timeout is a backstop."""
-        return httpx.Timeout(
-            connect=self.connect_timeout, read=max(self.first_token_timeout, self.read_timeout) + 5,
-            write=30.0, pool=self.connect_timeout,
-        )
+    def http_timeout(self) -> Timeouts:
+        """Transport timeouts: ours (`stream`) bound the first token and the gaps between
+        events; the transport's read timeout is a backstop."""
+        return Timeouts(connect=self.connect_timeout, read=max(self.first_token_timeout, self.read_timeout) + 5)
 
-    def open_stream(self, method: str, url: str, **kwargs: Any) -> AbstractAsyncContextManager[httpx.Response]:
+    def open_stream(self, method: str, url: str, **kwargs: Any) -> AbstractAsyncContextManager[aiohttp.ClientResponse]:
         """`async with` a streaming response (status checked) under the adapter's timeouts;
         raises the `ProviderError` tree (see `ai_model.http.upstream_response`)."""
         return upstream_response(method, url, name=self.name, secret=self.api_key, timeout=self.http_timeout(), **kwargs)
@@ -150,7 +147,7 @@ class BaseProvider:
         """GET `url` with the probe timeout and `_headers()`; the JSON answer. Raises the
         `ProviderError` tree (a timeout has phase `connect`; probes are not retried)."""
         async with upstream_response(
-            "GET", url, name=self.name, secret=self.api_key, timeout=httpx.Timeout(self.probe_timeout_s),
+            "GET", url, name=self.name, secret=self.api_key, timeout=Timeouts(total=self.probe_timeout_s),
             timeout_phase="connect", headers=self._headers(), **kwargs,
         ) as response:
             return await response_json(response, name=self.name)

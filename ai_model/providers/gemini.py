@@ -17,11 +17,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
-from httpx_sse import ServerSentEvent
-
 from ai_model.errors import ProviderProtocolError, make_status_error
 from ai_model.providers.base import BaseProvider
-from ai_model.providers.wire import decode_json, decoding, generation_options
+from ai_model.providers.wire import ServerSentEvent, decode_json, decoding, generation_options
 from ai_model.types import ChatMessage, ChatRequest, Done, StreamEvent, TextDelta, ToolCall, Usage
 
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import aiohttp
 
 from ai_model.errors import ProviderProtocolError, make_status_error
 from ai_model.providers.base import BaseProvider
-from ai_model.providers.wire import decode_json, decoding, function_tools, generation_options
+from ai_model.providers.wire import decode_json, decoding, function_tools, generation_options, json_lines
 from ai_model.types import ChatMessage, ChatRequest, Done, StreamEvent, TextDelta, ToolCall, Usage
 
 #: How long Ollama keeps the model loaded after a request (a Go duration).
@@ -60,12 +60,10 @@ class OllamaProvider(BaseProvider):
             async for event in self._events(response):
                 yield event
 
-    async def _events(self, response: httpx.Response) -> AsyncIterator[StreamEvent]:
+    async def _events(self, response: aiohttp.ClientResponse) -> AsyncIterator[StreamEvent]:
         calls = 0
         with decoding(self.name, "line"):
-            async for line in response.aiter_lines():
-                if not line.strip():
-                    continue
+            async for line in json_lines(response):
                 chunk = decode_json(line, self.name)
                 if "error" in chunk:
                     raise make_status_error(500, f"mid-stream error: {chunk['error']}", provider_name=self.name)

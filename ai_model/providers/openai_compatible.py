@@ -16,11 +16,16 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from httpx_sse import ServerSentEvent
-
 from ai_model.errors import ProviderProtocolError, make_status_error
 from ai_model.providers.base import BaseProvider
-from ai_model.providers.wire import decode_json, decoding, function_tools, generation_options, tool_calls_from_parts
+from ai_model.providers.wire import (
+    ServerSentEvent,
+    decode_json,
+    decoding,
+    function_tools,
+    generation_options,
+    tool_calls_from_parts,
+)
 from ai_model.types import ChatMessage, ChatRequest, Done, StreamEvent, TextDelta, Usage
 
 

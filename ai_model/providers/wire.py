@@ -4,8 +4,9 @@ Request side: `function_tools` (the OpenAI-style tool spec, also Ollama's) and
 `generation_options` (temperature and the token limit under each API's own name).
 Response side: `decode_json` (one chunk or line), `tool_calls_from_parts` (tool calls
 whose JSON arguments arrive in fragments: OpenAI `delta.tool_calls`, Anthropic
-`input_json_delta`), `sse_events` (a response's Server-Sent Events) and `decoding` (what
-a malformed stream raises becomes `ProviderProtocolError`).
+`input_json_delta`), `sse_events` (a response's Server-Sent Events), `json_lines` (a
+response's NDJSON lines) and `decoding` (what a malformed stream raises becomes
+`ProviderProtocolError`).
 """
 
 from __future__ import annotations
@@ -13,13 +14,29 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from typing import Any
-
-import httpx
-from httpx_sse import ServerSentEvent, SSEError
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from ai_model.errors import ProviderProtocolError
 from ai_model.types import ChatRequest, ToolCall, ToolSpec
+
+if TYPE_CHECKING:
+    import aiohttp
+
+
+class SSEError(ValueError):
+    """A response that is not an event stream (announced with another content type)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSentEvent:
+    """One dispatched event: its type (`message` when the stream names none), its data
+    lines joined by "\n", the last event id seen, and the `retry` field if it had one."""
+
+    event: str = "message"
+    data: str = ""
+    id: str = ""
+    retry: int | None = None
 
 
 def function_tools(tools: list[ToolSpec]) -> list[dict[str, Any]]:
@@ -79,16 +96,15 @@ def decoding(provider_name: str, unit: str = "chunk") -> Iterator[None]:
         raise ProviderProtocolError(f"{provider_name}: unexpected {unit} shape ({exc!r})") from exc
 
 
-async def sse_events(response: httpx.Response) -> AsyncIterator[ServerSentEvent]:
+async def sse_events(response: aiohttp.ClientResponse) -> AsyncIterator[ServerSentEvent]:
     """The Server-Sent Events of a streamed `response`, as they arrive.
 
     Parses the event stream format of the WHATWG HTML Living Standard ("Server-sent
     events", "Interpreting an event stream"): lines end in CRLF, LF or CR; a blank line
     dispatches the event; `:` starts a comment; `data` lines join with "\n"; one space
     after the colon is dropped; an unfinished event at the end is discarded. Works on the
-    bytes, one split per chunk, instead of httpx's text and line decoders and httpx-sse's
-    parser stacked on them (a third of a reply's parsing time). Raises `SSEError` when the
-    response is not `text/event-stream`.
+    bytes as they arrive, one split per chunk (no text or line decoder stacked under it).
+    Raises `SSEError` when the response is not `text/event-stream`.
     """
     content_type = response.headers.get("content-type", "").partition(";")[0]
     if "text/event-stream" not in content_type:
@@ -96,7 +112,7 @@ async def sse_events(response: httpx.Response) -> AsyncIterator[ServerSentEvent]
     buffer = b""
     pending_cr = False
     event, data, last_id, retry = "", [], "", None
-    async for chunk in response.aiter_bytes():
+    async for chunk in response.content.iter_any():
         if pending_cr and chunk.startswith(b"\n"):  # the LF of a CRLF split between chunks
             chunk = chunk[1:]
         pending_cr = chunk.endswith(b"\r")
@@ -129,3 +145,17 @@ async def sse_events(response: httpx.Response) -> AsyncIterator[ServerSentEvent]
                     last_id = text
             elif name == b"retry" and text.isdigit():
                 retry = int(text)
+
+
+async def json_lines(response: aiohttp.ClientResponse) -> AsyncIterator[str]:
+    """The non-empty lines of a streamed NDJSON `response` (https://github.com/ndjson/ndjson-spec:
+    one JSON text a line, `\n` or `\r\n` ends a line), decoded as UTF-8, as they arrive;
+    a last line without its newline is yielded too."""
+    buffer = b""
+    async for chunk in response.content.iter_any():
+        *lines, buffer = (buffer + chunk).split(b"\n")
+        for raw in lines:
+            if raw.strip():
+                yield raw.decode("utf-8", "replace")
+    if buffer.strip():
+        yield buffer.decode("utf-8", "replace")

@@ -109,7 +109,7 @@ async def _remote_transcribe(model: AIModel, *, data: bytes, filename: str, lang
     form = {"model": model.model_id, "response_format": "verbose_json"}
     if language:
         form["language"] = language
-    async with remote_post(model, "/audio/transcriptions", data=form, files={"file": (filename or "audio", data)}) as response:
+    async with remote_post(model, "/audio/transcriptions", form=form, files={"file": (filename or "audio", data)}) as response:
         body = await response_json(response, name=model.provider.name)
     if not isinstance(body, dict):
         raise ProviderProtocolError(f"{model.provider.name}: the transcription is not a JSON object")

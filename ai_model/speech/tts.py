@@ -202,7 +202,7 @@ async def _remote_audio(model: AIModel, request: SpeechRequest) -> AsyncIterator
     payload = {"model": model.model_id, "input": request.input, "voice": request.voice,
                "response_format": request.response_format, "speed": request.speed}
     async with remote_post(model, "/audio/speech", json=payload) as response:
-        async for chunk in response.aiter_bytes():
+        async for chunk in response.content.iter_any():
             yield chunk
 
 

@@ -3,14 +3,12 @@ a faulty upstream over real HTTP on loopback."""
 
 import random
 
-import httpx
 import pytest
 
 from ai_model.models import AIModel, Provider
 from ai_model.providers.registry import adapter_for
 from ai_model.types import ChatMessage, ChatRequest, StreamError, TextDelta, ToolSpec
 from chat_session.models import ChatSession
-from core.runtime import runtime
 from message.models import Message
 from tests.ai_model.upstream import Hang, ScriptedUpstream, Status, Stream
 from tests.ai_model.wire import WIRES
@@ -28,51 +26,6 @@ def _provider(kind: str, base_url: str = "http://upstream.invalid", **timeouts) 
     return Provider(name=f"{kind}-test", kind=kind, base_url=base_url, api_key=API_KEY, **timeouts)
 
 
-async def _run_recorded(wire, chunks: list[bytes], seed: int, monkeypatch) -> list:
-    body = b"".join(chunks)
-    rng = random.Random(seed)
-
-    async def pieces():
-        i = 0
-        while i < len(body):
-            n = rng.choice([1, 2, 3, 5, 8, 13, 64, 200])
-            yield body[i:i + n]
-            i += n
-
-    client = httpx.AsyncClient(transport=httpx.MockTransport(
-        lambda request: httpx.Response(200, headers={"content-type": wire.content_type}, content=pieces())
-    ))
-    monkeypatch.setattr(runtime(), "http", client)
-    try:
-        return [event async for event in adapter_for(_provider(wire.kind)).stream(REQUEST)]
-    finally:
-        await client.aclose()
-
-
-@pytest.mark.parametrize("wire", WIRES, ids=ids)
-@pytest.mark.parametrize("seed", [1, 2, 3])
-async def test_recorded_text_and_tool_call_streams(wire, seed, monkeypatch):
-    for case in (wire.text(), wire.tools()):
-        assert await _run_recorded(wire, case.chunks, seed, monkeypatch) == case.expected
-
-
-@pytest.mark.parametrize("wire", WIRES, ids=ids)
-async def test_recorded_in_stream_error(wire, monkeypatch):
-    events = await _run_recorded(wire, wire.midstream_error().chunks, 7, monkeypatch)
-    assert events[0] == TextDelta("Hi") and len(events) == 2
-    assert isinstance(events[1], StreamError) and events[1].code in {"overloaded", "upstream_error"}
-    assert "mid-stream" in events[1].detail
-
-
-@pytest.mark.parametrize("wire", WIRES, ids=ids)
-async def test_recorded_malformed_chunk_is_a_protocol_error(wire, monkeypatch):
-    events = await _run_recorded(wire, wire.malformed().chunks, 11, monkeypatch)
-    assert events[0] == TextDelta("Hi")
-    assert events[-1] == StreamError(code="protocol_error", detail=events[-1].detail) and len(events) == 2
-
-
-# --- faults over real HTTP ---------------------------------------------------------------
-
 @pytest.fixture
 def upstream():
     fake = ScriptedUpstream()
@@ -80,6 +33,44 @@ def upstream():
         fake.url = url
         yield fake
 
+
+async def _run_recorded(wire, chunks: list[bytes], seed: int, upstream) -> list:
+    """The adapter's events for a recorded stream, served on loopback in pieces of odd sizes
+    (each piece its own HTTP chunk)."""
+    body = b"".join(chunks)
+    rng = random.Random(seed)
+    pieces, i = [], 0
+    while i < len(body):
+        n = rng.choice([1, 2, 3, 5, 8, 13, 64, 200])
+        pieces.append(body[i:i + n])
+        i += n
+    upstream.play(Stream(pieces, wire.content_type))
+    return [event async for event in adapter_for(_provider(wire.kind, upstream.url)).stream(REQUEST)]
+
+
+@pytest.mark.parametrize("wire", WIRES, ids=ids)
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_recorded_text_and_tool_call_streams(wire, seed, upstream):
+    for case in (wire.text(), wire.tools()):
+        assert await _run_recorded(wire, case.chunks, seed, upstream) == case.expected
+
+
+@pytest.mark.parametrize("wire", WIRES, ids=ids)
+async def test_recorded_in_stream_error(wire, upstream):
+    events = await _run_recorded(wire, wire.midstream_error().chunks, 7, upstream)
+    assert events[0] == TextDelta("Hi") and len(events) == 2
+    assert isinstance(events[1], StreamError) and events[1].code in {"overloaded", "upstream_error"}
+    assert "mid-stream" in events[1].detail
+
+
+@pytest.mark.parametrize("wire", WIRES, ids=ids)
+async def test_recorded_malformed_chunk_is_a_protocol_error(wire, upstream):
+    events = await _run_recorded(wire, wire.malformed().chunks, 11, upstream)
+    assert events[0] == TextDelta("Hi")
+    assert events[-1] == StreamError(code="protocol_error", detail=events[-1].detail) and len(events) == 2
+
+
+# --- faults over real HTTP ---------------------------------------------------------------
 
 async def _reply(kind: str, upstream, user, **timeouts) -> Message:
     provider = await Provider.objects.acreate(

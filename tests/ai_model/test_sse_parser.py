@@ -4,9 +4,10 @@ import random
 
 import httpx
 import pytest
-from httpx_sse import EventSource, SSEError
+from httpx_sse import EventSource
+from multidict import CIMultiDict
 
-from ai_model.providers.wire import sse_events
+from ai_model.providers.wire import SSEError, sse_events
 
 STREAMS = [
     b'data: {"a":1}\n\ndata: {"b":2}\n\ndata: [DONE]\n\n',
@@ -24,8 +25,21 @@ def _response(body_parts, content_type="text/event-stream"):
     return httpx.Response(200, headers={"content-type": content_type}, content=parts())
 
 
+class _Body:
+    """What `sse_events` reads of an aiohttp response: its headers and `content.iter_any()`."""
+
+    def __init__(self, parts, content_type="text/event-stream"):
+        self.headers = CIMultiDict({"Content-Type": content_type})
+        self.content = self
+        self._parts = parts
+
+    async def iter_any(self):
+        for part in self._parts:
+            yield part
+
+
 async def _ours(parts):
-    return [(e.event, e.data, e.id, e.retry) async for e in sse_events(_response(parts))]
+    return [(e.event, e.data, e.id, e.retry) async for e in sse_events(_Body(parts))]
 
 
 async def _reference(parts):
@@ -46,4 +60,4 @@ async def test_same_events_as_httpx_sse_for_any_chunking(stream):
 
 async def test_a_body_that_is_not_an_event_stream_is_refused():
     with pytest.raises(SSEError):
-        [e async for e in sse_events(_response([b'{"error": "nope"}'], content_type="application/json"))]
+        [e async for e in sse_events(_Body([b'{"error": "nope"}'], content_type="application/json"))]

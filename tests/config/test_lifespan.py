@@ -15,6 +15,7 @@ async def test_lifespan_builds_the_runtime_and_closes_it_at_shutdown(settings):
         sent.append(message["type"])
         if message["type"] == "lifespan.startup.complete":
             seen["started"] = runtime()
+            seen["http"] = runtime().http  # made on first use
 
     async def never_called(scope, receive, send):
         raise AssertionError("lifespan must not reach the app")
@@ -25,6 +26,6 @@ async def test_lifespan_builds_the_runtime_and_closes_it_at_shutdown(settings):
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     started = seen["started"]
     assert started is not before  # start-up installed its own runtime for this loop
-    assert started.closed and started.http.is_closed  # shutdown closed its pooled client
+    assert started.closed and seen["http"].closed  # shutdown closed its pooled client
     assert started.tool_pool._shutdown
     assert runtime() is not started  # a later use gets a fresh runtime

@@ -54,11 +54,12 @@ async def test_close_stops_pools_engines_clients_and_background_tasks():
     runtime_install(fresh)
     try:
         engine = _Sleeper.get()
+        http = fresh.http  # the HTTP client is made on first use
         assert _Sleeper.get() is engine  # one instance per runtime
         assert await engine.run(lambda: 42) == 42
         fresh.background.spawn(asyncio.sleep(0.05), name="short")
         await fresh.close(grace_s=0)
-        assert fresh.http.is_closed
+        assert http.closed
         assert fresh.tool_pool._shutdown and engine._executor._shutdown
         assert len(fresh.background) == 0
         with pytest.raises(RuntimeError):
