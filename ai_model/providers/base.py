@@ -163,19 +163,25 @@ class BaseProvider:
                     f"{self.name} is skipped for {self.breaker.remaining_s():.0f} s after repeated failures"
                 )
             events, event = await self._first_event(request)
-            while True:
-                yield event
-                if isinstance(event, Done):
-                    break
-                try:
-                    async with asyncio.timeout(self.read_timeout):
-                        event = await anext(events)
-                except StopAsyncIteration:
-                    break
-                except TimeoutError:
-                    raise ProviderTimeoutError(
-                        f"{self.name}: no data for {self.read_timeout:g} s", phase="read"
-                    ) from None
+            loop = asyncio.get_running_loop()
+            try:
+                # One timeout for the whole stream, armed only while the next event is awaited
+                # (never while the consumer handles one): no timeout object per event.
+                async with asyncio.timeout(None) as gap:
+                    while True:
+                        yield event
+                        if isinstance(event, Done):
+                            break
+                        gap.reschedule(loop.time() + self.read_timeout)
+                        try:
+                            event = await anext(events)
+                        except StopAsyncIteration:
+                            break
+                        finally:
+                            if not gap.expired():  # (an expired one is on its way out)
+                                gap.reschedule(None)
+            except TimeoutError:
+                raise ProviderTimeoutError(f"{self.name}: no data for {self.read_timeout:g} s", phase="read") from None
             self.breaker.record_success()
             runtime().metrics.breaker_report(provider=self.name, is_open=False)
         except ProviderError as exc:

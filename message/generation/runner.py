@@ -91,6 +91,8 @@ class Runner:
         self.publisher = generation.publisher
         #: The model answering now (a fallback replaces it), for the metrics' `model` label.
         self.model: AIModel | None = None
+        #: The current model call's delta merger; text it still holds goes out before `done`.
+        self.coalescer: Coalescer | None = None
 
     async def run(self, *, reply: Message, ai_model: AIModel, context: list[ChatMessage]) -> None:
         # The reply outlives its request: its writes run on one of the runtime's DB threads,
@@ -149,25 +151,30 @@ class Runner:
         interval = settings.STREAM_PERSIST_INTERVAL_MS / 1000
         turn = self.generation.turn = Turn()
         last_flush = time.monotonic()
+
+        async def send_text(text: str) -> None:
+            await publisher.emit(Delta(message=mid, text=text))
+
         while True:
             model = self.model = chain[position]
             produced = False
             turn.error = None
-            events = Coalescer(adapter_for(model.provider).stream(_request(model, context, tools=tools)),
-                               settings.STREAM_COALESCE_MS / 1000)
-            async for event in events:
-                turn.raw_deltas = events.raw_deltas
+            coalescer = self.coalescer = Coalescer(settings.STREAM_COALESCE_MS / 1000, send_text)
+            async for event in adapter_for(model.provider).stream(_request(model, context, tools=tools)):
                 if isinstance(event, TextDelta):
                     produced = True
+                    turn.raw_deltas += 1
                     if turn.ttfb_ms is None:
                         turn.ttfb_ms = round((time.monotonic() - started) * 1000)
                     turn.parts.append(event.text)
-                    await publisher.emit(Delta(message=mid, text=event.text))
+                    await coalescer.text(event.text)
                     now = time.monotonic()
                     if now - last_flush >= interval:
                         await self.store.text_flush(message, turn.text)
                         last_flush = now
-                elif isinstance(event, ToolCall):
+                    continue
+                await coalescer.flush()
+                if isinstance(event, ToolCall):
                     produced = True
                     turn.tool_calls.append(event)
                     await publisher.emit(ToolCallMade(message=mid, id=event.id, name=event.name, arguments=event.arguments))
@@ -175,6 +182,7 @@ class Runner:
                     turn.usage = event
                 elif isinstance(event, StreamError):
                     turn.error = event
+            await coalescer.flush()
             if turn.error is not None and not produced and position + 1 < len(chain):
                 successor = chain[position + 1]
                 await publisher.emit(Fallback(
@@ -225,9 +233,15 @@ class Runner:
         )
 
     async def _finish(self, message: Message, *, status: str, started: float) -> None:
-        """Store the last turn and close the log with usage, error?, done."""
+        """Store the last turn and close the log with (text still held back,) usage, error?, done."""
         generation = self.generation
         turn = generation.turn or Turn()
+        if self.coalescer is not None:
+            try:  # a stopped reply's followers get all of the text that is stored
+                await self.coalescer.flush()
+            except Exception:
+                logger.exception("could not send the last text of %s", message.pk)
+            self.coalescer.close()
         # Stopped while its tools ran: the turn that asked for them is already stored complete.
         already_stored = bool(message.tool_calls) and message.status == Status.COMPLETE
         try:

@@ -1,78 +1,84 @@
 """Merging text deltas that arrive close together.
 
 A fast model can produce hundreds of tokens a second; sending each as its own SSE
-event costs a write (and a WebSocket frame, and a Redis entry) per token. Deltas that
-arrive within `window_s` of the first buffered one go out as one; any other event
-first flushes the buffer, so order is kept. The window is a latency bound: no text
-waits longer than `window_s` once it has arrived, and the reply's first text (its time
-to first token) does not wait at all.
+event costs a write (and a WebSocket frame, and a Redis entry) per token. The
+`Coalescer` sends text at once when none went out in the last `window_s`, and otherwise
+buffers it: what is buffered goes out as one delta when a later delta comes `window_s`
+after the last send, before any other event (`flush`), or at the latest `window_s` after
+the first buffered text arrived (a timer). So the reply's first text (its time to first
+token) never waits, no text waits longer than `window_s` once it has arrived, order is
+kept, and a steady stream costs no task and no wait per token: a timer is set once per
+buffered burst and fires only when the stream pauses.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-
-from ai_model.types import StreamEvent, TextDelta
+import math
+from collections.abc import Awaitable, Callable
 
 
 class Coalescer:
-    """Wraps a stream of events; `raw_deltas` counts the deltas before merging."""
+    """Text deltas in (`text`), merged deltas out (`send`, awaited in order); see the module
+    docstring. Call `flush` before any other event and at the end; `close` when abandoning."""
 
-    def __init__(self, events: AsyncIterator[StreamEvent], window_s: float) -> None:
-        self.events = events
+    def __init__(self, window_s: float, send: Callable[[str], Awaitable[None]]) -> None:
         self.window_s = window_s
-        self.raw_deltas = 0
+        self._send = send
+        self._loop = asyncio.get_running_loop()
+        self._buffer: list[str] = []
+        #: When text last went out (loop time).
+        self._sent_at = -math.inf
+        self._timer: asyncio.TimerHandle | None = None
+        #: A send the timer started; later sends wait for it, so order is kept.
+        self._timed: asyncio.Task | None = None
 
-    async def __aiter__(self) -> AsyncIterator[StreamEvent]:
-        loop = asyncio.get_running_loop()
-        pending: asyncio.Future | None = None
-        buffer: list[str] = []
-        deadline = 0.0
-        try:
-            while True:
-                if buffer or pending is not None:
-                    # Text is waiting (or a read is under way): wait no longer than the window.
-                    if pending is None:
-                        pending = asyncio.ensure_future(anext(self.events))
-                    timeout = max(0.0, deadline - loop.time()) if buffer else None
-                    done, _ = await asyncio.wait({pending}, timeout=timeout)
-                    if not done:
-                        yield TextDelta("".join(buffer))
-                        buffer.clear()
-                        continue
-                    try:
-                        event = pending.result()
-                    except StopAsyncIteration:
-                        break
-                    finally:
-                        pending = None
-                else:
-                    # Nothing waiting: no deadline, so no task and no wait set for this read.
-                    try:
-                        event = await anext(self.events)
-                    except StopAsyncIteration:
-                        break
-                if isinstance(event, TextDelta):
-                    self.raw_deltas += 1
-                    # The first text goes out at once: it is the reply's TTFB.
-                    if self.window_s <= 0 or self.raw_deltas == 1:
-                        yield event
-                        continue
-                    if not buffer:
-                        deadline = loop.time() + self.window_s
-                    buffer.append(event.text)
-                    continue
-                if buffer:
-                    yield TextDelta("".join(buffer))
-                    buffer.clear()
-                yield event
-            if buffer:
-                yield TextDelta("".join(buffer))
-        finally:
-            if pending is not None and not pending.done():
-                pending.cancel()
-                with contextlib.suppress(BaseException):
-                    await pending
-            await self.events.aclose()
+    async def text(self, text: str) -> None:
+        """One delta from the model."""
+        if self._timed is not None:
+            await self._settle()
+        now = self._loop.time()
+        if now - self._sent_at >= self.window_s:
+            self._buffer.append(text)
+            await self.flush()
+            return
+        if not self._buffer:
+            self._timer = self._loop.call_at(now + self.window_s, self._on_timer)
+        self._buffer.append(text)
+
+    async def flush(self) -> None:
+        """Send what is buffered now, if anything."""
+        if self._timed is not None:
+            await self._settle()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._buffer:
+            await self._send(self._take())
+
+    def close(self) -> None:
+        """Stop the timer; buffered text is dropped (flush first to keep it)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._buffer.clear()
+
+    @property
+    def pending(self) -> bool:
+        """Whether text is buffered or a timed send is under way."""
+        return bool(self._buffer) or self._timed is not None
+
+    def _take(self) -> str:
+        text = "".join(self._buffer)
+        self._buffer.clear()
+        self._sent_at = self._loop.time()
+        return text
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self._buffer:
+            self._timed = self._loop.create_task(self._send(self._take()))
+
+    async def _settle(self) -> None:
+        timed, self._timed = self._timed, None
+        await timed

@@ -60,8 +60,8 @@ KEEPALIVE = None
 class ReplyFollower:
     """The events of reply `message_id` numbered above `after`, live until `done`.
 
-    `events()` yields `ReplyEvent`s, and `KEEPALIVE` (None) after every `keepalive_s`
-    seconds without one. It never raises for a dead worker or an unreachable Redis
+    `events()` yields `ReplyEvent`s (`batches()` lists of them), and `KEEPALIVE` (None)
+    after every `keepalive_s` seconds without one. It never raises for a dead worker or an unreachable Redis
     (see the module docstring); the last event it yields is always `done`, unless the
     message no longer exists.
     """
@@ -76,6 +76,17 @@ class ReplyFollower:
         self.sent: int | None = 0 if after == 0 else None
 
     async def events(self) -> AsyncIterator[ReplyEvent | None]:
+        """Each event, and `KEEPALIVE` (None) after `keepalive_s` without one."""
+        async for batch in self.batches():
+            if batch is KEEPALIVE:
+                yield KEEPALIVE
+            else:
+                for event in batch:
+                    yield event
+
+    async def batches(self) -> AsyncIterator[list[ReplyEvent] | None]:
+        """The events as they become readable, several at a time when several are (one write
+        to the client for them all), and `KEEPALIVE` (None) after `keepalive_s` without any."""
         await db_release()  # the request's queries are over; a stream may last minutes
         clock = asyncio.get_running_loop().time
         check_s = min(self.keepalive_s, LIVENESS_CHECK_S)
@@ -95,7 +106,7 @@ class ReplyFollower:
             if batch:
                 for event in batch:
                     self._note(event)
-                    yield event
+                yield batch
                 if batch[-1].event == "done":
                     return
                 last_out = last_check = clock()
@@ -109,13 +120,14 @@ class ReplyFollower:
                     if late:
                         for event in late:
                             self._note(event)
-                            yield event
+                        yield late
                         if late[-1].event == "done":
                             return
                         last_out = clock()
                         continue
-                    for event in self._closing(ended):
-                        yield event
+                    closing = self._closing(ended)
+                    if closing:
+                        yield closing
                     return
             if clock() - last_out >= self.keepalive_s:
                 last_out = clock()
@@ -174,7 +186,7 @@ class ReplyFollower:
             events.append(ReplyEvent(self.seq, payload.EVENT, payload.as_data()))
         return events
 
-    async def _poll_database(self) -> AsyncIterator[ReplyEvent | None]:
+    async def _poll_database(self) -> AsyncIterator[list[ReplyEvent] | None]:
         """The log is unreadable: the stored text as it grows, then the closing events."""
         idle = 0.0
         while True:
@@ -182,13 +194,13 @@ class ReplyFollower:
             if message is None:
                 return
             if message.status in Message.FINAL_STATUSES:
-                for event in self._closing(message):
-                    yield event
+                closing = self._closing(message)
+                if closing:
+                    yield closing
                 return
             if self.sent is not None and len(message.content) > self.sent:
                 idle = 0.0
-                for event in self._numbered([Delta(message=str(message.id), text=message.content[self.sent:])]):
-                    yield event
+                yield self._numbered([Delta(message=str(message.id), text=message.content[self.sent:])])
                 self.sent = len(message.content)
             await asyncio.sleep(POLL_S)
             idle += POLL_S

@@ -59,12 +59,13 @@ class EventLog(Protocol):
 
 
 class MemoryEventLog:
-    """In-process log; readers wait on an asyncio.Event replaced at every append."""
+    """In-process log. A reader with nothing to read waits on a future of its own (with a
+    timer for its timeout), resolved by the next append: no task and no event per append."""
 
     def __init__(self, message_id: uuid.UUID, store: EventLogStore) -> None:
         self.message_id = message_id
         self.events: list[ReplyEvent] = []
-        self._changed = asyncio.Event()
+        self._waiters: list[asyncio.Future] = []
         self._store = store
 
     @property
@@ -78,8 +79,11 @@ class MemoryEventLog:
         assert not self.closed, "no event may follow done"
         item = ReplyEvent(seq=len(self.events) + 1, event=payload.EVENT, data=payload.as_data())
         self.events.append(item)
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
+        if self._waiters:
+            waiters, self._waiters = self._waiters, []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
         if item.event == "done":
             self._store.expire_later(self.message_id)
         return item
@@ -87,12 +91,22 @@ class MemoryEventLog:
     async def read_after(self, seq: int, timeout: float) -> list[ReplyEvent]:
         if len(self.events) > seq or self.closed:
             return self.events[seq:]
-        changed = self._changed
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        self._waiters.append(waiter)
+        timer = loop.call_later(timeout, _expire, waiter)
         try:
-            await asyncio.wait_for(changed.wait(), timeout)
-        except TimeoutError:
-            return []
+            await waiter
+        finally:
+            timer.cancel()
+            if waiter in self._waiters:  # timed out or cancelled: not woken by an append
+                self._waiters.remove(waiter)
         return self.events[seq:]
+
+
+def _expire(waiter: asyncio.Future) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class RedisEventLog:

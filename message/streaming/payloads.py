@@ -8,7 +8,7 @@ JSON object sent as the event's `data:` line and `EVENT` its `event:` name.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -20,9 +20,12 @@ class Payload:
     """Base of every event payload."""
 
     EVENT: ClassVar[str] = ""
+    #: The field names, in order (set for each subclass below).
+    FIELDS: ClassVar[tuple[str, ...]] = ()
 
     def as_data(self) -> dict[str, Any]:
-        return asdict(self)
+        """The event's `data:` object: the fields by name (shallow: payloads are immutable)."""
+        return {name: getattr(self, name) for name in self.FIELDS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +115,8 @@ class Finished(Payload):
 
 
 EVENT_TYPES = frozenset(cls.EVENT for cls in Payload.__subclasses__())
+for _cls in Payload.__subclasses__():
+    _cls.FIELDS = tuple(f.name for f in fields(_cls))
 
 
 def message_created(message: Message) -> MessageCreated:

@@ -20,17 +20,25 @@ CONTENT_TYPE = "text/event-stream; charset=utf-8"
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
+_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def sse_encode(event: ReplyEvent, *, id_prefix: str = "") -> bytes:
     """One event as bytes; `id_prefix` (e.g. `"<message-id>:"`) tags ids in a compare stream."""
-    data = json.dumps(event.data, separators=(",", ":"), ensure_ascii=False)
-    return f"id: {id_prefix}{event.seq}\nevent: {event.event}\ndata: {data}\n\n".encode()
+    return f"id: {id_prefix}{event.seq}\nevent: {event.event}\ndata: {_json(event.data)}\n\n".encode()
 
 
 async def sse_follow(follower: ReplyFollower) -> AsyncIterator[bytes]:
-    """Encoded events of one reply, live until `done`, with a comment as keep-alive while
-    nothing arrives (so proxies and browsers keep a slow model's stream open)."""
-    async for event in follower.events():
-        yield KEEPALIVE if event is None else sse_encode(event)
+    """Encoded events of one reply, live until `done` (those readable together in one
+    chunk), with a comment as keep-alive while nothing arrives (so proxies and browsers keep
+    a slow model's stream open)."""
+    async for batch in follower.batches():
+        if batch is None:
+            yield KEEPALIVE
+        elif len(batch) == 1:
+            yield sse_encode(batch[0])
+        else:
+            yield b"".join(sse_encode(event) for event in batch)
 
 
 async def sse_merge(followers: list[ReplyFollower], *, keepalive_s: float) -> AsyncIterator[bytes]:

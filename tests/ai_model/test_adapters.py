@@ -194,3 +194,28 @@ async def test_closing_the_stream_closes_the_upstream_response(wire, upstream):
             break
         await asyncio.sleep(0.05)
     assert upstream.disconnects == 1
+
+
+@fault_tests
+@pytest.mark.parametrize("wire", WIRES, ids=ids)
+async def test_a_gap_between_chunks_fires_the_read_timeout_and_keeps_the_text(wire, upstream):
+    upstream.play(Stream(wire.text().chunks, wire.content_type, delay=0.6))
+    provider = _provider(wire.kind, upstream.url, read_timeout_s=0.25)
+    events = [e async for e in adapter_for(provider).stream(REQUEST)]
+    assert isinstance(events[-1], StreamError) and events[-1].code == "timeout"
+    assert "no data for 0.25 s" in events[-1].detail
+    assert all(isinstance(e, TextDelta) for e in events[:-1])
+
+
+@fault_tests
+async def test_a_slow_consumer_does_not_count_as_a_gap(upstream):
+    """The read timeout bounds waiting for the upstream, not the time the reply spends on each event."""
+    import asyncio
+
+    wire = WIRES[0]
+    upstream.play(Stream(wire.text().chunks, wire.content_type))
+    events = []
+    async for event in adapter_for(_provider(wire.kind, upstream.url, read_timeout_s=0.1)).stream(REQUEST):
+        events.append(event)
+        await asyncio.sleep(0.2)  # e.g. a slow database write between events
+    assert events == wire.text().expected
