@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from ai_model.models import AIModel
 from chat_session.models import ChatSession
 from chat_session.realtime import session_update_broadcast
 from core.errors import DomainError
+from core.sql import update
 
 
 async def chat_session_create(*, user: Any, title: str = "", model: AIModel | None = None) -> ChatSession:
@@ -52,19 +54,16 @@ async def chat_session_update(
 
 def chat_session_active_leaf_set(*, session_id: Any, leaf_id: Any, when_leaf_id: Any = None) -> int:
     """Show the branch ending at message `leaf_id` (only while the active leaf is
-    `when_leaf_id`, when given). Synchronous, for use inside a transaction; returns the
-    rows changed (0 or 1). Every write of `active_leaf` is in this module."""
-    return _active_leaf_query(session_id, when_leaf_id).update(active_leaf_id=leaf_id, updated_at=timezone.now())
+    `when_leaf_id`, when given). Synchronous, for use inside a transaction (a prepared
+    UPDATE: `core.sql`); returns the rows changed (0 or 1). Every write of `active_leaf` is
+    in this module."""
+    where = {"id": session_id} if when_leaf_id is None else {"id": session_id, "active_leaf_id": when_leaf_id}
+    return update(ChatSession, values={"active_leaf_id": leaf_id, "updated_at": timezone.now()}, where=where)
 
 
 async def achat_session_active_leaf_set(*, session_id: Any, leaf_id: Any, when_leaf_id: Any = None) -> int:
-    """`chat_session_active_leaf_set` on the async ORM."""
-    return await _active_leaf_query(session_id, when_leaf_id).aupdate(active_leaf_id=leaf_id, updated_at=timezone.now())
-
-
-def _active_leaf_query(session_id: Any, when_leaf_id: Any):
-    query = ChatSession.objects.filter(pk=session_id)
-    return query if when_leaf_id is None else query.filter(active_leaf_id=when_leaf_id)
+    """`chat_session_active_leaf_set` in one thread hop (Django has no async raw SQL)."""
+    return await sync_to_async(chat_session_active_leaf_set)(session_id=session_id, leaf_id=leaf_id, when_leaf_id=when_leaf_id)
 
 
 async def chat_session_delete(*, session: ChatSession) -> None:

@@ -12,6 +12,7 @@ from ai_model.types import ChatMessage, ToolCall
 from chat_session.models import ChatSession
 from core.errors import DomainError, NotFound
 from core.ids import uuid_or_404
+from core.sql import fetch_one
 from message.models import Message
 
 
@@ -100,12 +101,12 @@ def parent_read(*, session: ChatSession, parent_id: Any = None) -> Message | Non
     DomainError `invalid_parent` for one that is not in it), else the session's active leaf,
     else its newest leaf (None for an empty session). Synchronous, like `context_read`."""
     if parent_id is not None:
-        parent = Message.objects.filter(pk=parent_id, session=session).first()
+        parent = fetch_one(Message, where={"id": parent_id, "session_id": session.pk})
         if parent is None:
             raise DomainError("The parent message is not in this session.", code="invalid_parent", field="parent")
         return parent
     if session.active_leaf_id:
-        leaf = Message.objects.filter(pk=session.active_leaf_id, session=session).first()
+        leaf = fetch_one(Message, where={"id": session.active_leaf_id, "session_id": session.pk})
         if leaf is not None:
             return leaf
     return Message.objects.filter(session=session, children__isnull=True).order_by("-created_at", "-id").first()

@@ -27,6 +27,7 @@ from chat_session.models import ChatSession
 from chat_session.services import achat_session_active_leaf_set, chat_session_active_leaf_set
 from core.db import db_release
 from core.runtime import runtime
+from core.sql import insert, update
 from message.generation.turn import Turn
 from message.models import Message
 from message.selectors import context_read, parent_read
@@ -37,7 +38,7 @@ Status = Message.Status
 
 _FINAL_FIELDS = [
     "content", "status", "ttfb_ms", "duration_ms", "prompt_tokens", "completion_tokens", "tokens_per_s", "error_code",
-    "error_text", "tool_calls", "updated_at", "model",
+    "error_text", "tool_calls", "updated_at", "model_id",
 ]
 
 
@@ -78,15 +79,15 @@ def turn_store(
             parent = parent_read(session=session, parent_id=parent_id)
         user_message = None
         if content is not None:
-            user_message = parent = Message.objects.create(
+            user_message = parent = Message(
                 session=session, parent=parent, role=Message.Role.USER, content=content, status=Status.COMPLETE
             )
         replies = [
-            Message.objects.create(
-                session=session, parent=parent, role=Message.Role.ASSISTANT, content="", status=Status.STREAMING, model=model
-            )
+            Message(session=session, parent=parent, role=Message.Role.ASSISTANT, content="", status=Status.STREAMING,
+                    model=model)
             for model in models
         ]
+        insert([user_message, *replies] if user_message is not None else replies)  # prepared INSERTs (core.sql)
         chat_session_active_leaf_set(session_id=session.pk, leaf_id=replies[0].pk)
     context = [] if budget_tokens is None or parent is None else context_read(message_id=parent.pk, budget_tokens=budget_tokens)
     return StoredTurn(user_message=user_message, replies=replies, context=context)
@@ -96,8 +97,8 @@ class ReplyStore:
     """The writes of one running reply (see module docstring)."""
 
     async def text_flush(self, message: Message, text: str) -> None:
-        """The text so far (and the heartbeat), while streaming."""
-        await Message.objects.filter(pk=message.pk).aupdate(content=text, updated_at=timezone.now())
+        """The text so far (and the heartbeat), while streaming: one prepared UPDATE."""
+        await _text_write(message.pk, text)
         await db_release()
 
     async def model_switch(self, message: Message, model: AIModel) -> None:
@@ -158,11 +159,17 @@ class ReplyStore:
         await Message.objects.filter(pk__in=message_ids, status=Status.STREAMING).aupdate(updated_at=timezone.now())
 
 
-# Django has no async transaction API: the final UPDATE and the active leaf's go together.
+# Django has no async raw SQL: one thread hop for each write below (prepared: core.sql).
+@sync_to_async
+def _text_write(message_id: uuid.UUID, text: str) -> None:
+    update(Message, values={"content": text, "updated_at": timezone.now()}, where={"id": message_id})
+
+
+# ... and no async transaction API: the final UPDATE and the active leaf's go together.
 @sync_to_async
 def _final_write(message: Message, leaf_from: uuid.UUID | None) -> None:
     with transaction.atomic():
-        message.save(update_fields=_FINAL_FIELDS)
+        update(Message, values={name: getattr(message, name) for name in _FINAL_FIELDS}, where={"id": message.pk})
         if leaf_from is not None:
             chat_session_active_leaf_set(session_id=message.session_id, leaf_id=message.pk, when_leaf_id=leaf_from)
 
