@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from asgiref.sync import sync_to_async
-
 from chat_session.models import ChatSession
+from core.db import db_thread
 from core.errors import NotFound
 from core.ids import uuid_or_404
 from core.sql import fetch_one
@@ -17,12 +16,16 @@ def chat_session_list(*, user: Any):
     return ChatSession.objects.filter(owner=user).select_related("default_model").order_by("-updated_at")
 
 
+@db_thread  # Django has no async raw SQL: one thread hop
+def _session_read(pk: Any, owner_id: Any) -> ChatSession | None:
+    return fetch_one(ChatSession, where={"id": pk, "owner_id": owner_id})
+
+
 async def chat_session_get(*, user: Any, session_id: Any) -> ChatSession:
     """The user's session; raises NotFound for a missing id or another user's session.
     One prepared SELECT (every request of a reply reads it: `core.sql`)."""
     pk = uuid_or_404(session_id)
-    # Django has no async raw SQL: one thread hop.
-    session = await sync_to_async(fetch_one)(ChatSession, where={"id": pk, "owner_id": user.pk})
+    session = await _session_read(pk, user.pk)
     if session is None:
         raise NotFound()
     return session

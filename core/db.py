@@ -12,16 +12,22 @@ reply whose request has ended keeps one for ever.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from typing import ParamSpec, TypeVar
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 from core.runtime import runtime
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def db_pooled() -> bool:
@@ -72,3 +78,31 @@ async def db_context() -> AsyncIterator[None]:
             yield
         finally:
             await db_release()
+
+
+def db_thread(fn: Callable[P, R]) -> Callable[P, Awaitable[R]]:
+    """Decorator: awaiting the result runs the synchronous `fn` (ORM or `core.sql` work: Django
+    has no async transactions and no async raw SQL) on one of the runtime's DB threads, in
+    one plain executor hop, and gives a pooled connection back at its end.
+
+    Lighter than `sync_to_async`, which copies the task's context into the thread and back
+    and looks up a thread-sensitive executor per call (about 100 µs a hop, measured under
+    load): use it for self-contained units of database work that read no context
+    variables (no translation, no per-request state) — the reply path's reads and writes.
+    `fn` stays reachable as `.func`.
+    """
+
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if db_pooled() and not connection.in_atomic_block:
+                close_old_connections()  # back to the pool (see `db_release`)
+
+    @functools.wraps(fn)
+    async def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        executor = runtime().db_threads.pick()
+        return await asyncio.get_running_loop().run_in_executor(executor, functools.partial(run, *args, **kwargs))
+
+    call.func = fn  # type: ignore[attr-defined]
+    return call

@@ -28,7 +28,8 @@ provider's name in admin):
                                                   error code (`ai_model.errors`)
     chat_breaker_open{provider}                   gauge: 1 from the failure that opens the
                                                   circuit breaker until a call succeeds again
-    chat_event_log_append_seconds{store}          histogram: one event-log append, memory | redis
+    chat_event_log_append_seconds{store}          histogram: one event-log append to Redis (store
+                                                  `redis`; in-memory appends are not timed)
 
 TTFB, duration and tokens are observed per model call, i.e. per stored assistant message
 (a reply that calls tools has one per round), with the values stored on the message.

@@ -73,6 +73,49 @@ class RetryPolicy:
         return random.uniform(0, min(self.cap_s, self.base_s * 2 ** (attempt - 1)))
 
 
+class _ReadWatchdog:
+    """The read timeout of one stream: cancels the task that iterates it when it has awaited
+    the next event for `seconds`, with one timer for the whole stream (not one per event).
+
+    The stream sets `since` (loop time) before awaiting an event and None after, so the
+    time its consumer spends on an event never counts. The timer wakes at most every
+    `seconds`; it cancels the task only while `since` is set, that is while the task is
+    suspended inside that await (callbacks never run while a task runs), so the cancellation
+    lands there. `expired()` then tells it apart from any other cancellation, as
+    `asyncio.timeout` does (`Task.uncancel`).
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.task = asyncio.current_task()
+        self.seconds = seconds
+        self.since: float | None = None
+        self._fired = False
+        self._timer: asyncio.TimerHandle | None = self.loop.call_later(seconds, self._check)
+
+    def _check(self) -> None:
+        now = self.loop.time()
+        since = self.since
+        if since is not None and now - since >= self.seconds and self.task is not None:
+            self._fired = True
+            self._timer = None
+            self.task.cancel()
+        else:
+            self._timer = self.loop.call_at((since if since is not None else now) + self.seconds, self._check)
+
+    def expired(self) -> bool:
+        """Whether the cancellation being handled is this timeout's, and nobody else's."""
+        if not self._fired:
+            return False
+        self._fired = False
+        return self.task.uncancel() == 0
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
 class BaseProvider:
     """One upstream, configured from a `Provider` row.
 
@@ -163,25 +206,27 @@ class BaseProvider:
                     f"{self.name} is skipped for {self.breaker.remaining_s():.0f} s after repeated failures"
                 )
             events, event = await self._first_event(request)
-            loop = asyncio.get_running_loop()
+            watchdog = _ReadWatchdog(self.read_timeout)
             try:
-                # One timeout for the whole stream, armed only while the next event is awaited
-                # (never while the consumer handles one): no timeout object per event.
-                async with asyncio.timeout(None) as gap:
-                    while True:
-                        yield event
-                        if isinstance(event, Done):
-                            break
-                        gap.reschedule(loop.time() + self.read_timeout)
-                        try:
-                            event = await anext(events)
-                        except StopAsyncIteration:
-                            break
-                        finally:
-                            if not gap.expired():  # (an expired one is on its way out)
-                                gap.reschedule(None)
-            except TimeoutError:
-                raise ProviderTimeoutError(f"{self.name}: no data for {self.read_timeout:g} s", phase="read") from None
+                while True:
+                    yield event
+                    if isinstance(event, Done):
+                        break
+                    watchdog.since = watchdog.loop.time()
+                    try:
+                        event = await anext(events)
+                    except StopAsyncIteration:
+                        break
+                    except asyncio.CancelledError:
+                        if watchdog.expired():
+                            raise ProviderTimeoutError(
+                                f"{self.name}: no data for {self.read_timeout:g} s", phase="read"
+                            ) from None
+                        raise
+                    finally:
+                        watchdog.since = None
+            finally:
+                watchdog.close()
             self.breaker.record_success()
             runtime().metrics.breaker_report(provider=self.name, is_open=False)
         except ProviderError as exc:

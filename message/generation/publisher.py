@@ -40,15 +40,18 @@ class Publisher:
         self.log_lost = False
         self._listeners = False
         self._listeners_checked = -LISTENERS_CHECK_S
-        store = "redis" if isinstance(log, RedisEventLog) else "memory"
-        self._append_seconds = runtime().metrics.event_log_append.labels(store=store)
+        # Timed for a Redis log only: an in-memory append takes about a microsecond, and
+        # observing it cost more than the append (a metrics file write per event).
+        redis = isinstance(log, RedisEventLog)
+        self._append_seconds = runtime().metrics.event_log_append.labels(store="redis") if redis else None
 
     async def emit(self, payload: Payload) -> None:
         if not self.log_lost:
             began = time.perf_counter()
             try:
                 await self.log.append(payload)
-                self._append_seconds.observe(time.perf_counter() - began)
+                if self._append_seconds is not None:
+                    self._append_seconds.observe(time.perf_counter() - began)
             except EventLogUnavailable as exc:
                 # The reply goes on and is stored; followers find it in the database. Later
                 # events are not appended, so the log never shows a gap.

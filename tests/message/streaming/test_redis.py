@@ -54,6 +54,8 @@ async def test_events_go_to_a_redis_stream_any_worker_can_resume(redis_mode, api
     assert "t0 t1 " + text == "".join(f"t{i} " for i in range(10))  # events 3 and 4 were t0, t1
     ttl = await redis_client().ttl(f"chat:events:{started.reply.id}")
     assert 0 < ttl <= 120
+    appends = redis_mode.metrics.event_log_append.labels(store="redis")._sum.get()
+    assert appends > 0  # every append to Redis is timed
     await redis_client().delete(f"chat:events:{started.reply.id}")
 
 
