@@ -27,7 +27,9 @@ class ChatMessage:
     """One turn of the context sent to a model.
 
     An assistant turn may carry `tool_calls`; a `tool` turn is the result of the call
-    `tool_call_id` to the tool `name` (`is_error` when the tool failed).
+    `tool_call_id` to the tool `name` (`is_error` when the tool failed). `encoded` is where
+    an adapter may keep this turn in its wire format (bytes, by wire name), since a kept
+    context sends the same turns again with every later message (`message.context`).
     """
 
     role: Role
@@ -36,6 +38,7 @@ class ChatMessage:
     tool_call_id: str = ""
     name: str = ""
     is_error: bool = False
+    encoded: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False, hash=False)
 
 
 @dataclass(frozen=True)

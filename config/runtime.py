@@ -9,6 +9,8 @@ Nothing else in the project keeps mutable state at module level.
     adapters      provider adapters, one per Provider row, each with its breaker and probe cache
     engines       in-process models (embedded LLM, Whisper, Piper), each with its thread(s)
     rows          a few seconds' cache of API keys and models (core/cache.py)
+    contexts      the contexts of the latest turns, so a long conversation is not read back
+                  per send (message/context.py)
     db_threads    the threads replies and background tasks run their ORM calls on
     tool_pool     threads for synchronous tools
     tts_cache     the on-disk cache of synthesised speech
@@ -36,6 +38,7 @@ from core.cache import row_cache_create
 from core.db import DbThreads
 from core.redis import redis_client_create, redis_enabled
 from core.tasks import BackgroundTasks
+from message.context import context_cache_create
 from message.generation.registry import GenerationRegistry
 from message.streaming.log import EventLogStore
 
@@ -53,6 +56,7 @@ class Runtime:
         self.engines = Engines()
         self.db_threads = DbThreads(settings.DB_THREADS)
         self.rows = row_cache_create()
+        self.contexts = context_cache_create()
         self.tool_pool = ThreadPoolExecutor(max_workers=settings.TOOL_THREADS, thread_name_prefix="tool")
         self.tts_cache = SpeechCache()
         self.event_logs = EventLogStore()
@@ -113,4 +117,5 @@ class Runtime:
         self.engines.close()
         self.tts_cache.close()
         self.event_logs.clear()
+        self.contexts.clear()
         self.adapters.clear()

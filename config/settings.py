@@ -196,6 +196,10 @@ MESSAGE_MAX_CHARS = env.int("MESSAGE_MAX_CHARS", default=32_000)
 # for the reply when its `max_tokens` is empty; older turns are left out of the prompt to fit.
 MODEL_CONTEXT_TOKENS = env.int("MODEL_CONTEXT_TOKENS", default=32_768)
 REPLY_TOKENS_RESERVE = env.int("REPLY_TOKENS_RESERVE", default=4096)
+# The contexts of the latest turns are kept per worker (message/context.py): at most this many
+# characters of context in all, each for this long (s); 0 turns it off.
+CONTEXT_CACHE_CHARS = env.int("CONTEXT_CACHE_CHARS", default=32_000_000)
+CONTEXT_CACHE_TTL_S = env.float("CONTEXT_CACHE_TTL_S", default=300.0)
 # A streamed reply's text is written to the database at most this often (and once at the end).
 STREAM_PERSIST_INTERVAL_MS = env.int("STREAM_PERSIST_INTERVAL_MS", default=250)
 # Deltas arriving within this window go out as one event (0 disables).

@@ -13,6 +13,7 @@ from chat_session.models import ChatSession
 from core.errors import DomainError, NotFound
 from core.ids import uuid_or_404
 from core.sql import fetch_one
+from message.context import Context, context_chars
 from message.models import Message
 
 
@@ -29,10 +30,6 @@ async def message_list(*, session: ChatSession) -> list[Message]:
     """Every message of the session (all branches), oldest first."""
     return [m async for m in Message.objects.filter(session=session).order_by("created_at", "id")]
 
-
-#: Characters per token assumed when trimming a context to a model's budget (English runs
-#: about 4; 3 keeps a margin for code and other languages).
-CHARS_PER_TOKEN = 3
 
 _ANCESTORS_SQL = """
 WITH RECURSIVE path(id, parent_id, depth, total) AS (
@@ -60,18 +57,17 @@ def _ancestors(message_id: Any, budget_chars: int) -> list[tuple]:
         return cursor.fetchall()
 
 
-def context_read(*, message_id: Any, budget_tokens: int) -> list[ChatMessage]:
+def context_read(*, message_id: Any, budget_tokens: int) -> Context:
     """The model context that ends with message `message_id`: its ancestors (never siblings
     or other branches), oldest first, each turn with its text, tool calls and tool results;
     assistant turns with neither text nor tool calls (failed or empty replies) are left out.
 
-    Only the newest turns that fit `budget_tokens` (estimated at `CHARS_PER_TOKEN`
-    characters a token) are read, in one query that walks up the parent links and stops
+    Only the newest turns that fit `budget_tokens` (`message.context.context_chars`) are read, in one query that walks up the parent links and stops
     once the budget is spent; the message itself is always kept. A trimmed context starts
     at a user turn, so no tool result is left without its call. Synchronous, so a service
     can read it in the same thread hop (and transaction) as its writes.
     """
-    budget_chars = max(0, budget_tokens) * CHARS_PER_TOKEN
+    budget_chars = context_chars(budget_tokens)
     rows = _ancestors(message_id, budget_chars)
     kept = [row for n, row in enumerate(rows) if row[6] <= budget_chars or n == len(rows) - 1]
     trimmed = len(kept) < len(rows)
@@ -80,7 +76,7 @@ def context_read(*, message_id: Any, budget_tokens: int) -> list[ChatMessage]:
         if trimmed and not context and role != Message.Role.USER:
             continue
         if isinstance(tool_calls, str):  # SQLite returns JSON as text
-            tool_calls = json.loads(tool_calls)
+            tool_calls = json.loads(tool_calls) if tool_calls != "[]" else None
         if role == Message.Role.TOOL:
             context.append(ChatMessage("tool", content, tool_call_id=tool_call_id, name=tool_name, is_error=bool(is_error)))
         elif tool_calls:
@@ -88,12 +84,12 @@ def context_read(*, message_id: Any, budget_tokens: int) -> list[ChatMessage]:
             context.append(ChatMessage(role, content, tool_calls=calls))
         elif content.strip():
             context.append(ChatMessage(role, content))
-    return context
+    return Context.of(context, budget_chars=budget_chars, whole=not trimmed)
 
 
 async def message_context(*, message: Message, budget_tokens: int) -> list[ChatMessage]:
     """`context_read` for `message`, in one thread hop."""
-    return await sync_to_async(context_read)(message_id=message.id, budget_tokens=budget_tokens)
+    return list((await sync_to_async(context_read)(message_id=message.id, budget_tokens=budget_tokens)).messages)
 
 
 def parent_read(*, session: ChatSession, parent_id: Any = None) -> Message | None:

@@ -10,9 +10,11 @@ from typing import Any
 from ai_model.services import ai_model_for_reply
 from chat_session.models import ChatSession
 from core.errors import DomainError
+from core.runtime import runtime
 from message.generation.registry import Generation, generations
 from message.generation.runner import generation_start
-from message.generation.store import messages_settle, turn_store
+from message.generation.store import StoredTurn, messages_settle, turn_store
+from message.context import context_chars
 from message.models import Message
 from message.selectors import message_get, message_list
 
@@ -36,7 +38,7 @@ async def message_send(
     is deleted. Validation happens before anything is written; raises DomainError (fields
     `parent`, `model`)."""
     ai_model = await ai_model_for_reply(model_id=model_id, defaults=[session.default_model_id])
-    stored = await turn_store(
+    stored = await _turn_store(
         session=session, parent_id=parent_id, content=content, models=[ai_model], budget_tokens=ai_model.context_budget
     )
     (reply,) = stored.replies
@@ -44,6 +46,22 @@ async def message_send(
         reply=reply, ai_model=ai_model, context=stored.context, before=[stored.user_message]
     )
     return StartedReply(user_message=stored.user_message, reply=reply, generation=generation)
+
+
+async def _turn_store(*, session: ChatSession, parent_id: Any = None, parent: Message | None = None, **turn: Any) -> StoredTurn:
+    """`turn_store`, given the kept context of the parent it expects (`message.context`):
+    `parent`, else `parent_id`, else the session's active leaf. The context of the new user
+    message (or of `parent`, for a regenerate) is kept in turn."""
+    contexts = runtime().contexts
+    expected = parent.pk if parent is not None else (parent_id or session.active_leaf_id)
+    base = contexts.get(expected, budget_chars=context_chars(turn["budget_tokens"])) if expected else None
+    anchor = {"parent": parent} if parent is not None else {"parent_id": parent_id}
+    stored = await turn_store(session=session, base=base, base_id=expected, **anchor, **turn)
+    if stored.user_message is not None:  # it extends its parent's context
+        contexts.put(stored.user_message.pk, stored.context, replaces=stored.user_message.parent_id)
+    elif parent is not None:
+        contexts.put(parent.pk, stored.context)
+    return stored
 
 
 @dataclass
@@ -67,7 +85,7 @@ async def message_compare(
             models.append(await ai_model_for_reply(model_id=model_id))
         except DomainError as exc:
             raise DomainError(f"Model #{position + 1}: {exc.message}", code=exc.code, field="models") from None
-    stored = await turn_store(
+    stored = await _turn_store(
         session=session, parent_id=parent_id, content=content, models=models,
         budget_tokens=min(m.context_budget for m in models),
     )
@@ -105,7 +123,7 @@ async def message_regenerate(*, message: Message, model_id: Any = None) -> Start
     else:
         raise DomainError("Only an assistant reply or a user message can be regenerated.", code="not_regenerable", field="message")
     ai_model = await ai_model_for_reply(model_id=model_id, defaults=[message.model_id, message.session.default_model_id])
-    stored = await turn_store(
+    stored = await _turn_store(
         session=message.session, parent=anchor, content=None, models=[ai_model], budget_tokens=ai_model.context_budget
     )
     (reply,) = stored.replies

@@ -178,12 +178,13 @@ class BaseProvider:
         return upstream_response(method, url, name=self.name, secret=self.api_key, timeout=self.http_timeout(), **kwargs)
 
     @asynccontextmanager
-    async def open_sse(self, url: str, payload: dict[str, Any]) -> AsyncIterator[AsyncIterator[ServerSentEvent]]:
-        """`async with` the Server-Sent Events of `POST url` with the JSON `payload` and
-        `_headers()` (WHATWG HTML, "Server-sent events"; parsed by `wire.sse_events`). Iterating
-        raises `SSEError` for a malformed stream (see `wire.decoding`)."""
+    async def open_sse(self, url: str, payload: dict[str, Any] | bytes) -> AsyncIterator[AsyncIterator[ServerSentEvent]]:
+        """`async with` the Server-Sent Events of `POST url` with the JSON `payload` (an object,
+        or its encoding) and `_headers()` (WHATWG HTML, "Server-sent events"; parsed by
+        `wire.sse_events`). Iterating raises `SSEError` for a malformed stream (see `wire.decoding`)."""
         headers = {**self._headers(), "Accept": "text/event-stream"}
-        async with self.open_stream("POST", url, json=payload, headers=headers) as response:
+        body = {"data": payload} if isinstance(payload, bytes) else {"json": payload}
+        async with self.open_stream("POST", url, headers=headers, **body) as response:
             yield sse_events(response)
 
     async def get_json(self, url: str, **kwargs: Any) -> Any:

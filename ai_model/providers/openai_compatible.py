@@ -24,6 +24,7 @@ from ai_model.providers.wire import (
     decoding,
     function_tools,
     generation_options,
+    json_object_with_list,
     tool_calls_from_parts,
 )
 from ai_model.types import ChatMessage, ChatRequest, Done, StreamEvent, TextDelta, Usage
@@ -34,18 +35,29 @@ class OpenAICompatibleProvider(BaseProvider):
 
     kind = "openai_compatible"
     default_base_url = "https://api.openai.com/v1"
+    #: The key of this wire format's encodings in `ChatMessage.encoded` (a subclass that
+    #: changes `_message` names its own).
+    wire = "openai-chat"
 
-    def _payload(self, request: ChatRequest) -> dict[str, Any]:
-        payload: dict[str, Any] = {
+    def _payload(self, request: ChatRequest) -> bytes:
+        """The request body, JSON. Each turn is encoded once and kept on its `ChatMessage`
+        (a long conversation sends the same turns with every message)."""
+        options: dict[str, Any] = {
             "model": request.model,
-            "messages": [self._message(m) for m in request.messages],
             "stream": True,
             "stream_options": {"include_usage": True},
             **generation_options(request, max_tokens="max_tokens"),
         }
         if request.tools:
-            payload["tools"] = function_tools(request.tools)
-        return payload
+            options["tools"] = function_tools(request.tools)
+        return json_object_with_list("messages", [self._encoded(m) for m in request.messages], options)
+
+    @classmethod
+    def _encoded(cls, m: ChatMessage) -> bytes:
+        found = m.encoded.get(cls.wire)
+        if found is None:
+            found = m.encoded[cls.wire] = json.dumps(cls._message(m), separators=(",", ":")).encode()
+        return found
 
     @staticmethod
     def _message(m: ChatMessage) -> dict[str, Any]:

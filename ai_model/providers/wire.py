@@ -59,6 +59,14 @@ def generation_options(request: ChatRequest, *, max_tokens: str) -> dict[str, An
     return options
 
 
+def json_object_with_list(key: str, items: list[bytes], rest: dict[str, Any]) -> bytes:
+    """The JSON object `{key: [items...], **rest}`, each item already encoded (bytes of a JSON
+    value), so a long list of unchanged items is joined, not encoded again."""
+    tail = json.dumps(rest, separators=(",", ":")).encode()
+    head = json.dumps(key).encode() + b":[" + b",".join(items) + b"]"
+    return b"{" + head + (b"," + tail[1:] if tail != b"{}" else b"}")
+
+
 def decode_json(data: str, provider_name: str) -> dict[str, Any]:
     """One JSON object from a chunk; raises ProviderProtocolError for anything else."""
     try:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,7 @@ from message.generation.publisher import Publisher
 from message.generation.registry import Generation, generations
 from message.generation.store import ReplyStore, Status
 from message.generation.turn import Turn
+from message.context import Context
 from message.streaming.coalesce import Coalescer
 from message.streaming.log import event_log_create
 from message.streaming.payloads import Delta, Fallback, ToolCallMade, ToolResultMade, closing_events, usage_report
@@ -51,13 +53,15 @@ async def generation_start(
     *,
     reply: Message,
     ai_model: AIModel,
-    context: list[ChatMessage],
+    context: Context,
     before: Iterable[Message] = (),
 ) -> Generation:
-    """Start generating `reply` (an assistant message stored with status `streaming`).
+    """Start generating `reply` (an assistant message stored with status `streaming`) to
+    `context` (the turns it answers, ending at its user message).
 
     `before` are messages announced first in the log (the user's new message). Returns
-    once the `message` events are logged; the reply is written by a background task.
+    once the `message` events are logged; the reply is written by a background task, and
+    its final context is kept (`message.context`) for the next turn.
     """
     log = event_log_create(reply.id)
     publisher = Publisher(log, reply.session_id)
@@ -93,12 +97,17 @@ class Runner:
         self.model: AIModel | None = None
         #: The current model call's delta merger; text it still holds goes out before `done`.
         self.coalescer: Coalescer | None = None
+        #: The context the reply answers, and the turns its tool rounds added to it.
+        self.base: Context | None = None
+        self.anchor_id: uuid.UUID | None = None
+        self.added: list[ChatMessage] = []
 
-    async def run(self, *, reply: Message, ai_model: AIModel, context: list[ChatMessage]) -> None:
+    async def run(self, *, reply: Message, ai_model: AIModel, context: Context) -> None:
+        self.base, self.anchor_id = context, reply.parent_id
         # The reply outlives its request: its writes run on one of the runtime's DB threads,
         # and give their pooled connection back (core/db.py).
         async with db_context():
-            await self._run(reply=reply, ai_model=ai_model, context=context)
+            await self._run(reply=reply, ai_model=ai_model, context=list(context.messages))
 
     async def _run(self, *, reply: Message, ai_model: AIModel, context: list[ChatMessage]) -> None:
         generation = self.generation
@@ -205,7 +214,9 @@ class Runner:
         self._observe(message)
         await publisher.emit(usage_report(message))
         await publisher.message_update(message)
-        context = [*context, ChatMessage("assistant", turn.text, tool_calls=tuple(turn.tool_calls))]
+        asked = ChatMessage("assistant", turn.text, tool_calls=tuple(turn.tool_calls))
+        context = [*context, asked]
+        self.added.append(asked)
         parent = message
         async for result in tools_run_concurrently(turn.tool_calls, tool_registry()):
             tool_message = await self.store.tool_result_store(
@@ -217,8 +228,10 @@ class Runner:
                 message=str(tool_message.id), tool_call_id=result.call.id, content=result.content, is_error=result.is_error
             ))
             await publisher.message_update(tool_message)
-            context.append(ChatMessage("tool", result.content, tool_call_id=result.call.id, name=result.call.name,
-                                       is_error=result.is_error))
+            answered = ChatMessage("tool", result.content, tool_call_id=result.call.id, name=result.call.name,
+                                   is_error=result.is_error)
+            context.append(answered)
+            self.added.append(answered)
             parent = tool_message
         following = await self.store.next_turn_create(parent=parent, model=model)
         generations().add(self.generation, following.id)
@@ -231,6 +244,13 @@ class Runner:
             model=self.model.model_id, ttfb_ms=message.ttfb_ms, duration_ms=message.duration_ms,
             prompt_tokens=message.prompt_tokens, completion_tokens=message.completion_tokens,
         )
+
+    def _context_keep(self, message: Message, turn: Turn) -> None:
+        """Keep the context that ends with the stored `message` for the next turn (`message.context`)."""
+        if self.base is None:
+            return
+        final = self.base.then([*self.added, ChatMessage("assistant", turn.text)], budget_chars=self.base.budget_chars)
+        runtime().contexts.put(message.id, final, replaces=self.anchor_id)
 
     async def _finish(self, message: Message, *, status: str, started: float) -> None:
         """Store the last turn and close the log with (text still held back,) usage, error?, done."""
@@ -255,6 +275,7 @@ class Runner:
             logger.exception("could not store reply %s", message.pk)
         if not already_stored:
             self._observe(message)
+            self._context_keep(message, turn)
         runtime().metrics.reply_finished(model=self.model.model_id, status=status)
         for payload in closing_events(message, status=status):
             await self.publisher.emit(payload)

@@ -28,6 +28,7 @@ from core.db import db_release, db_thread
 from core.runtime import runtime
 from core.sql import insert, update
 from message.generation.turn import Turn
+from message.context import Context, context_chars
 from message.models import Message
 from message.selectors import context_read, parent_read
 
@@ -48,7 +49,7 @@ class StoredTurn:
 
     user_message: Message | None
     replies: list[Message]
-    context: list[ChatMessage]
+    context: Context
 
 
 _UNSET = object()
@@ -59,36 +60,44 @@ _UNSET = object()
 # (Django has no async transaction API), and the context read right after it.
 @db_thread
 def turn_store(
-    *, session: ChatSession, content: str | None, models: list[AIModel], parent: Any = _UNSET,
-    parent_id: Any = None, budget_tokens: int | None = None,
+    *, session: ChatSession, content: str | None, models: list[AIModel], budget_tokens: int,
+    parent: Any = _UNSET, parent_id: Any = None, base: Context | None = None, base_id: Any = None,
 ) -> StoredTurn:
     """Store a user message with `content` (none when `content` is None: a regenerate) and
     one empty `streaming` assistant reply per model under it; the first reply becomes the
-    session's active leaf.
+    session's active leaf. Then the context ending at the new user message (for a
+    regenerate, at `parent`), trimmed to `budget_tokens`.
 
     The user message goes under `parent` (a Message, or None for a session's first message)
     when given, else under message `parent_id` of the session, else under the session's
     default parent (`message.selectors.parent_read`, which raises DomainError
-    `invalid_parent`: then nothing is written). With `budget_tokens`, the context ending at
-    the new user message (for a regenerate, at `parent`) is read too
-    (`message.selectors.context_read`); else `context` is empty.
+    `invalid_parent`: then nothing is written). `base` is a kept context ending at message
+    `base_id` (`message.context`): when that is the parent, the context is `base` and the
+    new user message, and the database is not read for it; else `context_read` reads it.
     """
     with transaction.atomic():
         if parent is _UNSET:
             parent = parent_read(session=session, parent_id=parent_id)
         user_message = None
         if content is not None:
-            user_message = parent = Message(
+            user_message = Message(
                 session=session, parent=parent, role=Message.Role.USER, content=content, status=Status.COMPLETE
             )
+        anchor = user_message or parent
         replies = [
-            Message(session=session, parent=parent, role=Message.Role.ASSISTANT, content="", status=Status.STREAMING,
+            Message(session=session, parent=anchor, role=Message.Role.ASSISTANT, content="", status=Status.STREAMING,
                     model=model)
             for model in models
         ]
         insert([user_message, *replies] if user_message is not None else replies)  # prepared INSERTs (core.sql)
         chat_session_active_leaf_set(session_id=session.pk, leaf_id=replies[0].pk)
-    context = [] if budget_tokens is None or parent is None else context_read(message_id=parent.pk, budget_tokens=budget_tokens)
+    budget_chars = context_chars(budget_tokens)
+    if base is not None and parent is not None and parent.pk == base_id:
+        context = base.then([ChatMessage("user", content)] if user_message else [], budget_chars=budget_chars)
+    elif anchor is None:
+        context = Context.of([], budget_chars=budget_chars, whole=True)
+    else:
+        context = context_read(message_id=anchor.pk, budget_tokens=budget_tokens)
     return StoredTurn(user_message=user_message, replies=replies, context=context)
 
 

@@ -169,7 +169,7 @@ async def _dead_workers_reply(session, fake_model, text_logged: str, text_stored
     from message.generation.store import turn_store
     from message.streaming.payloads import Delta, message_created
 
-    [reply] = (await turn_store(session=session, parent=None, content="hi", models=[fake_model])).replies
+    [reply] = (await turn_store(session=session, parent=None, content="hi", models=[fake_model], budget_tokens=1000)).replies
     log = RedisEventLog(reply.id)
     await log.append(message_created(reply))
     await log.append(Delta(message=str(reply.id), text=text_logged))
