@@ -104,6 +104,7 @@ class Runtime:
         steps = (
             lambda: self.generations.drain(grace_s=grace_s),
             self.background.settle,
+            self.db_threads.close,
             *((self._http.close,) if self._http is not None else ()),
             *((self.redis.aclose,) if self.redis is not None else ()),
         )
@@ -113,7 +114,6 @@ class Runtime:
             except Exception:
                 logger.exception("error during shutdown")
         self.tool_pool.shutdown(wait=False, cancel_futures=True)
-        self.db_threads.close()
         self.engines.close()
         self.tts_cache.close()
         self.event_logs.clear()

@@ -77,6 +77,14 @@ def _no_automatic_titles(settings):
 
 
 @pytest.fixture(autouse=True)
+def _quick_server_lifespan(settings):
+    """Servers a test starts (`tests.fakes.serve`) run the app's lifespan: no model loads at
+    start, and a short grace for replies still running when they stop."""
+    settings.LOCAL_MODEL_PRELOAD = settings.SPEECH_PRELOAD = False
+    settings.SHUTDOWN_GRACE_S = 0.5
+
+
+@pytest.fixture(autouse=True)
 async def runtime():
     """A fresh runtime object (all process state) for each test, closed after it."""
     from config.runtime import Runtime

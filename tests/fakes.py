@@ -80,10 +80,15 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def serve(app: Any) -> Iterator[str]:
-    """Serve an ASGI app with uvicorn on a loopback port in a thread; yields its base URL."""
+    """Serve an ASGI app with uvicorn on a loopback port in a thread; yields its base URL.
+    The project's own app runs its lifespan, as in production: its runtime (DB threads,
+    clients) is built at start and closed when the server stops."""
+    from config.asgi import application
+
     port = free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="critical", lifespan="off", loop="asyncio", timeout_graceful_shutdown=1
+        app, host="127.0.0.1", port=port, log_level="critical", lifespan="on" if app is application else "off",
+        loop="asyncio", timeout_graceful_shutdown=1,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

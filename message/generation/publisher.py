@@ -13,7 +13,7 @@ from chat_session.realtime import group_has_members, session_group
 from core.runtime import runtime
 from message.models import Message
 from message.serializers import message_to_dict
-from message.streaming.log import EventLog, EventLogUnavailable, RedisEventLog
+from message.streaming.log import EventLog, EventLogUnavailable
 from message.streaming.payloads import Delta, Payload, message_created
 
 logger = logging.getLogger(__name__)
@@ -40,18 +40,11 @@ class Publisher:
         self.log_lost = False
         self._listeners = False
         self._listeners_checked = -LISTENERS_CHECK_S
-        # Timed for a Redis log only: an in-memory append takes about a microsecond, and
-        # observing it cost more than the append (a metrics file write per event).
-        redis = isinstance(log, RedisEventLog)
-        self._append_seconds = runtime().metrics.event_log_append.labels(store="redis") if redis else None
 
     async def emit(self, payload: Payload) -> None:
         if not self.log_lost:
-            began = time.perf_counter()
             try:
                 await self.log.append(payload)
-                if self._append_seconds is not None:
-                    self._append_seconds.observe(time.perf_counter() - began)
             except EventLogUnavailable as exc:
                 # The reply goes on and is stored; followers find it in the database. Later
                 # events are not appended, so the log never shows a gap.
@@ -60,11 +53,12 @@ class Publisher:
         if isinstance(payload, Delta) and await self._has_listeners():
             await self._group_send({"type": "message.stream", "message": payload.message, "delta": payload.text})
 
-    async def _has_listeners(self) -> bool:
-        """Whether any socket follows the session, asked at most every `LISTENERS_CHECK_S`:
-        with nobody listening a delta costs no channel-layer call (on Redis, two round trips)."""
+    async def _has_listeners(self, *, fresh: bool = False) -> bool:
+        """Whether any socket follows the session, asked at most every `LISTENERS_CHECK_S`
+        (`fresh`: now): with nobody listening a delta costs no channel-layer call (on Redis,
+        two round trips)."""
         now = time.monotonic()
-        if now >= self._listeners_checked + LISTENERS_CHECK_S:
+        if fresh or now >= self._listeners_checked + LISTENERS_CHECK_S:
             self._listeners_checked = now
             try:
                 self._listeners = self.layer is not None and await group_has_members(self.layer, self.group)
@@ -79,7 +73,17 @@ class Publisher:
         await self.message_update(message)
 
     async def message_update(self, message: Message) -> None:
-        await self._group_send({"type": "message.update", "message": message_to_dict(message)})
+        """`message_update` to the session's sockets, if any is there now (asked afresh:
+        a socket that joined within `LISTENERS_CHECK_S` still gets every update)."""
+        if await self._has_listeners(fresh=True):
+            await self._group_send({"type": "message.update", "message": message_to_dict(message)})
+
+    async def close(self) -> None:
+        """After `done`: wait until every event is in the log's store (Redis writes are batched)."""
+        try:
+            await self.log.flush()
+        except Exception:  # a lost log has already said so; the reply is stored anyway
+            logger.exception("event log of %s not flushed", self.log.message_id)
 
     async def _group_send(self, payload: dict[str, Any]) -> None:
         if self.layer is None:

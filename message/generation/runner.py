@@ -280,5 +280,6 @@ class Runner:
         for payload in closing_events(message, status=status):
             await self.publisher.emit(payload)
         await self.publisher.message_update(message)
+        await self.publisher.close()  # the whole log is in its store before the reply counts as finished
         if status == Status.COMPLETE:
             title_schedule(message.session_id)

@@ -1,5 +1,7 @@
-"""Issue 10: a delta costs no channel-layer call while no socket follows the session."""
+"""Issue 10: a delta or an update costs no channel-layer send while no socket follows the session."""
 
+
+import asyncio
 
 import pytest
 from channels.layers import get_channel_layer
@@ -32,8 +34,22 @@ async def test_no_socket_no_delta_sends(session, fake_provider, group_sends):
     started = await message_send(session=session, content="hi")
     await wait_final(started.reply.id)
     await started.generation.finished.wait()
-    assert "message.stream" not in group_sends
-    assert group_sends.count("message.update") >= 2  # created and finished: always sent
+    assert group_sends == []  # no delta, no update: nobody would have got them
+
+
+async def test_a_socket_that_joins_mid_reply_gets_the_final_update(session, user, fake_provider):
+    from message.services import message_send
+
+    fake_provider.enqueue(slow_tokens(20, delay=0.02))
+    started = await message_send(session=session, content="hi")
+    await asyncio.sleep(0.1)  # the reply is streaming, its listener check said "nobody"
+    communicator, connected, _ = await connect(session, user)
+    assert connected
+    try:
+        frames = await receive_until(communicator, final_update)
+        assert frames[-1]["message"]["id"] == str(started.reply.id) and frames[-1]["message"]["status"] == "complete"
+    finally:
+        await communicator.disconnect()
 
 
 async def test_a_socket_on_the_session_gets_every_delta(session, user, fake_provider, group_sends, settings):
