@@ -1,8 +1,8 @@
-"""Scale-out: streams/s at 50 concurrent streams with one and with two uvicorn workers, on
-PostgreSQL + Redis, against a fake upstream; the reference is the one-worker run of the same
-invocation (the ratio is the figure that matters).
+"""Scale-out: streams/s with one and with two uvicorn workers under more concurrent streams
+than one worker can serve (200), on PostgreSQL + Redis, against a fake upstream; the
+reference is the one-worker run of the same invocation (the ratio is the figure that matters).
 
-    .venv/bin/python bench/scale.py [--seconds 20] [--warmup 3] [--clients 50] [--workers 1,2]
+    .venv/bin/python bench/scale.py [--seconds 20] [--warmup 3] [--clients 200] [--workers 1,2]
         [--tokens 50] [--delay-ms 10] [--database-url postgres://postgres@127.0.0.1:5432/chat_bench]
         [--redis-url redis://127.0.0.1:6379/13] [--keep]
 
@@ -17,16 +17,18 @@ also created with it explicitly).
 For each worker count: `WORKERS=N bash scripts/serve.sh` (LOCAL_MODEL_PRELOAD=0,
 SPEECH_PRELOAD=0, TITLES_ENABLED=0, LOG_LEVEL=WARNING, and UVICORN_ACCESS_LOG=false so that
 uvicorn's per-request access log does not eat CPU), wait for /readyz, then one separate
-client process (`bench/scale.py --client ...`: one httpx.AsyncClient, keep-alive, a pool of
-`--clients` + 10 connections) runs `--clients` clients in a closed loop. Each creates its
-own session (`POST /api/sessions`), then POSTs `{"content", "stream": true}` to
-`/api/sessions/{id}/messages` and reads the SSE to `done`, again and again: `--warmup`
-seconds not counted, then `--seconds` measured; streams under way at the end are read to
-`done` (they count for the storage check, not for streams/s). A stream is an error unless it
-answers 200, ends with `done` status `complete`, has no `error` event and its deltas add up
-to the upstream's exact text. streams/s = streams ending inside the measured window /
-window; TTFB = time from sending the POST to the first `delta`. Then the server gets SIGTERM
-(its process group) before the next worker count.
+client process (`bench/load_client.py`, the load client of `bench/streaming_load.py`: raw
+HTTP/1.1 on uvloop, one keep-alive connection per client, so that the client's own CPU stays
+small: the client, the upstream, PostgreSQL and Redis share the two cores with the workers)
+runs `--clients` clients in a closed loop. Each creates its own session (`POST
+/api/sessions`), then POSTs `{"content", "stream": true}` to `/api/sessions/{id}/messages`
+and reads the SSE to `done`, again and again: `--warmup` seconds not counted, then
+`--seconds` measured; streams under way at the end are read to `done` (they count for the
+storage check, not for streams/s). A stream is an error unless it answers 200, ends with
+`done` status `complete` and its deltas add up to the upstream's exact text. streams/s =
+streams ending inside the measured window / window; TTFB = time from sending the POST to
+the first `delta`. Then the server gets SIGTERM (its process group) before the next worker
+count.
 
 Storage check: assistant messages created since the run began, by status, read from the
 database after the run; `stored` (status `complete`) must equal `completed`, the streams
@@ -45,7 +47,6 @@ DATA_DIR (with the server logs) and Redis data are removed at the end unless `--
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import math
 import os
@@ -64,100 +65,14 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-PROMPT = "Tell me something about the weather, please."
-
-
-# --- the client process ----------------------------------------------------------------
-
-
-def expected_text(tokens: int) -> str:
-    """The text bench/upstream.py streams (kept here so the client imports nothing of the app)."""
-    return "".join(f"w{i} " for i in range(tokens))
-
-
-async def _one_stream(client: httpx.AsyncClient, session_id: str, expected: str) -> dict:
-    """POST one message with `stream: true` and read its SSE to `done`."""
-    started = time.perf_counter()
-    first = None
-    text: list[str] = []
-    done_status = None
-    error = None
-    event = None
-    data: list[str] = []
-    try:
-        async with client.stream("POST", f"/api/sessions/{session_id}/messages",
-                                 json={"content": PROMPT, "stream": True},
-                                 headers={"Accept": "text/event-stream"}) as response:
-            if response.status_code != 200:
-                body = (await response.aread()).decode(errors="replace")
-                error = f"HTTP {response.status_code}: {body[:300]}"
-            else:
-                async for line in response.aiter_lines():
-                    if line.startswith("event:"):
-                        event = line[6:].strip()
-                    elif line.startswith("data:"):
-                        data.append(line[5:].lstrip())
-                    elif line == "" and event is not None:
-                        payload = json.loads("\n".join(data)) if data else {}
-                        if event == "delta":
-                            first = first or time.perf_counter()
-                            text.append(payload["text"])
-                        elif event == "error":
-                            error = f"error event: {payload.get('code')}: {payload.get('detail')}"
-                        elif event == "done":
-                            done_status = payload.get("status")
-                            break
-                        event, data = None, []
-    except (httpx.HTTPError, OSError, ValueError, KeyError) as exc:
-        error = f"{type(exc).__name__}: {exc}"
-    ended = time.perf_counter()
-    if error is None:
-        if done_status is None:
-            error = "stream ended without done"
-        elif done_status != "complete":
-            error = f"done status {done_status}"
-        elif "".join(text) != expected:
-            got = "".join(text)
-            error = f"text differs ({len(got)} chars, {len(expected)} expected): {got[:60]!r}"
-    return {"start": started, "end": ended, "total": ended - started, "done_complete": done_status == "complete",
-            "ttfb": None if first is None else first - started, "error": error}
-
-
-async def client_main(args: argparse.Namespace) -> None:
-    """`--client` mode: run the closed loop, print one JSON summary on stdout."""
-    expected = expected_text(args.tokens)
-    limits = httpx.Limits(max_connections=args.clients + 10, max_keepalive_connections=args.clients + 10)
-    headers = {"Authorization": f"Bearer {args.token}"}
-    async with httpx.AsyncClient(base_url=args.url, headers=headers, limits=limits,
-                                 timeout=httpx.Timeout(60, connect=10)) as client:
-        sessions = await asyncio.gather(*(
-            client.post("/api/sessions", json={"title": f"bench {i}", "model": args.model})
-            for i in range(args.clients)))
-        bad = [r for r in sessions if r.status_code != 201]
-        if bad:
-            print(json.dumps({"fatal": f"session create: HTTP {bad[0].status_code}: {bad[0].text[:300]}"}))
-            return
-        begin = time.perf_counter()
-        window_start = begin + args.warmup
-        window_end = window_start + args.seconds
-        results: list[dict] = []
-
-        async def loop(session_id: str) -> None:
-            while time.perf_counter() < window_end:
-                results.append(await _one_stream(client, session_id, expected))
-
-        await asyncio.gather(*(loop(r.json()["id"]) for r in sessions))
-    ok = [r for r in results if r["error"] is None]
-    measured = [r for r in ok if window_start <= r["end"] < window_end]
-    errors = [r for r in results if r["error"] is not None]
-    print(json.dumps({
-        "completed": sum(r["done_complete"] for r in results), "measured": len(measured), "window_s": args.seconds,
-        "errors": len(errors), "error_samples": sorted({r["error"] for r in errors})[:10],
-        "total_s": [r["total"] for r in measured], "ttfb_s": [r["ttfb"] for r in measured],
-    }))
 
 
 # --- set-up and orchestration -------------------------------------------------------------
+
+
+def expected_text(tokens: int) -> str:
+    """The text bench/upstream.py streams."""
+    return "".join(f"w{i} " for i in range(tokens))
 
 
 def free_port() -> int:
@@ -330,11 +245,11 @@ def run_one(workers: int, args: argparse.Namespace, env: dict, key: str, model: 
         rusage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         busy_before = machine_busy_seconds()
         wall = time.monotonic()
-        client = subprocess.run(
-            [PYTHON, __file__, "--client", "--url", url, "--token", key, "--model", model,
-             "--clients", str(args.clients), "--seconds", str(args.seconds), "--warmup", str(args.warmup),
-             "--tokens", str(args.tokens)],
-            cwd=ROOT, capture_output=True, text=True)
+        config = {"kind": "app", "port": port, "token": key, "model": model, "clients": args.clients,
+                  "warmup": args.warmup, "seconds": args.seconds, "expected": expected_text(args.tokens),
+                  "target_pid": server.pid}
+        client = subprocess.run([PYTHON, "-m", "bench.load_client", json.dumps(config)], cwd=ROOT,
+                                capture_output=True, text=True)
         wall = time.monotonic() - wall
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = {name: (cpu_seconds(pid) - cpu_before[name]) / wall for name, pid in watched.items()}
@@ -343,6 +258,7 @@ def run_one(workers: int, args: argparse.Namespace, env: dict, key: str, model: 
         if client.returncode != 0 or not client.stdout.strip():
             sys.exit(f"client process failed ({client.returncode}):\n{client.stderr[-3000:]}")
         result = json.loads(client.stdout.strip().splitlines()[-1])
+        result["completed"] = len(result.get("completed_ids", []))
         if "fatal" in result:
             sys.exit(f"{workers} worker(s): {result['fatal']}\n{log.read_text()[-3000:]}")
         # The final write precedes `done`; wait a little anyway, in case a reply is still being stored.
@@ -407,17 +323,16 @@ def main(args: argparse.Namespace) -> int:
             print(f"kept: database {args.database_url}, DATA_DIR {data_dir}, Redis {args.redis_url}")
 
     print()
-    print(f"{'workers':>7} {'streams':>8} {'streams/s':>10} {'p50 total':>10} {'p95 total':>10} "
-          f"{'p50 TTFB':>9} {'errors':>7} {'completed':>10} {'stored':>7}")
+    print(f"{'workers':>7} {'streams':>8} {'streams/s':>10} {'p50 TTFB':>9} {'p95 TTFB':>9} "
+          f"{'errors':>7} {'completed':>10} {'stored':>7}")
     failed = False
     for r in rows:
         rate = r["measured"] / r["window_s"]
         r["rate"] = rate
         stored = r["statuses"].get("complete", 0)
         failed |= r["errors"] > 0 or stored != r["completed"]
-        print(f"{r['workers']:>7} {r['measured']:>8} {rate:>10.1f} {pct(r['total_s'], 50) * 1000:>8.0f}ms "
-              f"{pct(r['total_s'], 95) * 1000:>8.0f}ms {pct(r['ttfb_s'], 50) * 1000:>7.0f}ms {r['errors']:>7} "
-              f"{r['completed']:>10} {stored:>7}")
+        print(f"{r['workers']:>7} {r['measured']:>8} {rate:>10.1f} {pct(r['ttfb_s'], 50) * 1000:>7.0f}ms "
+              f"{pct(r['ttfb_s'], 95) * 1000:>7.0f}ms {r['errors']:>7} {r['completed']:>10} {stored:>7}")
     if len(rows) >= 2 and rows[0]["rate"] > 0:
         print(f"ratio streams/s({rows[-1]['workers']}) / streams/s({rows[0]['workers']}): "
               f"{rows[-1]['rate'] / rows[0]['rate']:.2f}")
@@ -432,24 +347,15 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="measured window per worker count")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of load before the window")
-    parser.add_argument("--clients", type=int, default=50, help="concurrent streams")
+    parser.add_argument("--clients", type=int, default=200, help="concurrent streams")
     parser.add_argument("--workers", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2])
     parser.add_argument("--tokens", type=int, default=50)
     parser.add_argument("--delay-ms", type=float, default=10.0)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/chat_bench")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
     parser.add_argument("--keep", action="store_true", help="keep the database, DATA_DIR and Redis data")
-    # The client process (started by the bench itself).
-    parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--url", help=argparse.SUPPRESS)
-    parser.add_argument("--token", help=argparse.SUPPRESS)
-    parser.add_argument("--model", help=argparse.SUPPRESS)
     return parser.parse_args()
 
 
 if __name__ == "__main__":
-    arguments = parse_args()
-    if arguments.client:
-        asyncio.run(client_main(arguments))
-    else:
-        sys.exit(main(arguments))
+    sys.exit(main(parse_args()))

@@ -133,11 +133,14 @@ REDIS_URL = env.str("REDIS_URL", default="")
 WORKERS = env.int("WEB_CONCURRENCY", default=1)
 # Every Redis command must answer within this (s); blocking reads block for one second less.
 REDIS_SOCKET_TIMEOUT_S = env.float("REDIS_SOCKET_TIMEOUT_S", default=10.0)
+# Connections per worker to Redis, for the event logs and for the channel layer each (redis-py
+# 8 refuses a command past its default of 100; the event logs' client waits for one instead).
+REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=500)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "max_connections": REDIS_MAX_CONNECTIONS}]},
         }
     }
 else:

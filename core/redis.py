@@ -18,17 +18,21 @@ def redis_enabled() -> bool:
 
 
 def redis_client_create() -> Any:
-    """A new `redis.asyncio.Redis` on `REDIS_URL` (pooled connections; connects on first use).
+    """A new `redis.asyncio.Redis` on `REDIS_URL` (pooled connections; connects on first use;
+    closing it closes its pool).
 
     Every command, blocking reads included, must answer within `REDIS_SOCKET_TIMEOUT_S`
     (redis-py's default is 5 s); blocking commands block for less (`redis_block_ms`).
     """
     import redis.asyncio as redis
 
-    return redis.Redis.from_url(
-        settings.REDIS_URL, socket_connect_timeout=3, socket_timeout=settings.REDIS_SOCKET_TIMEOUT_S,
-        health_check_interval=30,
+    # At most REDIS_MAX_CONNECTIONS connections; past them a command waits for a free one
+    # (up to the socket timeout) instead of failing at once.
+    pool = redis.BlockingConnectionPool.from_url(
+        settings.REDIS_URL, max_connections=settings.REDIS_MAX_CONNECTIONS, timeout=settings.REDIS_SOCKET_TIMEOUT_S,
+        socket_connect_timeout=3, socket_timeout=settings.REDIS_SOCKET_TIMEOUT_S, health_check_interval=30,
     )
+    return redis.Redis.from_pool(pool)  # owns the pool: closing the client closes it
 
 
 def redis_block_ms(timeout_s: float) -> int:

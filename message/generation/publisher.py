@@ -26,10 +26,11 @@ class Publisher:
     """Sends a reply's events to its log and to the session's channel-layer group.
 
     WebSocket clients get `message_stream` for each delta and `message_update` (the
-    message as REST shows it) when a message is created or finished. Deltas go to the
-    group only while a socket is in it (checked at most every `LISTENERS_CHECK_S`; a socket
-    that joins mid-reply gets the deltas from then on, within that time, and every
-    `message_update`). A broken channel layer is logged and never breaks the reply.
+    message as REST shows it) when a message is created or finished. They go to the group
+    only while a socket is in it, checked at most every `LISTENERS_CHECK_S` (on Redis one
+    ZCOUNT), and afresh for a finished message: a socket that joins mid-reply gets the
+    deltas from then on, within that time, and the final `message_update` of every
+    message. A broken channel layer is logged and never breaks the reply.
     """
 
     def __init__(self, log: EventLog, session_id: uuid.UUID) -> None:
@@ -70,12 +71,12 @@ class Publisher:
     async def message(self, message: Message) -> None:
         """A message was created: SSE `message` event and WebSocket `message_update`."""
         await self.emit(message_created(message))
-        await self.message_update(message)
+        await self.message_update(message, final=False)
 
-    async def message_update(self, message: Message) -> None:
-        """`message_update` to the session's sockets, if any is there now (asked afresh:
-        a socket that joined within `LISTENERS_CHECK_S` still gets every update)."""
-        if await self._has_listeners(fresh=True):
+    async def message_update(self, message: Message, *, final: bool = True) -> None:
+        """`message_update` to the session's sockets, if any is there (asked afresh for a
+        `final` state, so that a socket that joined meanwhile gets it)."""
+        if await self._has_listeners(fresh=final):
             await self._group_send({"type": "message.update", "message": message_to_dict(message)})
 
     async def close(self) -> None:
