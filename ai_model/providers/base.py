@@ -168,9 +168,10 @@ class BaseProvider:
 
     # --- shared HTTP helpers for adapters --------------------------------------------------
     def http_timeout(self) -> Timeouts:
-        """Transport timeouts: ours (`stream`) bound the first token and the gaps between
-        events; the transport's read timeout is a backstop."""
-        return Timeouts(connect=self.connect_timeout, read=max(self.first_token_timeout, self.read_timeout) + 5)
+        """Transport timeouts of a stream: connecting only. `stream` bounds the rest itself
+        (the first event within `first_token_timeout`, each later one within `read_timeout`),
+        and a transport read timeout too would reset a timer per chunk received."""
+        return Timeouts(connect=self.connect_timeout)
 
     def open_stream(self, method: str, url: str, **kwargs: Any) -> AbstractAsyncContextManager[aiohttp.ClientResponse]:
         """`async with` a streaming response (status checked) under the adapter's timeouts;
