@@ -14,7 +14,9 @@ and httptools):
 - the fake upstream `bench/upstream.py`: `--tokens` chunks `--delay-ms` apart, OpenAI's
   chat-completions stream (the app's and the relay's upstream for the whole run);
 - for each row, a fresh target: a second upstream ("upstream direct"), the bare relay
-  `bench/relay.py` (raw ASGI, one pooled httpx client), LiteLLM's proxy with one worker if
+  `bench/relay.py` (raw ASGI, one pooled httpx client: the reference of every ratio), the
+  same relay on aiohttp, the HTTP client the app uses ("relay (aiohttp)", for information:
+  the floor of the app's own client), LiteLLM's proxy with one worker if
   `litellm` is importable in this interpreter (else a note says it was skipped), and the
   app (`scripts/serve.sh` with WORKERS=1, LOCAL_MODEL_PRELOAD=0, SPEECH_PRELOAD=0,
   TITLES_ENABLED=0, LOG_LEVEL=WARNING, UVICORN_ACCESS_LOG=false) on SQLite in a temporary
@@ -34,7 +36,7 @@ client, its own session (`POST /api/sessions`) and `POST /api/sessions/{id}/mess
 `stream: true`, read to `done`. A stream is an error unless it answers 200, ends properly
 (`done` with status complete for the app) and its text is the upstream's exact text.
 
-Rows: upstream direct, relay, LiteLLM and app at c=5 and c=50; then the app at c=50 with
+Rows: upstream direct, relay, relay (aiohttp), LiteLLM and app at c=5 and c=50; then the app at c=50 with
 every client posting into one of the 50 long sessions ("app, long sessions"). Figures:
 - TTFB: from writing the request to the first chunk carrying text (the first `delta` for
   the app, the first non-empty `delta.content` for the others), p50 and p95 (ms);
@@ -146,10 +148,12 @@ def start_upstream(args, log: Path) -> Target:
     return start_or_die(Target("upstream direct", "openai", proc, port, log, "fake"), "/v1/models")
 
 
-def start_relay(upstream_url: str, log: Path) -> Target:
+def start_relay(upstream_url: str, log: Path, client: str = "httpx") -> Target:
     port = free_port()
-    proc = spawn([PYTHON, "-m", "bench.relay", "--port", str(port), "--upstream", upstream_url], log)
-    return start_or_die(Target("relay", "openai", proc, port, log, "fake"), "/v1/models")
+    proc = spawn([PYTHON, "-m", "bench.relay", "--port", str(port), "--upstream", upstream_url, "--client", client],
+                 log)
+    name = "relay" if client == "httpx" else f"relay ({client})"
+    return start_or_die(Target(name, "openai", proc, port, log, "fake"), "/v1/models")
 
 
 def start_app(env: dict, key: str, model: str, log: Path, name: str = "app") -> Target:
@@ -511,13 +515,14 @@ def main(args: argparse.Namespace) -> int:
             finally:
                 stop(target.proc)
             report_row(rows[-1])
-        for c in (5, 50):
-            target = start_relay(upstream_url, data_dir / f"relay-c{c}.log")
-            try:
-                rows.append(measure(target, c, args))
-            finally:
-                stop(target.proc)
-            report_row(rows[-1])
+        for client in ("httpx", "aiohttp"):
+            for c in (5, 50):
+                target = start_relay(upstream_url, data_dir / f"relay-{client}-c{c}.log", client)
+                try:
+                    rows.append(measure(target, c, args))
+                finally:
+                    stop(target.proc)
+                report_row(rows[-1])
         if litellm_importable():
             for c in (5, 50):
                 target = start_litellm(upstream_url, data_dir, data_dir / f"litellm-c{c}.log")
