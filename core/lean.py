@@ -123,6 +123,7 @@ class LeanApp:
         self.routes = routes
         self._security = SecurityMiddleware(lambda request: None)
         self._framing = XFrameOptionsMiddleware(lambda request: None)
+        self._header_sets: dict[tuple, list[tuple[bytes, bytes]]] = {}
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -160,14 +161,20 @@ class LeanApp:
 
     def _headers(self, route: LeanRoute, request: ASGIRequest, response: LeanResponse) -> list[tuple[bytes, bytes]]:
         """The response's headers, with those Django's response middleware and DRF would add
-    (DRF adds `Vary: Accept` only for views with several renderers; ours have one)."""
-        django_response = HttpResponse(content_type=response.content_type, headers=response.headers)
-        django_response["Allow"] = route.allow
-        self._security.process_response(request, django_response)
-        self._framing.process_response(request, django_response)
+        (DRF adds `Vary: Accept` only for views with several renderers; ours have one). They
+        depend on the route, the response's own headers and whether the request is secure
+        only, so they are worked out once for each."""
+        key = (route.pattern, response.content_type, tuple(response.headers.items()), request.is_secure())
+        headers = self._header_sets.get(key)
+        if headers is None:
+            django_response = HttpResponse(content_type=response.content_type, headers=response.headers)
+            django_response["Allow"] = route.allow
+            self._security.process_response(request, django_response)
+            self._framing.process_response(request, django_response)
+            headers = self._header_sets[key] = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in django_response.items()]
         if response.stream is None:
-            django_response["Content-Length"] = str(len(response.body))
-        return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in django_response.items()]
+            return [*headers, (b"content-length", str(len(response.body)).encode())]
+        return headers
 
     async def _respond(
         self, route: LeanRoute, request: ASGIRequest, response: LeanResponse, receive: Any, send: Any

@@ -42,6 +42,26 @@ def _select_sql(model: type[models.Model], where: tuple[str, ...], nulls: tuple[
 
 
 @functools.cache  # pure, as above
+def _exists_sql(model: type[models.Model], where: tuple[str, ...], alias: str) -> str:
+    quote = connections[alias].ops.quote_name
+    conditions = " AND ".join(f"{quote(f.column)} = %s" for f in _fields(model, where))
+    return f"SELECT 1 FROM {quote(model._meta.db_table)} WHERE {conditions} LIMIT 1"
+
+
+@functools.cache  # pure, as above
+def _converters(model: type[models.Model], alias: str) -> tuple[tuple[Any, list[Any]], ...]:
+    """Per concrete field: its column expression and the converters of its values (the
+    backend's and the field's), as the ORM's compiler finds them. The backend's converters
+    are the same for every connection of an alias (they read its settings only)."""
+    connection = connections[alias]
+    found = []
+    for field in model._meta.concrete_fields:
+        column = field.get_col(model._meta.db_table)
+        found.append((column, connection.ops.get_db_converters(column) + field.get_db_converters(connection)))
+    return tuple(found)
+
+
+@functools.cache  # pure, as above
 def _update_sql(model: type[models.Model], fields: tuple[str, ...], where: tuple[str, ...], nulls: tuple[bool, ...],
                 alias: str) -> str:
     quote = connections[alias].ops.quote_name
@@ -78,14 +98,22 @@ def fetch_one(model: type[M], *, where: dict[str, Any], using: str = "default") 
         row = cursor.fetchone()
     if row is None:
         return None
-    concrete = model._meta.concrete_fields
     converted = []
-    for field, value in zip(concrete, row, strict=True):
-        column = field.get_col(model._meta.db_table)
-        for convert in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
+    for (column, converters), value in zip(_converters(model, using), row, strict=True):
+        for convert in converters:
             value = convert(value, column, connection)
         converted.append(value)
-    return model.from_db(using, [f.attname for f in concrete], converted)
+    return model.from_db(using, [f.attname for f in model._meta.concrete_fields], converted)
+
+
+def exists(model: type[models.Model], *, where: dict[str, Any], using: str = "default") -> bool:
+    """Whether a row of `model` has fields equal to `where` (no None values)."""
+    connection = connections[using]
+    names = tuple(where)
+    params = [_prep(f, v, connection) for f, v in zip(_fields(model, names), where.values(), strict=True)]
+    with connection.cursor() as cursor:
+        cursor.execute(_exists_sql(model, names, using), params)
+        return cursor.fetchone() is not None
 
 
 def insert(objs: Sequence[models.Model], *, using: str = "default") -> None:

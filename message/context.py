@@ -14,6 +14,12 @@ the database as before. Entries go `CONTEXT_CACHE_TTL_S` after they were stored 
 edit made in admin shows within that time), and the cache holds at most
 `CONTEXT_CACHE_CHARS` characters of context in all (an entry that extends its parent's
 replaces it).
+
+Beside them, a `SessionTip` per session: its owner, its default model and the message whose
+context was kept last, as this worker last saw them. It lets a send resolve its model and
+pick the kept context before reading the session, so the session is read in the same thread
+hop as the turn; that hop checks the owner and the default model against the row, and a
+stale tip only costs the ordinary path.
 """
 
 from __future__ import annotations
@@ -72,6 +78,15 @@ class Context:
         return Context(messages[start:], chars, budget_chars, whole)
 
 
+@dataclass(frozen=True)
+class SessionTip:
+    """What the next send in a session needs before the session is read (see module docstring)."""
+
+    owner_id: int
+    default_model_id: uuid.UUID | None
+    leaf_id: uuid.UUID | None
+
+
 class ContextCache:
     """The runtime's contexts by message id (see module docstring)."""
 
@@ -80,27 +95,43 @@ class ContextCache:
         self._entries: TTLCache = TTLCache(
             maxsize=max(1, max_chars), ttl=max(ttl_s, 0.001), getsizeof=lambda entry: entry.chars + 1
         )
+        self._tips: TTLCache = TTLCache(maxsize=100_000, ttl=max(ttl_s, 0.001))
 
     def get(self, message_id: uuid.UUID, *, budget_chars: int) -> Context | None:
         """The context ending at `message_id` if it serves `budget_chars`, else None."""
         entry = self._entries.get(message_id) if self.enabled else None
         return entry if entry is not None and entry.serves(budget_chars) else None
 
-    def put(self, message_id: uuid.UUID, context: Context, *, replaces: uuid.UUID | None = None) -> None:
-        """Keep `context` as the one ending at `message_id`; drop `replaces` (its parent's,
-        which it extends)."""
+    def put(
+        self, message_id: uuid.UUID, context: Context, *, replaces: uuid.UUID | None = None,
+        session_id: uuid.UUID | None = None,
+    ) -> None:
+        """Keep `context` as the one ending at `message_id` (of session `session_id`: its tip
+        moves there); drop `replaces` (its parent's, which it extends)."""
         if not self.enabled:
             return
         if replaces is not None:
             self._entries.pop(replaces, None)
         if context.chars + 1 <= self._entries.maxsize:
             self._entries[message_id] = context
+        tip = self._tips.get(session_id) if session_id is not None else None
+        if tip is not None:
+            self._tips[session_id] = SessionTip(tip.owner_id, tip.default_model_id, message_id)
+
+    def tip(self, session_id: uuid.UUID) -> SessionTip | None:
+        """What this worker last saw of the session, if anything (a hint: check it)."""
+        return self._tips.get(session_id) if self.enabled else None
+
+    def tip_set(self, session_id: uuid.UUID, tip: SessionTip) -> None:
+        if self.enabled:
+            self._tips[session_id] = tip
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def clear(self) -> None:
         self._entries.clear()
+        self._tips.clear()
 
 
 def context_cache_create() -> ContextCache:

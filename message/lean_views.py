@@ -1,7 +1,7 @@
 """The reply's hot path for API clients, served by `core.lean` without Django's handler.
 
 `POST /api/sessions/{id}/messages` with `"stream": true` and a bearer key: the same
-authentication, body serializer, session lookup and `message_send` service as
+authentication, body serializer and service (`message_send_to`) as
 `views.SessionMessageViewSet.messages`, and the same SSE stream. Anything else (no
 `stream: true`, a bad key or body, another user's session, an unknown parent or model)
 returns None or raises a client error, and `core.lean` hands the request to that Django
@@ -17,11 +17,10 @@ import functools
 from rest_framework.exceptions import ValidationError
 
 from accounts.authentication import token_authenticate
-from chat_session.selectors import chat_session_get
 from core.db import db_context
 from core.lean import LeanRequest, LeanResponse
 from message.serializers import MessageCreateSerializer
-from message.services import message_send
+from message.services import message_send_to
 from message.streaming import sse
 from message.streaming.follow import generation_follower
 from message.streaming.sse import sse_follow
@@ -45,8 +44,8 @@ async def session_messages_stream(request: LeanRequest) -> LeanResponse | None:
         return None
     async with db_context():
         user = (await token_authenticate(request.key)).user
-        session = await chat_session_get(user=user, session_id=request.params["session_id"])
-        started = await message_send(
-            session=session, content=data["content"], parent_id=data["parent"], model_id=data["model"]
+        started = await message_send_to(
+            user=user, session_id=request.params["session_id"], content=data["content"], parent_id=data["parent"],
+            model_id=data["model"],
         )
     return LeanResponse(sse.CONTENT_TYPE, headers=sse.HEADERS, stream=sse_follow(generation_follower(started.generation)))

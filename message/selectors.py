@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -12,7 +13,7 @@ from ai_model.types import ChatMessage, ToolCall
 from chat_session.models import ChatSession
 from core.errors import DomainError, NotFound
 from core.ids import uuid_or_404
-from core.sql import fetch_one
+from core.sql import exists
 from message.context import Context, context_chars
 from message.models import Message
 
@@ -92,22 +93,24 @@ async def message_context(*, message: Message, budget_tokens: int) -> list[ChatM
     return list((await sync_to_async(context_read)(message_id=message.id, budget_tokens=budget_tokens)).messages)
 
 
-def parent_read(*, session: ChatSession, parent_id: Any = None) -> Message | None:
-    """Where a new message of `session` goes: message `parent_id` of the session (raises
-    DomainError `invalid_parent` for one that is not in it), else the session's active leaf,
-    else its newest leaf (None for an empty session). Synchronous, like `context_read`."""
+def parent_read(*, session: ChatSession, parent_id: Any = None) -> uuid.UUID | None:
+    """The id of the message a new message of `session` goes under: message `parent_id` of the
+    session (raises DomainError `invalid_parent` for one that is not in it), else the
+    session's active leaf, else its newest leaf (None for an empty session). One prepared
+    existence check (`core.sql`) in the usual case. Synchronous, like `context_read`."""
     if parent_id is not None:
-        parent = fetch_one(Message, where={"id": parent_id, "session_id": session.pk})
-        if parent is None:
+        if not exists(Message, where={"id": parent_id, "session_id": session.pk}):
             raise DomainError("The parent message is not in this session.", code="invalid_parent", field="parent")
-        return parent
-    if session.active_leaf_id:
-        leaf = fetch_one(Message, where={"id": session.active_leaf_id, "session_id": session.pk})
-        if leaf is not None:
-            return leaf
-    return Message.objects.filter(session=session, children__isnull=True).order_by("-created_at", "-id").first()
+        return parent_id
+    if session.active_leaf_id and exists(Message, where={"id": session.active_leaf_id, "session_id": session.pk}):
+        return session.active_leaf_id
+    return (
+        Message.objects.filter(session=session, children__isnull=True).order_by("-created_at", "-id")
+        .values_list("id", flat=True).first()
+    )
 
 
 async def session_default_parent(*, session: ChatSession) -> Message | None:
     """Where a message without `parent` goes: the session's active leaf, else its newest leaf."""
-    return await sync_to_async(parent_read)(session=session)
+    parent_id = await sync_to_async(parent_read)(session=session)
+    return None if parent_id is None else await Message.objects.aget(pk=parent_id)

@@ -9,12 +9,14 @@ from typing import Any
 
 from ai_model.services import ai_model_for_reply
 from chat_session.models import ChatSession
+from chat_session.selectors import chat_session_get
 from core.errors import DomainError
+from core.ids import uuid_or_404
 from core.runtime import runtime
 from message.generation.registry import Generation, generations
 from message.generation.runner import generation_start
-from message.generation.store import StoredTurn, messages_settle, turn_store
-from message.context import context_chars
+from message.generation.store import ANY_MODEL, SessionChanged, SessionCheck, StoredTurn, messages_settle, turn_store
+from message.context import SessionTip, context_chars
 from message.models import Message
 from message.selectors import message_get, message_list
 
@@ -41,26 +43,63 @@ async def message_send(
     stored = await _turn_store(
         session=session, parent_id=parent_id, content=content, models=[ai_model], budget_tokens=ai_model.context_budget
     )
+    return await _reply_start(stored, ai_model)
+
+
+async def message_send_to(
+    *, user: Any, session_id: Any, content: str, parent_id: uuid.UUID | None = None, model_id: Any = None
+) -> StartedReply:
+    """`message_send` into the session `session_id` of `user` (raises NotFound for a
+    missing id or another user's session, as `chat_session_get`). When this worker has seen
+    the session lately (`message.context.SessionTip`), the session is read in the same
+    thread hop as the turn (its owner and default model checked there); else it is read first."""
+    pk = uuid_or_404(session_id)
+    tip = runtime().contexts.tip(pk)
+    if tip is not None and tip.owner_id == user.pk:
+        ai_model = await ai_model_for_reply(model_id=model_id, defaults=[tip.default_model_id])
+        check = SessionCheck(pk, user.pk, tip.default_model_id if model_id is None else ANY_MODEL)
+        try:
+            stored = await _turn_store(
+                check=check, expected=parent_id or tip.leaf_id, parent_id=parent_id, content=content,
+                models=[ai_model], budget_tokens=ai_model.context_budget,
+            )
+        except SessionChanged:
+            pass  # the ordinary path below answers (or says NotFound)
+        else:
+            return await _reply_start(stored, ai_model)
+    session = await chat_session_get(user=user, session_id=pk)
+    return await message_send(session=session, content=content, parent_id=parent_id, model_id=model_id)
+
+
+async def _reply_start(stored: StoredTurn, ai_model: Any) -> StartedReply:
     (reply,) = stored.replies
-    generation = await generation_start(
-        reply=reply, ai_model=ai_model, context=stored.context, before=[stored.user_message]
-    )
+    generation = await generation_start(reply=reply, ai_model=ai_model, context=stored.context, before=[stored.user_message])
     return StartedReply(user_message=stored.user_message, reply=reply, generation=generation)
 
 
-async def _turn_store(*, session: ChatSession, parent_id: Any = None, parent: Message | None = None, **turn: Any) -> StoredTurn:
+async def _turn_store(
+    *, session: ChatSession | None = None, check: SessionCheck | None = None, expected: Any = None,
+    parent_id: Any = None, parent: Message | None = None, **turn: Any,
+) -> StoredTurn:
     """`turn_store`, given the kept context of the parent it expects (`message.context`):
-    `parent`, else `parent_id`, else the session's active leaf. The context of the new user
-    message (or of `parent`, for a regenerate) is kept in turn."""
+    `parent`, else `parent_id`, else `expected` (with `check`) or the session's active leaf.
+    The context of the new user message (or of `parent`, for a regenerate) is kept in turn,
+    and the session's tip noted."""
     contexts = runtime().contexts
-    expected = parent.pk if parent is not None else (parent_id or session.active_leaf_id)
+    if parent is not None:
+        expected = parent.pk
+    elif session is not None:
+        expected = parent_id or session.active_leaf_id
     base = contexts.get(expected, budget_chars=context_chars(turn["budget_tokens"])) if expected else None
     anchor = {"parent": parent} if parent is not None else {"parent_id": parent_id}
-    stored = await turn_store(session=session, base=base, base_id=expected, **anchor, **turn)
+    stored = await turn_store(session=session, check=check, base=base, base_id=expected, **anchor, **turn)
+    session = stored.session
+    contexts.tip_set(session.pk, SessionTip(session.owner_id, session.default_model_id, None))
     if stored.user_message is not None:  # it extends its parent's context
-        contexts.put(stored.user_message.pk, stored.context, replaces=stored.user_message.parent_id)
+        contexts.put(stored.user_message.pk, stored.context, replaces=stored.user_message.parent_id,
+                     session_id=session.pk)
     elif parent is not None:
-        contexts.put(parent.pk, stored.context)
+        contexts.put(parent.pk, stored.context, session_id=session.pk)
     return stored
 
 

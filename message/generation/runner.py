@@ -250,7 +250,7 @@ class Runner:
         if self.base is None:
             return
         final = self.base.then([*self.added, ChatMessage("assistant", turn.text)], budget_chars=self.base.budget_chars)
-        runtime().contexts.put(message.id, final, replaces=self.anchor_id)
+        runtime().contexts.put(message.id, final, replaces=self.anchor_id, session_id=message.session_id)
 
     async def _finish(self, message: Message, *, status: str, started: float) -> None:
         """Store the last turn and close the log with (text still held back,) usage, error?, done."""

@@ -26,7 +26,7 @@ from chat_session.models import ChatSession
 from chat_session.services import achat_session_active_leaf_set, chat_session_active_leaf_set
 from core.db import db_release, db_thread
 from core.runtime import runtime
-from core.sql import insert, update
+from core.sql import fetch_one, insert, update
 from message.generation.turn import Turn
 from message.context import Context, context_chars
 from message.models import Message
@@ -44,12 +44,32 @@ _FINAL_FIELDS = [
 
 @dataclass
 class StoredTurn:
-    """What `turn_store` wrote and read: the user message (None for a regenerate), one
-    `streaming` reply per model, and the context the replies answer."""
+    """What `turn_store` wrote and read: the session, the user message (None for a
+    regenerate), one `streaming` reply per model, and the context the replies answer."""
 
+    session: ChatSession
     user_message: Message | None
     replies: list[Message]
     context: Context
+
+
+@dataclass(frozen=True)
+class SessionCheck:
+    """A session `turn_store` reads itself: the one of `session_id` owned by `owner_id`,
+    whose default model is `default_model_id` unless that is `ANY_MODEL`."""
+
+    session_id: Any
+    owner_id: Any
+    default_model_id: Any
+
+
+#: `SessionCheck.default_model_id` when the reply's model does not depend on the session's.
+ANY_MODEL = object()
+
+
+class SessionChanged(Exception):
+    """The session a `SessionCheck` expected is not so (gone, another owner's, another
+    default model); nothing was written."""
 
 
 _UNSET = object()
@@ -60,8 +80,9 @@ _UNSET = object()
 # (Django has no async transaction API), and the context read right after it.
 @db_thread
 def turn_store(
-    *, session: ChatSession, content: str | None, models: list[AIModel], budget_tokens: int,
-    parent: Any = _UNSET, parent_id: Any = None, base: Context | None = None, base_id: Any = None,
+    *, session: ChatSession | None = None, check: SessionCheck | None = None, content: str | None,
+    models: list[AIModel], budget_tokens: int, parent: Any = _UNSET, parent_id: Any = None,
+    base: Context | None = None, base_id: Any = None,
 ) -> StoredTurn:
     """Store a user message with `content` (none when `content` is None: a regenerate) and
     one empty `streaming` assistant reply per model under it; the first reply becomes the
@@ -74,31 +95,43 @@ def turn_store(
     `invalid_parent`: then nothing is written). `base` is a kept context ending at message
     `base_id` (`message.context`): when that is the parent, the context is `base` and the
     new user message, and the database is not read for it; else `context_read` reads it.
+
+    Without `session`, the session is read first, in the same transaction, as `check` says
+    (raises SessionChanged, writing nothing, when it is not as expected).
     """
     with transaction.atomic():
+        if session is None:
+            session = fetch_one(ChatSession, where={"id": check.session_id, "owner_id": check.owner_id})
+            if session is None or (
+                check.default_model_id is not ANY_MODEL and session.default_model_id != check.default_model_id
+            ):
+                raise SessionChanged()
         if parent is _UNSET:
-            parent = parent_read(session=session, parent_id=parent_id)
+            anchor_id = parent_read(session=session, parent_id=parent_id)
+        else:
+            anchor_id = parent.pk if parent is not None else None
+        parent_of_reply = anchor_id
         user_message = None
         if content is not None:
             user_message = Message(
-                session=session, parent=parent, role=Message.Role.USER, content=content, status=Status.COMPLETE
+                session=session, parent_id=anchor_id, role=Message.Role.USER, content=content, status=Status.COMPLETE
             )
-        anchor = user_message or parent
+            parent_of_reply = user_message.pk
         replies = [
-            Message(session=session, parent=anchor, role=Message.Role.ASSISTANT, content="", status=Status.STREAMING,
-                    model=model)
+            Message(session=session, parent_id=parent_of_reply, role=Message.Role.ASSISTANT, content="",
+                    status=Status.STREAMING, model=model)
             for model in models
         ]
         insert([user_message, *replies] if user_message is not None else replies)  # prepared INSERTs (core.sql)
         chat_session_active_leaf_set(session_id=session.pk, leaf_id=replies[0].pk)
     budget_chars = context_chars(budget_tokens)
-    if base is not None and parent is not None and parent.pk == base_id:
+    if base is not None and anchor_id is not None and anchor_id == base_id:
         context = base.then([ChatMessage("user", content)] if user_message else [], budget_chars=budget_chars)
-    elif anchor is None:
+    elif parent_of_reply is None:
         context = Context.of([], budget_chars=budget_chars, whole=True)
     else:
-        context = context_read(message_id=anchor.pk, budget_tokens=budget_tokens)
-    return StoredTurn(user_message=user_message, replies=replies, context=context)
+        context = context_read(message_id=parent_of_reply, budget_tokens=budget_tokens)
+    return StoredTurn(session=session, user_message=user_message, replies=replies, context=context)
 
 
 class ReplyStore:

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from chat_session.models import ChatSession
-from core.sql import fetch_one, insert, update
+from core.sql import exists, fetch_one, insert, update
 from message.models import Message
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -38,6 +38,8 @@ async def test_fetch_one_scopes_by_every_condition_and_compares_null(session, ot
     theirs = await ChatSession.objects.acreate(owner=other_user)
     fetch = sync_to_async(fetch_one)
     assert await fetch(Message, where={"id": message.pk, "session_id": theirs.pk}) is None
+    assert await sync_to_async(exists)(Message, where={"id": message.pk, "session_id": session.pk})
+    assert not await sync_to_async(exists)(Message, where={"id": message.pk, "session_id": theirs.pk})
     assert (await fetch(Message, where={"id": message.pk, "parent_id": None})).pk == message.pk
     assert await fetch(ChatSession, where={"id": session.pk, "owner_id": other_user.pk}) is None
     assert (await fetch(ChatSession, where={"id": session.pk, "owner_id": session.owner_id})).pk == session.pk

@@ -114,3 +114,47 @@ async def test_the_cache_is_bounded_in_characters(settings):
     kept = [i for i in ids if cache.get(i, budget_chars=10_000) is not None]
     assert len(kept) == 3 and kept == ids[-3:]  # the oldest went first
     assert runtime().contexts.enabled
+
+
+async def test_a_follow_up_reads_the_session_in_the_turns_own_hop(session, user, fake_provider, monkeypatch):
+    from message import services
+
+    reads = []
+    original = services.chat_session_get
+
+    async def counted(**kwargs):
+        reads.append(kwargs)
+        return await original(**kwargs)
+
+    monkeypatch.setattr(services, "chat_session_get", counted)
+    for text in ("first", "second", "third"):
+        fake_provider.enqueue([f"re {text}"])
+        started = await services.message_send_to(user=user, session_id=session.id, content=text)
+        await started.generation.finished.wait()
+    assert len(reads) == 1  # only the first send read the session on its own
+    assert _turns(fake_provider.requests[-1].messages)[-3:] == [
+        ("user", "second", (), ""), ("assistant", "re second", (), ""), ("user", "third", (), "")]
+
+
+async def test_the_turns_hop_checks_the_owner_and_the_default_model(session, user, other_user, fake_provider, fake_model):
+    from core.errors import NotFound
+    from message.services import message_send_to
+
+    fake_provider.enqueue(["one"])
+    started = await message_send_to(user=user, session_id=session.id, content="one")
+    await started.generation.finished.wait()
+    # Another user, even with the session's tip known to this worker: 404, nothing stored.
+    with pytest.raises(NotFound):
+        await message_send_to(user=other_user, session_id=session.id, content="mine?")
+    # The default model changed elsewhere (admin, another worker): the new one answers.
+    other = await AIModel.objects.acreate(provider_id=fake_model.provider_id, model_id="fake-2", display_name="Fake 2")
+    await session.__class__.objects.filter(pk=session.pk).aupdate(default_model=other)
+    fake_provider.enqueue(["two"])
+    started = await message_send_to(user=user, session_id=session.id, content="two")
+    await started.generation.finished.wait()
+    assert fake_provider.requests[-1].model == "fake-2"
+    # A deleted session: 404, nothing stored.
+    await session.__class__.objects.filter(pk=session.pk).adelete()
+    with pytest.raises(NotFound):
+        await message_send_to(user=user, session_id=session.id, content="gone")
+    assert not await Message.objects.filter(content__in=["mine?", "gone"]).aexists()
