@@ -1,13 +1,16 @@
 """Streaming load: the app against a bare relay and the upstream itself, at 5 and 50
 concurrent streams, in one run (issue 10); every reply the app completed must be stored whole.
 
-    .venv/bin/python -m bench.streaming_load [--seconds 15] [--warmup 3] [--memory-replies 5000]
-        [--long-messages 1000] [--tokens 50] [--delay-ms 10] [--database-url postgres://...]
-        [--keep] [--quick]
+    .venv/bin/python -m bench.streaming_load [--seconds 10] [--warmup 2] [--rounds 3]
+        [--memory-replies 5000] [--long-messages 1000] [--tokens 50] [--delay-ms 10]
+        [--database-url postgres://...] [--keep] [--quick]
 
-`--quick` (4 s windows, 1 s warm-up, 500 memory replies) is for trying it out; a full run
-takes about 8 minutes. Run it on a quiet machine: every target shares the two cores with
-the upstream and the client process, so other work skews every figure.
+`--quick` (one round of 4 s windows, 1 s warm-up, 500 memory replies) is for trying it out;
+a full run takes about 12 minutes. Every row is measured `--rounds` times, the rounds
+interleaved (each round measures every target at c=5, then at c=50), and the table shows
+the median of each figure: on a shared machine a single window can be 20 % off. Run it on
+a quiet machine: every target shares the two cores with the upstream and the client
+process, so other work skews every figure.
 
 What it starts (each a process of its own, one process per target, uvicorn with uvloop
 and httptools):
@@ -400,6 +403,21 @@ def memory_run(env: dict, key: str, model: str, data_dir: Path, args) -> dict:
 # --- the table -------------------------------------------------------------------------------
 
 
+def combine(found: list[dict]) -> dict:
+    """One row from the rounds of one target at one c: the median of each figure, errors and
+    stored-reply checks added up."""
+    import statistics
+
+    row = dict(found[-1])
+    for name in ("rate", "ttfb50", "ttfb95", "cpu_ms", "client_ms"):
+        row[name] = statistics.median(r[name] for r in found)
+    row["errors"] = sum(r["errors"] for r in found)
+    row["rounds"] = len(found)
+    if "verify" in row:
+        row["verify"] = {"bad": sum(r["verify"]["bad"] for r in found), "whole": sum(r["verify"]["whole"] for r in found)}
+    return row
+
+
 def fmt(value: float, spec: str, width: int) -> str:
     if value is None or value != value:  # None or NaN
         return "-".rjust(width)
@@ -508,38 +526,40 @@ def main(args: argparse.Namespace) -> int:
               f"{args.seconds:g} s; database {'PostgreSQL' if args.database_url else 'SQLite'}; {os.cpu_count()} "
               f"cores, load average {os.getloadavg()[0]:.2f} before the bench", flush=True)
 
-        for c in (5, 50):
-            target = start_upstream(args, data_dir / f"upstream-direct-c{c}.log")
-            try:
-                rows.append(measure(target, c, args))
-            finally:
-                stop(target.proc)
-            report_row(rows[-1])
-        for client in ("httpx", "aiohttp"):
-            for c in (5, 50):
-                target = start_relay(upstream_url, data_dir / f"relay-{client}-c{c}.log", client)
-                try:
-                    rows.append(measure(target, c, args))
-                finally:
-                    stop(target.proc)
-                report_row(rows[-1])
-        if litellm_importable():
-            for c in (5, 50):
-                target = start_litellm(upstream_url, data_dir, data_dir / f"litellm-c{c}.log")
-                if isinstance(target, str):
-                    print(f"  LiteLLM proxy did not start, skipped: {target}")
-                    break
-                try:
-                    rows.append(measure(target, c, args))
-                finally:
-                    stop(target.proc)
-                report_row(rows[-1])
-        else:
+        litellm = litellm_importable()
+        if not litellm:
             print("  LiteLLM proxy: skipped, `litellm` is not importable in this interpreter (not installed)")
-        for c in (5, 50):
-            rows.append(app_row(env, key, model, data_dir, args, c, label="app", pg_pid=pg_pid))
-        rows.append(app_row(env, key, model, data_dir, args, LONG_SESSIONS, label="app, long sessions",
-                            sessions=long_ids, pg_pid=pg_pid))
+        samples: dict[tuple[str, int], list[dict]] = {}
+
+        def keep(row: dict) -> None:
+            samples.setdefault((row["name"], row["c"]), []).append(row)
+
+        for n in range(args.rounds):
+            if args.rounds > 1:
+                print(f"round {n + 1} of {args.rounds}", flush=True)
+            # Each target at a given c right after the others, so that all see the machine alike.
+            for c in (5, 50):
+                starters = [lambda c=c: start_upstream(args, data_dir / f"upstream-direct-c{c}.log"),
+                            lambda c=c: start_relay(upstream_url, data_dir / f"relay-httpx-c{c}.log", "httpx"),
+                            lambda c=c: start_relay(upstream_url, data_dir / f"relay-aiohttp-c{c}.log", "aiohttp")]
+                if litellm:
+                    starters.append(lambda c=c: start_litellm(upstream_url, data_dir, data_dir / f"litellm-c{c}.log"))
+                for start in starters:
+                    target = start()
+                    if isinstance(target, str):
+                        print(f"  LiteLLM proxy did not start, skipped: {target}")
+                        litellm = False
+                        continue
+                    try:
+                        keep(measure(target, c, args))
+                    finally:
+                        stop(target.proc)
+                    report_row(samples[(target.name, c)][-1])
+                keep(app_row(env, key, model, data_dir, args, c, label="app", pg_pid=pg_pid))
+            keep(app_row(env, key, model, data_dir, args, LONG_SESSIONS, label="app, long sessions",
+                         sessions=long_ids, pg_pid=pg_pid))
+        order = ["upstream direct", "relay", "relay (aiohttp)", "LiteLLM proxy", "app", "app, long sessions"]
+        rows = sorted((combine(found) for found in samples.values()), key=lambda r: (order.index(r["name"]), r["c"]))
         if args.memory_replies:
             memory = memory_run(env, key, model, data_dir, args)
     finally:
@@ -588,10 +608,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--delay-ms", type=float, default=10.0)
     parser.add_argument("--database-url", help="PostgreSQL instead of SQLite (the database is dropped and recreated)")
     parser.add_argument("--keep", action="store_true", help="keep DATA_DIR (logs, SQLite) and the database")
+    parser.add_argument("--rounds", type=int, help="times each row is measured, interleaved; medians shown (3; --quick 1)")
     parser.add_argument("--quick", action="store_true", help="short runs, for trying it out")
     args = parser.parse_args(argv)
-    quick = {"seconds": 4.0, "warmup": 1.0, "memory_replies": 500}
-    full = {"seconds": 15.0, "warmup": 3.0, "memory_replies": 5000}
+    quick = {"seconds": 4.0, "warmup": 1.0, "memory_replies": 500, "rounds": 1}
+    full = {"seconds": 10.0, "warmup": 2.0, "memory_replies": 5000, "rounds": 3}
     for name, value in (quick if args.quick else full).items():
         if getattr(args, name) is None:
             setattr(args, name, value)

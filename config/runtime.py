@@ -15,6 +15,7 @@ Nothing else in the project keeps mutable state at module level.
     tool_pool     threads for synchronous tools
     tts_cache     the on-disk cache of synthesised speech
     event_logs    the in-memory event logs of replies (when not on Redis)
+    texts         the streaming replies' texts, written behind the streams in batches
     generations   running replies, their heartbeat and the cross-worker cancel listener
     background    fire-and-forget tasks (automatic titles)
     metrics       Prometheus metrics on a registry of their own (`core.metrics`, `GET /metrics`)
@@ -40,6 +41,7 @@ from core.redis import redis_client_create, redis_enabled
 from core.tasks import BackgroundTasks
 from message.context import context_cache_create
 from message.generation.registry import GenerationRegistry
+from message.generation.texts import TextWriter
 from message.streaming.log import EventLogStore
 
 logger = logging.getLogger(__name__)
@@ -60,6 +62,7 @@ class Runtime:
         self.tool_pool = ThreadPoolExecutor(max_workers=settings.TOOL_THREADS, thread_name_prefix="tool")
         self.tts_cache = SpeechCache()
         self.event_logs = EventLogStore()
+        self.texts = TextWriter()
         self.generations = GenerationRegistry()
         self.background = BackgroundTasks()
         self.closed = False
@@ -104,6 +107,7 @@ class Runtime:
         steps = (
             lambda: self.generations.drain(grace_s=grace_s),
             self.background.settle,
+            self.texts.drain,
             self.db_threads.close,
             *((self._http.close,) if self._http is not None else ()),
             *((self.redis.aclose,) if self.redis is not None else ()),

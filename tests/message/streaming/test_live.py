@@ -38,7 +38,7 @@ async def test_first_delta_arrives_before_the_last_token_is_produced(live_url, u
 async def test_text_is_stored_during_the_stream_with_bounded_updates(live_url, user, session, fake_provider, monkeypatch, settings):
     settings.STREAM_PERSIST_INTERVAL_MS = 250
     settings.STREAM_COALESCE_MS = 0  # count one event per token
-    from message.generation import store
+    from message.generation import store, texts
 
     updates = []
     original_update = store.update  # every UPDATE a reply makes of its message (core.sql)
@@ -49,6 +49,7 @@ async def test_text_is_stored_during_the_stream_with_bounded_updates(live_url, u
         return original_update(model, **kwargs)
 
     monkeypatch.setattr(store, "update", counting_update)
+    monkeypatch.setattr(texts, "update", counting_update)
     fake_provider.enqueue([item for i in range(200) for item in (0.01, f"w{i} ")])
     _, key = await api_token_create(user=user)
     seen_mid_stream = None
