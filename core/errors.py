@@ -14,6 +14,7 @@ plain Django views call it (or `error_response`) directly. Views never translate
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -65,6 +66,21 @@ class Conflict(DomainError):
 
     code = "conflict"
     status_code = 409
+
+
+class TooManyRequests(DomainError):
+    """A limit is reached: 429 with `Retry-After` (whole seconds until trying again can succeed).
+
+    `code` names the limit (`too_many_generations`, `rate_limited`, `budget_exceeded`, ...);
+    `retry_after_s` is rounded up to a whole second, at least 1 (RFC 9110, section 10.2.3).
+    """
+
+    code = "rate_limited"
+    status_code = 429
+
+    def __init__(self, message: str, *, retry_after_s: float, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after_s = max(1, math.ceil(retry_after_s))
 
 
 class Unavailable(DomainError):
@@ -119,6 +135,8 @@ def error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
             "message": f"The request body is not valid JSON: {exc.detail}",
             "detail": {"body": [str(exc.detail)]},
         }
+    if isinstance(exc, exceptions.Throttled):
+        return 429, {"code": "rate_limited", "message": str(exc.detail), "detail": {}}
     if isinstance(exc, exceptions.APIException):
         codes = exc.get_codes()
         code = codes if isinstance(codes, str) else exc.default_code
@@ -126,7 +144,19 @@ def error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
     raise exc
 
 
+def retry_after_s(exc: BaseException) -> int | None:
+    """Whole seconds for a `Retry-After` header, or None when the error carries none."""
+    if isinstance(exc, TooManyRequests):
+        return exc.retry_after_s
+    if isinstance(exc, exceptions.Throttled):
+        return max(1, math.ceil(exc.wait or 1))
+    return None
+
+
 def _with_auth_header(response: Any, exc: BaseException, status_code: int) -> Any:
+    retry = retry_after_s(exc)
+    if retry is not None:
+        response["Retry-After"] = str(retry)
     if status_code == 401 or isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         response["WWW-Authenticate"] = 'Bearer realm="api"'
     return response
