@@ -1,8 +1,15 @@
-"""Reads for API keys."""
+"""Reads for API keys and usage limits."""
 
 from __future__ import annotations
 
-from accounts.models import ApiToken, api_key_digest
+from dataclasses import dataclass, fields
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Q
+
+from accounts.models import ApiToken, UsageLimit, api_key_digest
+from core.runtime import runtime
 
 
 async def api_token_for_key(*, key: str) -> ApiToken | None:
@@ -16,3 +23,58 @@ async def api_token_for_key(*, key: str) -> ApiToken | None:
     except ApiToken.DoesNotExist:
         return None
     return token if token.user.is_active else None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The limits in force for one user; a budget of None is no budget.
+
+    `concurrent_generations`: replies generating at once; `requests_per_minute`: requests
+    that start replies; `models_per_comparison`; token budgets (prompt + completion) and
+    cost budgets (the models' price currency) per day and per month.
+    """
+
+    concurrent_generations: int
+    requests_per_minute: int
+    models_per_comparison: int
+    tokens_per_day: int | None = None
+    tokens_per_month: int | None = None
+    cost_per_day: Decimal | None = None
+    cost_per_month: Decimal | None = None
+
+    @property
+    def has_budget(self) -> bool:
+        return any(v is not None for v in (self.tokens_per_day, self.tokens_per_month, self.cost_per_day, self.cost_per_month))
+
+
+def _default(name: str) -> int | Decimal | None:
+    value = settings.USAGE_LIMIT_DEFAULTS[name]
+    return Decimal(str(value)) if value is not None and name.startswith("cost") else value
+
+
+def limits_resolve(own: UsageLimit | None, groups: list[UsageLimit]) -> Limits:
+    """Field by field: `own` if set, else the most generous of `groups`, else the default."""
+    values = {}
+    for f in fields(Limits):
+        value = getattr(own, f.name, None) if own is not None else None
+        if value is None:
+            candidates = [getattr(g, f.name) for g in groups if getattr(g, f.name) is not None]
+            value = max(candidates) if candidates else _default(f.name)
+        values[f.name] = value
+    return Limits(**values)
+
+
+async def usage_limits_get(*, user_id: int) -> Limits:
+    """The limits of a user: one query, cached per worker for ROW_CACHE_TTL_S (an admin's
+    change shows within it)."""
+
+    async def load() -> Limits:
+        own, groups = None, []
+        async for row in UsageLimit.objects.filter(Q(user_id=user_id) | Q(group__user__id=user_id)).distinct():
+            if row.user_id == user_id:
+                own = row
+            else:
+                groups.append(row)
+        return limits_resolve(own, groups)
+
+    return await runtime().rows.get_or_load(("limits", user_id), load)

@@ -11,7 +11,11 @@
     │   └── OverloadedError            overloaded             503, 529
     ├── ProviderProtocolError          protocol_error     (a malformed chunk)
     ├── ModelRuntimeError              model_error        (the embedded model failed)
+    ├── ServerBusyError                upstream_pool_exhausted, model_busy (this server's capacity)
     └── CircuitOpenError               circuit_open       (skipped: too many recent failures)
+
+`breaker_failure` says whether one counts against the provider's circuit breaker: not
+for a refused request (400/404), an open circuit, or this server's own capacity.
 
 `code` is stable: it is stored on the message and sent in the SSE `error` event.
 Answered directly (remote speech engines), every one is a 502 naming the `model`: the
@@ -23,6 +27,7 @@ place, `ai_model.http`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import datetime, UTC
 from email.utils import parsedate_to_datetime
@@ -38,9 +43,27 @@ class ProviderError(DomainError):
     code = "provider_error"
     status_code = 502
     field = "model"
+    #: Whether it counts against the provider's circuit breaker (the upstream failed).
+    breaker_failure = True
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
+
+
+class ServerBusyError(ProviderError):
+    """This server's own capacity, not the upstream, refused the call: the upstream HTTP
+    pool had no free connection within UPSTREAM_POOL_WAIT_S (`upstream_pool_exhausted`)
+    or the embedded model's queue is full (`model_busy`). Never retried, never a breaker
+    failure; answered directly it is a 503 with `Retry-After`."""
+
+    code = "server_busy"
+    status_code = 503
+    breaker_failure = False
+
+    def __init__(self, message: str, *, code: str, retry_after_s: float = 5.0) -> None:
+        super().__init__(message)
+        self.code = code
+        self.retry_after_s = max(1, math.ceil(retry_after_s))
 
 
 class ProviderConnectionError(ProviderError):
@@ -91,12 +114,14 @@ class NotFoundError(ProviderStatusError):
     """404: the upstream does not know the model (or the URL)."""
 
     code = "model_not_found"
+    breaker_failure = False
 
 
 class BadRequestError(ProviderStatusError):
     """400 or 422: the upstream refused the request itself (not retried, not a breaker failure)."""
 
     code = "bad_request"
+    breaker_failure = False
 
 
 class RateLimitError(ProviderStatusError):
@@ -127,6 +152,7 @@ class CircuitOpenError(ProviderError):
     """The provider failed repeatedly and is skipped until its cool-down ends."""
 
     code = "circuit_open"
+    breaker_failure = False
 
 
 _STATUS_ERRORS: Mapping[int, type[ProviderStatusError]] = MappingProxyType({

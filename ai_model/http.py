@@ -14,6 +14,7 @@ Every call to an upstream goes through `upstream_response`, which raises only th
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,26 +23,27 @@ from typing import Any
 
 import aiohttp
 from aiohttp.http_exceptions import ContentEncodingError
+from django.conf import settings
 
 from ai_model.errors import (
     ProviderConnectionError,
     ProviderError,
     ProviderProtocolError,
     ProviderTimeoutError,
+    ServerBusyError,
     make_status_error,
     redact,
 )
 from ai_model.providers.wire import SSEError
 from core.runtime import runtime
 
-#: Connections to upstreams, all hosts together; idle ones are kept 30 s.
-POOL_SIZE = 200
+#: Idle connections to upstreams are kept this long (s).
 KEEPALIVE_S = 30.0
 
 
 @dataclass(frozen=True)
 class Timeouts:
-    """Seconds. `connect`: to get a connection (a free one of the pool, or a new one);
+    """Seconds. `connect`: to connect (room in the pool is `UpstreamSlots`'s wait);
     `read`: for each read of the answer (its headers, then every chunk of its body);
     `total`: for the whole call. None: no limit."""
 
@@ -56,8 +58,38 @@ class Timeouts:
 
 def http_client_create() -> aiohttp.ClientSession:
     """A new pooled session (the runtime makes one per process, inside its event loop)."""
-    connector = aiohttp.TCPConnector(limit=POOL_SIZE, limit_per_host=0, keepalive_timeout=KEEPALIVE_S)
+    # The pool's size is enforced by `UpstreamSlots` (a wait with its own error); the
+    # connector's limit is the same, so aiohttp itself never queues a request.
+    connector = aiohttp.TCPConnector(limit=settings.UPSTREAM_POOL_SIZE, limit_per_host=0, keepalive_timeout=KEEPALIVE_S)
     return aiohttp.ClientSession(connector=connector, timeout=Timeouts(connect=5.0, read=60.0).client_timeout())
+
+
+class UpstreamSlots:
+    """Room in the upstream HTTP pool (UPSTREAM_POOL_SIZE connections, all hosts together).
+
+    Waiting for a connection is this server's capacity, not the upstream's health: a call
+    that finds no room within UPSTREAM_POOL_WAIT_S fails with `ServerBusyError`
+    (`upstream_pool_exhausted`), which no circuit breaker counts; the connect timeout then
+    only measures connecting.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._free = asyncio.Semaphore(size)
+
+    @asynccontextmanager
+    async def hold(self, *, name: str) -> AsyncIterator[None]:
+        """`async with` one connection's room; raises ServerBusyError after the wait."""
+        try:
+            async with asyncio.timeout(settings.UPSTREAM_POOL_WAIT_S):
+                await self._free.acquire()
+        except TimeoutError:
+            raise ServerBusyError(
+                f"{name}: every upstream connection of this server is busy", code="upstream_pool_exhausted",
+            ) from None
+        try:
+            yield
+        finally:
+            self._free.release()
 
 
 def http_client() -> aiohttp.ClientSession:
@@ -69,7 +101,7 @@ def transport_error(exc: BaseException, *, name: str, phase: str = "read") -> Pr
     """The provider error for a failure talking to the upstream `name` (an aiohttp
     `ClientError`, an `OSError`, a `TimeoutError` or an `SSEError`).
 
-    A connect timeout (also waiting for a free pooled connection) is `ProviderTimeoutError`
+    A connect timeout is `ProviderTimeoutError`
     with phase `connect`, any other timeout has phase `phase` (`read` while a response is
     awaited or read; a health probe, which is never retried, passes `connect`); an answer
     that cannot be decoded (a bad content-encoding, a malformed status line or header, SSE
@@ -107,7 +139,8 @@ async def upstream_response(
     data, headers).
     """
     try:
-        async with http_client().request(method, url, timeout=timeout.client_timeout(), **kwargs) as response:
+        async with runtime().upstream_slots.hold(name=name), \
+                http_client().request(method, url, timeout=timeout.client_timeout(), **kwargs) as response:
             if response.status >= 400:
                 body = (await response.read()).decode("utf-8", "replace")
                 raise make_status_error(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
@@ -73,6 +74,11 @@ class AIModel(models.Model):
         help_text="Tokens the model reads at most (prompt and reply); empty: MODEL_CONTEXT_TOKENS. "
         "Older turns of a conversation are left out of the prompt to fit.",
     )
+    # Prices per million tokens, in the currency of the deployment (the budgets use it too).
+    input_price = models.DecimalField(
+        max_digits=12, decimal_places=6, default=0, help_text="Price per million prompt (input) tokens.")
+    output_price = models.DecimalField(
+        max_digits=12, decimal_places=6, default=0, help_text="Price per million completion (output) tokens.")
     fallback_models = models.ManyToManyField(
         "self", through="ModelFallback", symmetrical=False, related_name="+", blank=True
     )
@@ -94,6 +100,19 @@ class AIModel(models.Model):
         (`REPLY_TOKENS_RESERVE` when unset), at least a quarter of the window."""
         window = self.context_window or settings.MODEL_CONTEXT_TOKENS
         return max(window // 4, window - (self.max_tokens or settings.REPLY_TOKENS_RESERVE))
+
+
+def reply_cost(model: AIModel | None, prompt_tokens: int | None, completion_tokens: int | None) -> Decimal:
+    """The cost of one model call: tokens times the model's prices per million tokens
+    (a Decimal with 8 places; 0 for a model without prices or a call without usage)."""
+    if model is None:
+        return Decimal(0)
+    cost = (Decimal(prompt_tokens or 0) * model.input_price + Decimal(completion_tokens or 0) * model.output_price)
+    return (cost / 1_000_000).quantize(COST_QUANTUM)
+
+
+#: Costs are kept to 8 decimal places (a token of a model priced 0.01 per million is 1e-8).
+COST_QUANTUM = Decimal("0.00000001")
 
 
 class ModelFallback(models.Model):

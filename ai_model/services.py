@@ -51,3 +51,10 @@ async def ai_model_for_reply(*, model_id: Any = None, defaults: Iterable[Any] = 
     defaults = tuple(defaults)
     key = ("model", None if model_id is None else str(model_id), tuple(None if d is None else str(d) for d in defaults))
     return await runtime().rows.get_or_load(key, lambda: ai_model_resolve(model_id=model_id, defaults=defaults))
+
+
+def model_admission_check(*, model: AIModel) -> None:
+    """Refuse at once a reply its model has no room for now (the embedded model's queue
+    is full): raises ServerBusyError (503 `model_busy`, `Retry-After`). Remote models
+    always have room here: their limits are the upstream's and the user's."""
+    adapter_for(model.provider).admission_check()

@@ -62,6 +62,8 @@ class ChatRequest:
     temperature: float | None = None
     max_tokens: int | None = None
     tools: list[ToolSpec] = field(default_factory=list)
+    #: Who the reply is for (a user id), e.g. for the embedded model's turns; None: the server.
+    user: Any = None
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ as the running loop's runtime (`core.runtime`); code reaches it with `runtime()`
 Nothing else in the project keeps mutable state at module level.
 
     http          the pooled aiohttp.ClientSession (adapters, remote speech engines)
+    upstream_slots  room in that pool, waited for with a limit of its own (ai_model/http.py)
+    admission     per-user request rate, budgets and concurrent generations (message/generation/admission.py)
     redis         the Redis client, when REDIS_URL is set (event logs, cancel bus)
     adapters      provider adapters, one per Provider row, each with its breaker and probe cache
     engines       in-process models (embedded LLM, Whisper, Piper), each with its thread(s)
@@ -31,7 +33,7 @@ import aiohttp
 from django.conf import settings
 
 from ai_model.engine import Engines
-from ai_model.http import http_client_create
+from ai_model.http import UpstreamSlots, http_client_create
 from ai_model.providers.registry import AdapterCache
 from ai_model.speech.tts import SpeechCache
 from core.metrics import Metrics
@@ -40,6 +42,7 @@ from core.db import DbThreads
 from core.redis import redis_client_create, redis_enabled
 from core.tasks import BackgroundTasks
 from message.context import context_cache_create
+from message.generation.admission import Admission
 from message.generation.registry import GenerationRegistry
 from message.generation.texts import TextWriter
 from message.streaming.log import EventLogStore
@@ -54,6 +57,8 @@ class Runtime:
         self.metrics = Metrics()
         self._http: aiohttp.ClientSession | None = None
         self.redis = redis_client_create() if redis_enabled() else None
+        self.upstream_slots = UpstreamSlots(settings.UPSTREAM_POOL_SIZE)
+        self.admission = Admission()
         self.adapters = AdapterCache()
         self.engines = Engines()
         self.db_threads = DbThreads(settings.DB_THREADS)
@@ -107,6 +112,7 @@ class Runtime:
         steps = (
             lambda: self.generations.drain(grace_s=grace_s),
             self.background.settle,
+            self.admission.close,
             self.texts.drain,
             self.db_threads.close,
             *((self._http.close,) if self._http is not None else ()),

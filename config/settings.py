@@ -272,6 +272,38 @@ TTS_CACHE_MB = env.int("TTS_CACHE_MB", default=200)
 # Load the local speech models at start-up (in the background) rather than on first use.
 SPEECH_PRELOAD = env.bool("SPEECH_PRELOAD", default=True)
 
+# --- Limits, quotas and costs (README "Limits, quotas and costs") --------------
+# Defaults for every user; admins override them per user or group (accounts.UsageLimit).
+# Budgets: empty means none. Tokens are prompt + completion; costs are in the currency of
+# the models' prices (AIModel.input_price / output_price, per million tokens).
+def _optional(name: str, cast=int):
+    raw = env.str(name, default="")
+    return cast(raw) if raw else None
+
+
+USAGE_LIMIT_DEFAULTS = {
+    "concurrent_generations": env.int("LIMIT_CONCURRENT_GENERATIONS", default=3),
+    "requests_per_minute": env.int("LIMIT_REQUESTS_PER_MINUTE", default=60),
+    "models_per_comparison": env.int("LIMIT_MODELS_PER_COMPARISON", default=3),
+    "tokens_per_day": _optional("BUDGET_TOKENS_PER_DAY"),
+    "tokens_per_month": _optional("BUDGET_TOKENS_PER_MONTH"),
+    "cost_per_day": _optional("BUDGET_COST_PER_DAY", str),
+    "cost_per_month": _optional("BUDGET_COST_PER_MONTH", str),
+}
+# A worker re-reads a user's spending from the database this often (s) when the user has a
+# budget; its own replies count at once, other workers' within this time.
+BUDGET_USAGE_TTL_S = env.float("BUDGET_USAGE_TTL_S", default=10.0)
+# Retry-After (s) of a `too_many_generations` answer: when one of the user's replies may be done.
+GENERATION_RETRY_AFTER_S = env.float("GENERATION_RETRY_AFTER_S", default=2.0)
+# Replies waiting for the embedded model (one generates at a time, taken in turn from each
+# user's queue); past this, a send answers 503 `model_busy`.
+LOCAL_MODEL_QUEUE_MAX = env.int("LOCAL_MODEL_QUEUE_MAX", default=8)
+# Longest wait (s) for a free upstream connection of the HTTP pool; past it the reply fails
+# with `upstream_pool_exhausted`, which is this server's limit, not a provider failure.
+UPSTREAM_POOL_WAIT_S = env.float("UPSTREAM_POOL_WAIT_S", default=10.0)
+# Connections to upstreams a worker holds at most, all hosts together.
+UPSTREAM_POOL_SIZE = env.int("UPSTREAM_POOL_SIZE", default=200)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

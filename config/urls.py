@@ -18,7 +18,7 @@ from core.http import HealthzView, ReadyzView
 from core.lean import LeanRoute
 from core.views import metrics
 from message.lean_views import session_messages_stream
-from message.views import MessageViewSet, ReplyViewSet, SessionMessageViewSet
+from message.views import MessageViewSet, ReplyViewSet, SessionMessageViewSet, UsageView
 
 
 def _router() -> DefaultRouter:
@@ -54,6 +54,7 @@ urlpatterns = [
     # Prometheus scrapes; not part of the API (staff session or METRICS_TOKEN, see core.views).
     path("metrics", metrics, name="metrics"),
     path("api/auth/token", TokenView.as_view()),
+    path("api/usage", UsageView.as_view()),
     # Public, like the API contract they describe (and sync views: no async authenticator).
     path("api/schema", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[AllowAny]), name="schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema", authentication_classes=[], permission_classes=[AllowAny]),

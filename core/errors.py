@@ -37,6 +37,8 @@ class DomainError(Exception):
     code: str = "invalid"
     status_code: int = 400
     field: str | None = None
+    #: More top-level members of the body (e.g. `resets_at` of `budget_exceeded`).
+    extra: dict[str, Any] = {}  # noqa: RUF012 - replaced per instance, never mutated
 
     def __init__(
         self, message: str = "", *, code: str | None = None, field: str | None = None, status_code: int | None = None
@@ -117,7 +119,7 @@ def error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
     """
     if isinstance(exc, DomainError):
         detail: dict[str, Any] = {exc.field: [exc.message]} if exc.field else {}
-        return exc.status_code, {"code": exc.code, "message": exc.message, "detail": detail}
+        return exc.status_code, {"code": exc.code, "message": exc.message, "detail": detail, **exc.extra}
     if isinstance(exc, Http404):
         return 404, {"code": "not_found", "message": "Not found.", "detail": {}}
     if isinstance(exc, PermissionDenied):
@@ -146,8 +148,8 @@ def error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
 
 def retry_after_s(exc: BaseException) -> int | None:
     """Whole seconds for a `Retry-After` header, or None when the error carries none."""
-    if isinstance(exc, TooManyRequests):
-        return exc.retry_after_s
+    if isinstance(exc, DomainError):
+        return getattr(exc, "retry_after_s", None)
     if isinstance(exc, exceptions.Throttled):
         return max(1, math.ceil(exc.wait or 1))
     return None

@@ -77,6 +77,9 @@ class LeanResponse:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     stream: AsyncIterator[bytes] | None = None
+    #: Headers whose values change from response to response (`Retry-After`), sent after
+    #: the others and not part of the per-route header sets.
+    varying: dict[str, str] = field(default_factory=dict)
 
 
 Handler = Callable[[LeanRequest], Awaitable[LeanResponse | None]]
@@ -172,6 +175,8 @@ class LeanApp:
             self._security.process_response(request, django_response)
             self._framing.process_response(request, django_response)
             headers = self._header_sets[key] = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in django_response.items()]
+        if response.varying:
+            headers = [*headers, *((k.encode("latin-1"), v.encode("latin-1")) for k, v in response.varying.items())]
         if response.stream is None:
             return [*headers, (b"content-length", str(len(response.body)).encode())]
         return headers

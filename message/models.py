@@ -47,6 +47,8 @@ class Message(models.Model):
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)
     ttfb_ms = models.PositiveIntegerField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # What the call cost: tokens times the model's prices (ai_model.models.reply_cost).
+    cost = models.DecimalField(max_digits=16, decimal_places=8, null=True, blank=True)
     # Completion tokens per second after the first token: completion_tokens / (duration - TTFB).
     tokens_per_s = models.FloatField(null=True, blank=True)
     # The user's pick among sibling replies (model comparison).
@@ -66,3 +68,11 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role}: {self.content[:60]}"
+
+
+class UsageReport(Message):
+    """Admin's report of tokens and cost per user and model (message/admin.py)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = verbose_name_plural = "usage report"

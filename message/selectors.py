@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.db import connection
+from django.db.models import Count, F, Q, Sum, Value
+from django.db.models.functions import Coalesce, TruncDate
 
+from ai_model.models import COST_QUANTUM
 from ai_model.types import ChatMessage, ToolCall
 from chat_session.models import ChatSession
 from core.errors import DomainError, NotFound
@@ -114,3 +119,58 @@ async def session_default_parent(*, session: ChatSession) -> Message | None:
     """Where a message without `parent` goes: the session's active leaf, else its newest leaf."""
     parent_id = await sync_to_async(parent_read)(session=session)
     return None if parent_id is None else await Message.objects.aget(pk=parent_id)
+
+
+def _usage_rows(user_id: Any) -> Any:
+    """The user's model calls (assistant messages with a model): what usage counts."""
+    return Message.objects.filter(session__owner_id=user_id, role=Message.Role.ASSISTANT)
+
+
+async def usage_spent(*, user_id: Any, day_start: datetime, month_start: datetime) -> dict[str, Any]:
+    """The user's tokens (prompt + completion) and cost since `day_start` and since
+    `month_start`, in one aggregate query: `{"tokens_day", "cost_day", "tokens_month", "cost_month"}`."""
+    tokens = Coalesce(F("prompt_tokens"), 0) + Coalesce(F("completion_tokens"), 0)
+    today = Q(created_at__gte=day_start)
+    totals = await _usage_rows(user_id).filter(created_at__gte=min(day_start, month_start)).aaggregate(
+        tokens_day=Sum(tokens, filter=today), cost_day=Sum("cost", filter=today),
+        tokens_month=Sum(tokens, filter=Q(created_at__gte=month_start)), cost_month=Sum("cost", filter=Q(created_at__gte=month_start)),
+    )
+    return {
+        "tokens_day": totals["tokens_day"] or 0, "tokens_month": totals["tokens_month"] or 0,
+        "cost_day": Decimal(totals["cost_day"] or 0), "cost_month": Decimal(totals["cost_month"] or 0),
+    }
+
+
+def usage_grouped(*, user_id: Any | None, start: datetime, end: datetime, by_day: bool = True) -> Any:
+    """A query of the model calls of `user_id` (None: every user) created in [start, end),
+    grouped by (day (TIME_ZONE),) user and model; rows as `usage_row` reads them."""
+    rows = Message.objects.filter(role=Message.Role.ASSISTANT, created_at__gte=start, created_at__lt=end)
+    if user_id is not None:
+        rows = rows.filter(session__owner_id=user_id)
+    keys = ["session__owner_id", "session__owner__username", "model_id", "model__display_name"]
+    if by_day:
+        rows = rows.annotate(date=TruncDate("created_at"))
+        keys.insert(0, "date")
+    return rows.values(*keys).annotate(
+        replies=Count("id"), prompt=Sum(Coalesce(F("prompt_tokens"), 0)),
+        completion=Sum(Coalesce(F("completion_tokens"), 0)), total_cost=Sum(Coalesce(F("cost"), Value(Decimal(0)))),
+    ).order_by(*keys[:1], "session__owner__username", "model__display_name")
+
+
+def usage_row(row: dict[str, Any]) -> dict[str, Any]:
+    """`{"date"?, "user_id", "username", "model_id", "model", "replies", "prompt_tokens",
+    "completion_tokens", "cost"}` from a row of `usage_grouped`."""
+    out = {
+        "user_id": row["session__owner_id"], "username": row["session__owner__username"],
+        "model_id": row["model_id"], "model": row["model__display_name"] or "",
+        "replies": row["replies"], "prompt_tokens": row["prompt"] or 0, "completion_tokens": row["completion"] or 0,
+        "cost": Decimal(row["total_cost"] or 0).quantize(COST_QUANTUM),
+    }
+    if "date" in row:
+        out["date"] = row["date"]
+    return out
+
+
+async def usage_by_day(*, user_id: Any | None, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """`usage_grouped` by day, read: `[usage_row]`, oldest day first."""
+    return [usage_row(row) async for row in usage_grouped(user_id=user_id, start=start, end=end)]

@@ -4,9 +4,11 @@ both in the OpenAPI document."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 from django.core.validators import MaxLengthValidator, RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -39,6 +41,7 @@ def message_to_dict(message: Message) -> dict[str, Any]:
             "ttfb_ms": message.ttfb_ms,
             "duration_ms": message.duration_ms,
             "tokens_per_s": message.tokens_per_s,
+            "cost": float(message.cost) if message.cost is not None else None,
         },
         "preferred": message.preferred,
         "created_at": message.created_at.isoformat().replace("+00:00", "Z"),
@@ -61,6 +64,7 @@ class UsageSerializer(serializers.Serializer):
     ttfb_ms = serializers.IntegerField(allow_null=True)
     duration_ms = serializers.IntegerField(allow_null=True)
     tokens_per_s = serializers.FloatField(allow_null=True)
+    cost = serializers.FloatField(allow_null=True, help_text="Tokens times the model's prices per million tokens.")
 
 
 class MessageErrorSerializer(serializers.Serializer):
@@ -188,3 +192,78 @@ class CompareSerializer(serializers.Serializer):
         if len(set(value)) != len(value):
             raise serializers.ValidationError("Each model may appear once.", code="duplicate")
         return value
+
+
+class UsageQuerySerializer(serializers.Serializer):
+    """`?from=&to=`: dates (YYYY-MM-DD, TIME_ZONE), both included; default this month so far."""
+
+    # `from` is a Python keyword: the field is declared under another name and renamed below.
+    from_ = serializers.DateField(required=False)
+    to = serializers.DateField(required=False)
+
+    def get_fields(self) -> dict:
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_")
+        return fields
+
+    def validate(self, attrs: dict) -> dict:
+        today = timezone.localdate()
+        start, end = attrs.get("from") or today.replace(day=1), attrs.get("to") or today
+        if start > end:
+            raise serializers.ValidationError({"from": ["`from` is after `to`."]})
+        if (end - start).days > 366:
+            raise serializers.ValidationError({"from": ["At most 366 days at once."]})
+        return {"from": start, "to": end}
+
+
+class UsageDaySerializer(serializers.Serializer):
+    """One day's model calls of one model."""
+
+    date = serializers.DateField()
+    model = serializers.UUIDField(allow_null=True, help_text="The model's id (null: a deleted model).")
+    model_name = serializers.CharField()
+    replies = serializers.IntegerField()
+    prompt_tokens = serializers.IntegerField()
+    completion_tokens = serializers.IntegerField()
+    cost = serializers.FloatField()
+
+
+class UsageTotalsSerializer(serializers.Serializer):
+    replies = serializers.IntegerField()
+    prompt_tokens = serializers.IntegerField()
+    completion_tokens = serializers.IntegerField()
+    cost = serializers.FloatField()
+
+
+class BudgetSerializer(serializers.Serializer):
+    """What is left of the user's budgets (null: no such budget)."""
+
+    tokens_left = serializers.IntegerField(allow_null=True)
+    cost_left = serializers.FloatField(allow_null=True)
+    resets_at = serializers.DateTimeField(allow_null=True)
+
+
+class UsageSerializer(serializers.Serializer):
+    """`GET /api/usage`: own usage per day and model, its totals and the budget left."""
+
+    days = UsageDaySerializer(many=True)
+    totals = UsageTotalsSerializer()
+    budget = BudgetSerializer()
+
+
+def usage_data(rows: list[dict], state: Any) -> dict:
+    """The body of `GET /api/usage` from `selectors.usage_by_day` rows and a `BudgetState`."""
+    days = [
+        {"date": r["date"].isoformat(), "model": str(r["model_id"]) if r["model_id"] else None, "model_name": r["model"],
+         "replies": r["replies"], "prompt_tokens": r["prompt_tokens"], "completion_tokens": r["completion_tokens"],
+         "cost": float(r["cost"])}
+        for r in rows
+    ]
+    totals = {key: sum(d[key] for d in days) for key in ("replies", "prompt_tokens", "completion_tokens")}
+    totals["cost"] = float(sum((r["cost"] for r in rows), Decimal(0)))
+    budget = {
+        "tokens_left": state.tokens_left,
+        "cost_left": float(state.cost_left) if state.cost_left is not None else None,
+        "resets_at": state.resets_at.isoformat() if state.resets_at else None,
+    }
+    return {"days": days, "totals": totals, "budget": budget}

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from ai_model.services import ai_model_for_reply
+from accounts.selectors import usage_limits_get
+from ai_model.services import ai_model_for_reply, model_admission_check
 from chat_session.models import ChatSession
 from chat_session.selectors import chat_session_get
 from core.errors import DomainError
 from core.ids import uuid_or_404
 from core.runtime import runtime
+from message.generation.admission import Slots
 from message.generation.registry import Generation, generations
 from message.generation.runner import generation_start
 from message.generation.store import ANY_MODEL, SessionChanged, SessionCheck, StoredTurn, messages_settle, turn_store
@@ -40,10 +44,34 @@ async def message_send(
     is deleted. Validation happens before anything is written; raises DomainError (fields
     `parent`, `model`)."""
     ai_model = await ai_model_for_reply(model_id=model_id, defaults=[session.default_model_id])
-    stored = await _turn_store(
-        session=session, parent_id=parent_id, content=content, models=[ai_model], budget_tokens=ai_model.context_budget
-    )
-    return await _reply_start(stored, ai_model)
+    return await _send(session=session, content=content, parent_id=parent_id, ai_model=ai_model)
+
+
+async def _send(*, session: ChatSession, content: str, parent_id: Any, ai_model: Any, slots: Slots | None = None) -> StartedReply:
+    slots = slots or await _admit(user_id=session.owner_id, models=[ai_model])
+    with _released_on_error(slots):
+        stored = await _turn_store(
+            session=session, parent_id=parent_id, content=content, models=[ai_model], budget_tokens=ai_model.context_budget
+        )
+        return await _reply_start(stored, ai_model, slots)
+
+
+async def _admit(*, user_id: Any, models: list[Any]) -> Slots:
+    """The request's admission (`generation.admission`: rate, budgets, one slot per reply),
+    and room for each embedded-model reply (raises TooManyRequests / ModelBusyError)."""
+    for model in models:
+        model_admission_check(model=model)
+    return await runtime().admission.admit(user_id=user_id, replies=len(models))
+
+
+@contextmanager
+def _released_on_error(slots: Slots) -> Iterator[None]:
+    """Slots not yet handed to a generation go back if storing or starting fails."""
+    try:
+        yield
+    except BaseException:
+        slots.release()
+        raise
 
 
 async def message_send_to(
@@ -58,22 +86,26 @@ async def message_send_to(
     if tip is not None and tip.owner_id == user.pk:
         ai_model = await ai_model_for_reply(model_id=model_id, defaults=[tip.default_model_id])
         check = SessionCheck(pk, user.pk, tip.default_model_id if model_id is None else ANY_MODEL)
+        slots = await _admit(user_id=user.pk, models=[ai_model])
         try:
-            stored = await _turn_store(
-                check=check, expected=parent_id or tip.leaf_id, parent_id=parent_id, content=content,
-                models=[ai_model], budget_tokens=ai_model.context_budget,
-            )
+            with _released_on_error(slots):
+                stored = await _turn_store(
+                    check=check, expected=parent_id or tip.leaf_id, parent_id=parent_id, content=content,
+                    models=[ai_model], budget_tokens=ai_model.context_budget,
+                )
+                return await _reply_start(stored, ai_model, slots)
         except SessionChanged:
             pass  # the ordinary path below answers (or says NotFound)
-        else:
-            return await _reply_start(stored, ai_model)
     session = await chat_session_get(user=user, session_id=pk)
     return await message_send(session=session, content=content, parent_id=parent_id, model_id=model_id)
 
 
-async def _reply_start(stored: StoredTurn, ai_model: Any) -> StartedReply:
+async def _reply_start(stored: StoredTurn, ai_model: Any, slots: Slots) -> StartedReply:
     (reply,) = stored.replies
-    generation = await generation_start(reply=reply, ai_model=ai_model, context=stored.context, before=[stored.user_message])
+    generation = await generation_start(
+        reply=reply, ai_model=ai_model, context=stored.context, before=[stored.user_message] if stored.user_message else (),
+        slot=(slots, slots.ids[0]),
+    )
     return StartedReply(user_message=stored.user_message, reply=reply, generation=generation)
 
 
@@ -118,23 +150,29 @@ async def message_compare(
     each through the normal generation service (so each can be resumed, cancelled and
     regenerated). A failing model fails only its own reply. Validation happens before
     anything is written; raises DomainError (fields `parent`, `models`)."""
+    limit = (await usage_limits_get(user_id=session.owner_id)).models_per_comparison
+    if len(model_ids) > limit:
+        raise DomainError(f"You can compare at most {limit} models at once.", code="too_many_models", field="models")
     models = []
     for position, model_id in enumerate(model_ids):
         try:
             models.append(await ai_model_for_reply(model_id=model_id))
         except DomainError as exc:
             raise DomainError(f"Model #{position + 1}: {exc.message}", code=exc.code, field="models") from None
-    stored = await _turn_store(
-        session=session, parent_id=parent_id, content=content, models=models,
-        budget_tokens=min(m.context_budget for m in models),
-    )
-    user_message = stored.user_message
-    started = []
-    for index, (reply, model) in enumerate(zip(stored.replies, models, strict=True)):
-        generation = await generation_start(
-            reply=reply, ai_model=model, context=stored.context, before=[user_message] if index == 0 else ()
+    slots = await _admit(user_id=session.owner_id, models=models)
+    with _released_on_error(slots):
+        stored = await _turn_store(
+            session=session, parent_id=parent_id, content=content, models=models,
+            budget_tokens=min(m.context_budget for m in models),
         )
-        started.append(StartedReply(user_message=user_message, reply=reply, generation=generation))
+        user_message = stored.user_message
+        started = []
+        for index, (reply, model, slot_id) in enumerate(zip(stored.replies, models, list(slots.ids), strict=True)):
+            generation = await generation_start(
+                reply=reply, ai_model=model, context=stored.context, before=[user_message] if index == 0 else (),
+                slot=(slots, slot_id),
+            )
+            started.append(StartedReply(user_message=user_message, reply=reply, generation=generation))
     return StartedComparison(user_message=user_message, replies=started)
 
 
@@ -162,12 +200,12 @@ async def message_regenerate(*, message: Message, model_id: Any = None) -> Start
     else:
         raise DomainError("Only an assistant reply or a user message can be regenerated.", code="not_regenerable", field="message")
     ai_model = await ai_model_for_reply(model_id=model_id, defaults=[message.model_id, message.session.default_model_id])
-    stored = await _turn_store(
-        session=message.session, parent=anchor, content=None, models=[ai_model], budget_tokens=ai_model.context_budget
-    )
-    (reply,) = stored.replies
-    generation = await generation_start(reply=reply, ai_model=ai_model, context=stored.context)
-    return StartedReply(user_message=None, reply=reply, generation=generation)
+    slots = await _admit(user_id=message.session.owner_id, models=[ai_model])
+    with _released_on_error(slots):
+        stored = await _turn_store(
+            session=message.session, parent=anchor, content=None, models=[ai_model], budget_tokens=ai_model.context_budget
+        )
+        return await _reply_start(stored, ai_model, slots)
 
 
 async def message_cancel(*, message: Message, wait_s: float = 2.0) -> Message:

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from adrf import viewsets
+from adrf.views import APIView
 from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -33,9 +35,15 @@ from core.http import (
     UnparsedBodyParser,
     json_body,
 )
+from core.runtime import runtime
 from core.schema import ErrorSerializer
 from message.models import Message
+from message.generation.admission import day_start
+from message.selectors import usage_by_day
 from message.serializers import (
+    UsageQuerySerializer,
+    UsageSerializer,
+    usage_data,
     CompareResultSerializer,
     CompareSerializer,
     MessageCreateSerializer,
@@ -66,6 +74,12 @@ LAST_EVENT_ID = r"^((.*:)?[0-9]+)?$"
 _ERRORS = {401: OpenApiResponse(ErrorSerializer, description="Not authenticated"),
            404: OpenApiResponse(ErrorSerializer, description="Not found (or another user's)")}
 _INVALID = {400: OpenApiResponse(ErrorSerializer, description="Invalid input"), **_ERRORS}
+#: Responses of the requests that start replies (message/generation/admission.py).
+_LIMITED = {
+    429: OpenApiResponse(ErrorSerializer, description="A limit: `rate_limited`, `too_many_generations` or "
+                         "`budget_exceeded` (with `resets_at`); `Retry-After` says when to try again"),
+    503: OpenApiResponse(ErrorSerializer, description="`model_busy`: the embedded model's queue is full (`Retry-After`)"),
+}
 _SSE = {(200, "text/event-stream"): OpenApiResponse(ServerSentEventSerializer, description="`stream: true`: the events")}
 
 
@@ -107,7 +121,7 @@ class SessionMessageViewSet(_StreamingViewSet):
     @extend_schema(methods=["POST"], operation_id="session_messages_create", tags=["messages"],
                    summary="Send a message and generate the reply (SSE with `stream: true`)",
                    parameters=[_path_id("session_id")], request={"application/json": MessageCreateSerializer},
-                   responses={201: SendResultSerializer, **_SSE, **_INVALID})
+                   responses={201: SendResultSerializer, **_SSE, **_INVALID, **_LIMITED})
     @action(detail=True, methods=["get", "post"])
     async def messages(self, request: Request, session_id: str) -> HttpResponse:
         """`GET` every message; `POST` a user message and generate the reply: SSE with
@@ -127,7 +141,7 @@ class SessionMessageViewSet(_StreamingViewSet):
 
     @extend_schema(operation_id="session_compare", tags=["messages"], summary="One prompt, several models at once",
                    parameters=[_path_id("session_id")], request={"application/json": CompareSerializer},
-                   responses={201: CompareResultSerializer, **_SSE, **_INVALID})
+                   responses={201: CompareResultSerializer, **_SSE, **_INVALID, **_LIMITED})
     @action(detail=True, methods=["post"])
     async def compare(self, request: Request, session_id: str) -> HttpResponse:
         """One user message, one reply per model generated concurrently: one SSE stream of
@@ -179,7 +193,7 @@ class ReplyViewSet(_StreamingViewSet):
 
     @extend_schema(operation_id="message_regenerate", tags=["messages"], summary="A new reply beside this one",
                    parameters=[_path_id("message_id")], request={"application/json": RegenerateSerializer},
-                   responses={201: RegenerateResultSerializer, **_SSE, **_INVALID})
+                   responses={201: RegenerateResultSerializer, **_SSE, **_INVALID, **_LIMITED})
     @action(detail=True, methods=["post"])
     async def regenerate(self, request: Request, message_id: str) -> HttpResponse:
         """A new assistant sibling (`{"model"?, "stream"?}`); SSE or 201 `{"assistant", "messages"}` when done."""
@@ -216,3 +230,18 @@ class MessageViewSet(viewsets.ViewSet):
     async def cancel(self, request: Request, pk: str) -> Response:
         message = await message_load(user=request.user, message_id=pk)
         return Response(MessageSerializer(await message_cancel(message=message)).data)
+
+
+class UsageView(APIView):
+    """`GET /api/usage?from=&to=`: the user's own usage per day and model, with totals and
+    what is left of the budgets (`{"days", "totals", "budget"}`)."""
+
+    @extend_schema(operation_id="usage_retrieve", tags=["usage"], parameters=[UsageQuerySerializer],
+                   responses={200: UsageSerializer, 400: ErrorSerializer, 401: ErrorSerializer})
+    async def get(self, request: Request) -> Response:
+        query = UsageQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        start, end = query.validated_data["from"], query.validated_data["to"]
+        rows = await usage_by_day(user_id=request.user.pk, start=day_start(start), end=day_start(end + timedelta(days=1)))
+        state = await runtime().admission.budget(request.user.pk)
+        return Response(usage_data(rows, state))

@@ -35,9 +35,7 @@ from django.conf import settings
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from ai_model.errors import (
-    BadRequestError,
     CircuitOpenError,
-    NotFoundError,
     ProviderError,
     ProviderTimeoutError,
     is_retryable,
@@ -156,6 +154,10 @@ class BaseProvider:
             return await response_json(response, name=self.name)
 
     # --- public interface -------------------------------------------------------------------
+    def admission_check(self) -> None:
+        """Raise ServerBusyError if a new reply could not start without a long wait
+        (adapters with a queue of their own override it; remote ones have none)."""
+
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """Events of one completion; ends with `Done` or one `StreamError`, never raises
         `ProviderError`. `asyncio.CancelledError` propagates (and closes the upstream)."""
@@ -192,7 +194,7 @@ class BaseProvider:
         except ProviderError as exc:
             metrics = runtime().metrics
             metrics.provider_error(provider=self.name, code=exc.code)
-            if not isinstance(exc, CircuitOpenError | BadRequestError | NotFoundError):
+            if exc.breaker_failure:
                 self.breaker.record_failure()
             # Open (or half-open: its trial failed or is running) counts as open until a call succeeds.
             metrics.breaker_report(provider=self.name, is_open=self.breaker.state != CLOSED)

@@ -11,11 +11,13 @@ The prompt is built with the chat template stored in the GGUF metadata.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Hashable, Mapping
 from contextlib import aclosing
 from pathlib import Path
 from types import MappingProxyType
@@ -24,7 +26,7 @@ from typing import Any
 from django.conf import settings
 
 from ai_model.engine import InProcessModel
-from ai_model.errors import ModelRuntimeError
+from ai_model.errors import ModelRuntimeError, ServerBusyError
 from ai_model.providers.base import BaseProvider
 from ai_model.providers.wire import generation_options
 from ai_model.types import ChatMessage, ChatRequest, Done, StreamEvent, TextDelta, Usage
@@ -77,8 +79,81 @@ def _plain(m: ChatMessage) -> dict[str, str]:
     return {"role": m.role, "content": m.content}
 
 
+class FairTurns:
+    """Whose generation runs next on the single model: one at a time, and next the waiting
+    user served least recently, so one user's queued replies never make another user wait
+    for all of them (a newcomer waits for at most the reply running). At most
+    `max_waiting` wait; past that `take` raises ServerBusyError (`model_busy`) at once.
+    Lives on the event loop (not thread-safe).
+    """
+
+    def __init__(self, *, max_waiting: int) -> None:
+        self.max_waiting = max_waiting
+        self._busy = False
+        self._queues: dict[Hashable, deque[asyncio.Future[None]]] = {}
+        self._served: dict[Hashable, int] = {}  # user -> the sequence number of their last turn
+        self._sequence = 0
+        self.waiting = 0
+
+    def full(self) -> bool:
+        """Whether one more generation would have to wait past the bound."""
+        return self._busy and self.waiting >= self.max_waiting
+
+    async def take(self, user: Hashable) -> None:
+        """Wait for this generation's turn; `give` must follow (raises ServerBusyError)."""
+        if not self._busy:
+            self._busy = True
+            self._serve(user)
+            return
+        if self.waiting >= self.max_waiting:
+            raise ServerBusyError(
+                f"The embedded model is busy ({self.waiting} replies waiting); try again shortly.", code="model_busy",
+            )
+        turn = asyncio.get_running_loop().create_future()
+        self._queues.setdefault(user, deque()).append(turn)
+        self.waiting += 1
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self.give()  # the turn came as this waiter was cancelled: pass it on
+            else:
+                self._forget(user, turn)
+            raise
+
+    def give(self) -> None:
+        """End the running generation's turn and start the next one."""
+        while self._queues:
+            user = min(self._queues, key=lambda u: self._served.get(u, -1))
+            queue = self._queues[user]
+            turn = queue.popleft()
+            self.waiting -= 1
+            if not queue:
+                del self._queues[user]
+            if not turn.done():
+                self._serve(user)
+                turn.set_result(None)
+                return
+        self._busy = False
+
+    def _serve(self, user: Hashable) -> None:
+        self._sequence += 1
+        self._served[user] = self._sequence
+        if len(self._served) > 10_000:  # forget the users served longest ago
+            for old in sorted(self._served, key=self._served.get)[:5_000]:
+                del self._served[old]
+
+    def _forget(self, user: Hashable, turn: asyncio.Future[None]) -> None:
+        queue = self._queues.get(user)
+        if queue is not None and turn in queue:
+            queue.remove(turn)
+            self.waiting -= 1
+            if not queue:
+                del self._queues[user]
+
+
 class LocalEngine(InProcessModel):
-    """The process-wide model instance and its single generation thread."""
+    """The process-wide model instance, its single generation thread and its queue."""
 
     def __init__(self, model_path: Path, *, n_ctx: int, n_threads: int) -> None:
         super().__init__(workers=1, thread_name="local-llm")
@@ -87,6 +162,7 @@ class LocalEngine(InProcessModel):
         self.n_threads = n_threads
         self._llm: Any = None
         self._formatter: Any = None
+        self.turns = FairTurns(max_waiting=settings.LOCAL_MODEL_QUEUE_MAX)
 
     @classmethod
     def _create(cls) -> LocalEngine:
@@ -175,9 +251,16 @@ class LocalEngine(InProcessModel):
             raise ModelRuntimeError(f"The local model failed: {type(exc).__name__}: {exc}") from exc
 
     # --- event loop side -------------------------------------------------------------
-    def generate(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        """Stream one generation; raises ModelRuntimeError. Closing the iterator cancels it."""
-        return self.stream(self._generate, request)
+    async def generate(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        """Stream one generation once it is its user's turn (`FairTurns`); raises
+        ModelRuntimeError, or ServerBusyError when too many wait. Closing the iterator cancels it."""
+        await self.turns.take(request.user)
+        try:
+            async with aclosing(self.stream(self._generate, request)) as events:
+                async for event in events:
+                    yield event
+        finally:
+            self.turns.give()
 
 
 class LocalProvider(BaseProvider):
@@ -190,6 +273,22 @@ class LocalProvider(BaseProvider):
         async with aclosing(LocalEngine.get().generate(request)) as events:
             async for event in events:
                 yield event
+
+    def admission_check(self) -> None:
+        """The embedded model's queue (`FairTurns`) is full: 503 `model_busy` at once."""
+        engine = self._engine()
+        if engine is not None and engine.turns.full():
+            raise ServerBusyError(
+                f"The embedded model is busy ({engine.turns.waiting} replies waiting); try again shortly.",
+                code="model_busy",
+            )
+
+    @staticmethod
+    def _engine() -> LocalEngine | None:
+        try:
+            return LocalEngine.get()
+        except ModelRuntimeError:  # no model file: the reply will say so
+            return None
 
     async def _probe(self) -> bool:
         return runtime_available()

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 
@@ -22,6 +23,7 @@ from core.db import db_release
 from core.redis import redis_client, redis_enabled
 from core.runtime import runtime
 from core.tasks import BackgroundTasks
+from message.generation.admission import Slots
 from message.generation.publisher import Publisher
 from message.generation.store import ReplyStore, Status
 from message.generation.turn import Turn
@@ -46,6 +48,11 @@ class Generation:
     stop_status: str = Status.CANCELLED
     #: The turn being streamed, so a cancelled task still stores what arrived.
     turn: Turn | None = None
+    #: The user's concurrent-generation slot it holds (`admission.Slots`, slot id), freed
+    #: when it leaves the registry.
+    slot: tuple[Slots, str] | None = None
+    #: Whose reply it is (the session owner's id), when known.
+    user_id: Any = None
 
     @property
     def current_id(self) -> uuid.UUID:
@@ -83,8 +90,13 @@ class GenerationRegistry:
                 self._background.spawn(self._cancel_listener(), name="generation-cancel")
 
     def remove(self, generation: Generation) -> None:
+        """Take a finished generation out (all its message ids) and free its slot."""
         if any([self._running.pop(message_id, None) for message_id in generation.message_ids]):
             runtime().metrics.generations_running.dec()
+        if generation.slot is not None:
+            slots, slot_id = generation.slot
+            generation.slot = None
+            slots.release(slot_id)
 
     def get(self, message_id: uuid.UUID) -> Generation | None:
         """The generation that made (or is making) a message in this process, or None."""
@@ -139,6 +151,10 @@ class GenerationRegistry:
                 await db_release()
             except Exception:
                 logger.exception("heartbeat failed")
+            try:
+                await runtime().admission.keep([g.slot[0] for g in running if g.slot is not None])
+            except Exception as exc:  # Redis down: leases run out, the replies go on
+                logger.warning("generation slots not renewed: %s: %s", type(exc).__name__, exc)
             try:
                 await event_logs_keep([g.log for g in running])
             except Exception as exc:  # Redis down: the reply goes on (see Publisher.log_lost)

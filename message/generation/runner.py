@@ -22,7 +22,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
@@ -34,6 +34,7 @@ from chat_session.titles import title_schedule
 from core.db import db_context
 from core.runtime import runtime
 from message.generation.publisher import Publisher
+from message.generation.admission import Slots
 from message.generation.registry import Generation, generations
 from message.generation.store import ReplyStore, Status
 from message.generation.turn import Turn
@@ -55,20 +56,24 @@ async def generation_start(
     ai_model: AIModel,
     context: Context,
     before: Iterable[Message] = (),
+    slot: tuple[Slots, str] | None = None,
 ) -> Generation:
     """Start generating `reply` (an assistant message stored with status `streaming`) to
     `context` (the turns it answers, ending at its user message).
 
     `before` are messages announced first in the log (the user's new message). Returns
     once the `message` events are logged; the reply is written by a background task, and
-    its final context is kept (`message.context`) for the next turn.
+    its final context is kept (`message.context`) for the next turn. `slot` (the user's
+    concurrent-generation slot, `admission.Slots` and slot id) is freed when it ends.
     """
     log = event_log_create(reply.id)
     publisher = Publisher(log, reply.session_id)
     for message in before:
         await publisher.message(message)
     await publisher.message(reply)
-    generation = Generation(message_id=reply.id, log=log, publisher=publisher)
+    generation = Generation(
+        message_id=reply.id, log=log, publisher=publisher, slot=slot, user_id=slot[0].user_id if slot else None
+    )
     registry = generations()
     registry.add(generation, reply.id)
     runtime().metrics.reply_started(model=ai_model.model_id)
@@ -79,10 +84,11 @@ async def generation_start(
     return generation
 
 
-def _request(model: AIModel, context: list[ChatMessage], *, tools: bool) -> ChatRequest:
+def _request(model: AIModel, context: list[ChatMessage], *, tools: bool, user: Any = None) -> ChatRequest:
     specs = [t.spec for t in tool_registry().values()] if tools and model.supports_tools else []
     return ChatRequest(
-        model=model.model_id, messages=context, temperature=model.temperature, max_tokens=model.max_tokens, tools=specs
+        model=model.model_id, messages=context, temperature=model.temperature, max_tokens=model.max_tokens, tools=specs,
+        user=user,
     )
 
 
@@ -169,7 +175,8 @@ class Runner:
             produced = False
             turn.error = None
             coalescer = self.coalescer = Coalescer(settings.STREAM_COALESCE_MS / 1000, send_text)
-            async for event in adapter_for(model.provider).stream(_request(model, context, tools=tools)):
+            async for event in adapter_for(model.provider).stream(
+                    _request(model, context, tools=tools, user=self.generation.user_id)):
                 if isinstance(event, TextDelta):
                     produced = True
                     turn.raw_deltas += 1
@@ -210,7 +217,7 @@ class Runner:
         as it finishes, and create the next assistant turn. Returns it and the new context."""
         publisher = self.publisher
         message.tool_calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in turn.tool_calls]
-        await self.store.turn_finish(message, turn, status=Status.COMPLETE, started=started)
+        await self.store.turn_finish(message, turn, status=Status.COMPLETE, started=started, model=model)
         self._observe(message)
         await publisher.emit(usage_report(message))
         await publisher.message_update(message)
@@ -267,7 +274,7 @@ class Runner:
         try:
             if not already_stored:
                 await self.store.turn_finish(
-                    message, turn, status=status, started=started, leaf_from=generation.message_id
+                    message, turn, status=status, started=started, leaf_from=generation.message_id, model=self.model,
                 )
             else:
                 await self.store.active_leaf_follow(first=generation.message_id, last=message)

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from ai_model.models import AIModel
+from ai_model.models import AIModel, reply_cost
 from ai_model.types import ChatMessage, StreamError
 from chat_session.models import ChatSession
 from chat_session.services import achat_session_active_leaf_set, chat_session_active_leaf_set
@@ -39,7 +39,7 @@ Status = Message.Status
 
 _FINAL_FIELDS = [
     "content", "status", "ttfb_ms", "duration_ms", "prompt_tokens", "completion_tokens", "tokens_per_s", "error_code",
-    "error_text", "tool_calls", "updated_at", "model_id",
+    "error_text", "tool_calls", "updated_at", "model_id", "cost",
 ]
 
 
@@ -150,9 +150,11 @@ class ReplyStore:
         message.model = model
 
     async def turn_finish(
-        self, message: Message, turn: Turn, *, status: str, started: float, leaf_from: uuid.UUID | None = None
+        self, message: Message, turn: Turn, *, status: str, started: float, leaf_from: uuid.UUID | None = None,
+        model: AIModel | None = None,
     ) -> None:
-        """One UPDATE with the final state of a turn's message (`started`: monotonic seconds);
+        """One UPDATE with the final state of a turn's message (`started`: monotonic seconds;
+        `model`, the model that answered, prices it: `ai_model.models.reply_cost`);
         with `leaf_from`, the reply's final turn also becomes the branch shown
         (`active_leaf_follow`), in the same thread hop and transaction."""
         completion = turn.usage.completion_tokens if turn.usage and turn.usage.completion_tokens is not None else None
@@ -170,6 +172,7 @@ class ReplyStore:
         message.prompt_tokens = turn.usage.prompt_tokens if turn.usage else None
         message.completion_tokens = completion
         message.tokens_per_s = tokens_per_second(completion, message.ttfb_ms, message.duration_ms)
+        message.cost = reply_cost(model, message.prompt_tokens, completion)
         message.error_code = error.code if error else ""
         message.error_text = error.detail if error else ""
         message.updated_at = timezone.now()

@@ -93,6 +93,8 @@ class UsageReport(Payload):
     ttfb_ms: int | None
     duration_ms: int | None
     tokens_per_s: float | None
+    #: In the currency of the models' prices (None before the turn's final write).
+    cost: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +135,7 @@ def usage_report(message: Message) -> UsageReport:
     return UsageReport(
         message=str(message.id), prompt_tokens=message.prompt_tokens, completion_tokens=message.completion_tokens,
         ttfb_ms=message.ttfb_ms, duration_ms=message.duration_ms, tokens_per_s=message.tokens_per_s,
+        cost=float(message.cost) if message.cost is not None else None,
     )
 
 

@@ -125,3 +125,24 @@ async def test_the_stream_is_the_reply_and_is_stored(api, session, fake_provider
     assert [e.event for e in events][-1] == "done"
     reply = await Message.objects.aget(role="assistant")
     assert reply.status == "complete" and reply.content == "Hello"
+
+
+async def test_a_limit_is_answered_on_the_lean_path_as_django_answers_it(
+    api, session, user, fake_provider, django_requests, django_only, runtime
+):
+    """Issue 11: a 429 is not handed to Django (the request would count twice), and it is
+    the Django view's 429, header by header (Retry-After included)."""
+    from accounts.models import UsageLimit
+
+    await UsageLimit.objects.acreate(user=user, requests_per_minute=1)
+    fake_provider.enqueue(["ok"])
+    assert (await _post(api, session, {"content": "hi", "stream": True})).status_code == 200
+    lean = await _post(api, session, {"content": "again", "stream": True})
+    assert django_requests == [] and lean.status_code == 429
+    django_only()
+    via_django = await _post(api, session, {"content": "again", "stream": True})
+    assert via_django.status_code == 429 and lean.json() == via_django.json()
+    assert lean.json()["code"] == "rate_limited"
+    assert {k: v for k, v in lean.headers.items() if k not in VARYING | {"retry-after"}} == {
+        k: v for k, v in via_django.headers.items() if k not in VARYING | {"retry-after"}}
+    assert 1 <= int(lean.headers["retry-after"]) <= 60 and 1 <= int(via_django.headers["retry-after"]) <= 60
