@@ -75,11 +75,21 @@ class AudioUploadParser(MultiPartParser):
             raise DomainError(f"The multipart body cannot be read: {cause}", code="malformed_multipart", field="file") from None
 
 
+#: Bytes a transcription upload may have beyond its file: the multipart envelope and form fields.
+MULTIPART_ALLOWANCE = 64 * 1024
+
+
+def transcription_body_limit() -> int:
+    """The most bytes a transcription request body may have: `ASR_MAX_BYTES` and the
+    multipart envelope (`config.urls.body_limit` answers 413 past it)."""
+    return settings.ASR_MAX_BYTES + MULTIPART_ALLOWANCE
+
+
 async def _transcribe(request: Request) -> tuple[Transcription, str]:
     """The transcription of the uploaded `file` and the requested format; sizes and the
     form are checked first, the body being parsed only once it may be read."""
     length = int(request.headers.get("Content-Length") or 0)
-    if length > settings.ASR_MAX_BYTES + 64 * 1024:  # refuse before parsing what is far too big
+    if length > transcription_body_limit():  # refuse before parsing what is far too big
         raise DomainError(f"The upload is larger than {settings.ASR_MAX_BYTES} bytes.", code="too_large", field="file")
     # Django's media type (DRF's `content_type` keeps the parameters).
     if request._request.content_type not in ("multipart/form-data", "application/x-www-form-urlencoded"):

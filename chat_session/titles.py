@@ -23,6 +23,7 @@ from chat_session.models import ChatSession
 from chat_session.realtime import session_update_broadcast
 from core.errors import Conflict, Unavailable
 from core.runtime import runtime
+from core.text import nul_free
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def clean_title(raw: str) -> str:
     """A model's answer reduced to a title: the first real line (after a "Here is a
     title:" preamble), without list markers, a "Title:" prefix, a subtitle after a colon,
     Markdown, quotes or trailing punctuation; at most MAX_WORDS words. May return ""."""
-    lines = [ln.strip() for ln in raw.strip().splitlines() if ln.strip()]
+    lines = [ln.strip() for ln in nul_free(raw).strip().splitlines() if ln.strip()]
     if len(lines) > 1 and lines[0].endswith(":"):
         lines = lines[1:]
     line = lines[0] if lines else ""

@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP (Django, plus static files, with the lean path for the hottest API
-requests in front: `core.lean`) and WebSocket (channels)."""
+requests in front: `core.lean`, and the request body limit in front of both:
+`core.body_limit`) and WebSocket (channels)."""
 
 import os
 
@@ -16,7 +17,8 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 from accounts.ws_auth import QueryTokenAuthMiddleware  # noqa: E402
 from config.lifespan import LifespanMiddleware  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
-from config.urls import lean_routes  # noqa: E402
+from config.urls import body_limit, lean_routes  # noqa: E402
+from core.body_limit import BodyLimit  # noqa: E402
 from core.lean import LeanApp  # noqa: E402
 
 application = LifespanMiddleware(
@@ -24,7 +26,8 @@ application = LifespanMiddleware(
         {
             # Static files (the chat page's JS/CSS and admin's) from the app folders,
             # so `make run` needs no collectstatic and no separate web server.
-            "http": LeanApp(ASGIStaticFilesHandler(django_http), lean_routes),
+            # Bodies over the limit answer 413 before the lean path or Django reads them.
+            "http": BodyLimit(LeanApp(ASGIStaticFilesHandler(django_http), lean_routes), body_limit),
             # Origin-checked against ALLOWED_HOSTS; the session cookie, else `?token=`.
             "websocket": AllowedHostsOriginValidator(
                 AuthMiddlewareStack(QueryTokenAuthMiddleware(URLRouter(websocket_urlpatterns)))

@@ -173,7 +173,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's JSON parser, answering 400 to JSON nested too deep to decode (core/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -195,6 +196,11 @@ SPECTACULAR_SETTINGS = {
 
 # --- Product settings -----------------------------------------------------------
 MESSAGE_MAX_CHARS = env.int("MESSAGE_MAX_CHARS", default=32_000)
+# Request bodies over this many bytes answer 413 before anything reads them (core/body_limit.py),
+# on every path; transcription uploads may instead be ASR_MAX_BYTES and their multipart envelope.
+REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", default=2_621_440)
+# Django's own cap on a body read into memory (`request.body`): the same limit, one setting.
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_BODY_MAX_BYTES
 # A model's context window (tokens) when its `context_window` is empty, and the tokens kept
 # for the reply when its `max_tokens` is empty; older turns are left out of the prompt to fit.
 MODEL_CONTEXT_TOKENS = env.int("MODEL_CONTEXT_TOKENS", default=32_768)

@@ -6,13 +6,14 @@ answers every other case)."""
 from __future__ import annotations
 
 from adrf.routers import DefaultRouter
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
 from accounts.views import TokenView, login_view, logout_view, setup_view
-from ai_model.views import AIModelViewSet, AudioViewSet, OpenAIAudioViewSet
+from ai_model.views import AIModelViewSet, AudioViewSet, OpenAIAudioViewSet, transcription_body_limit
 from chat_session.views import ChatSessionViewSet, chat_page
 from core.http import HealthzView, ReadyzView
 from core.lean import LeanRoute
@@ -67,3 +68,14 @@ lean_routes = [
     # A streamed reply (SessionMessageViewSet.messages serves the rest of this path).
     LeanRoute("POST", r"/api/sessions/(?P<session_id>[^/]+)/messages", session_messages_stream, allow="GET, POST"),
 ]
+
+#: The upload routes whose bodies may be as large as the audio limit allows.
+TRANSCRIPTION_PATHS = frozenset({"/api/audio/transcriptions", "/v1/audio/transcriptions"})
+
+
+def body_limit(path: str) -> int:
+    """The most bytes a request body to `path` may have (`core.body_limit`): the audio upload
+    limit for the transcription routes, `REQUEST_BODY_MAX_BYTES` everywhere else."""
+    if path in TRANSCRIPTION_PATHS:
+        return transcription_body_limit()
+    return settings.REQUEST_BODY_MAX_BYTES

@@ -12,6 +12,10 @@ three adjustments that keep them answering as the plain async views they replace
 - `DeclaredMethodsMixin`: any method a route does not declare answers 405 with an
   `Allow` header, before authentication (OPTIONS and HEAD included).
 
+`json_body` (and `core.parsers.JSONParser`, the default parser) answer 400 `malformed_json`
+(field `body`) to any body that is not JSON, including JSON nested too deep to decode
+(Python's decoder raises RecursionError, which would be a 500).
+
 Also here: the health endpoints as DRF views (public, 405 to other methods), and a JSON
 404 for unrouted `/api/` paths.
 """
@@ -89,6 +93,9 @@ def json_body(request: HttpRequest | Request, *, optional: bool = False) -> dict
         body = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DomainError(f"The request body is not valid JSON: {exc}", code="malformed_json", field="body") from None
+    except RecursionError:
+        raise DomainError("The request body is not valid JSON: nested too deeply.", code="malformed_json",
+                          field="body") from None
     if not isinstance(body, dict):
         raise DomainError("The request body must be a JSON object.", code="malformed_json", field="body")
     return body

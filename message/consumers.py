@@ -29,6 +29,9 @@ from message.services import (
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
 
+#: What `decode_json` gives for a frame that is not JSON (or nested too deep to decode).
+MALFORMED = object()
+
 
 class TargetSerializer(serializers.Serializer):
     """`cancel` and `regenerate` frames: the message, and for `regenerate` an optional model."""
@@ -60,6 +63,8 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         try:
+            if content is MALFORMED:
+                raise DomainError("The frame is not valid JSON.", code="malformed_json", field="body")
             if not isinstance(content, dict):
                 raise DomainError("Send a JSON object.", code="invalid", field="type")
             kind = content.get("type")
@@ -87,8 +92,8 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
     async def decode_json(cls, text_data: str) -> Any:
         try:
             return await super().decode_json(text_data)
-        except ValueError:
-            return None  # answered as a client error by receive_json
+        except (ValueError, RecursionError):  # RecursionError: nested too deep for the decoder
+            return MALFORMED  # answered as a client error by receive_json
 
     def _valid(self, serializer_class: type[serializers.Serializer], data: dict) -> dict:
         serializer = serializer_class(data=data)

@@ -263,13 +263,13 @@ async def test_a_body_over_the_limit_gets_413_from_nginx(nginx, user, settings):
     writer.close()
     assert head.startswith(b"HTTP/1.1 413 ") and b"Server: nginx" in head, head
     # Below the site's limit but above the app's own (ASR_MAX_BYTES + 64 KiB): the upload
-    # reaches the app, which explains itself in JSON.
+    # reaches the app, whose body limit (core.body_limit) explains itself in JSON.
     size = settings.ASR_MAX_BYTES + 64 * 1024 + 1
     assert size < limit
     async with httpx.AsyncClient(base_url=nginx.url, headers=await _auth(user), timeout=30) as client:
         response = await client.post("/api/audio/transcriptions", content=b"\0" * size,
                                      headers={"Content-Type": "multipart/form-data; boundary=x"})
-    assert response.status_code == 400 and response.json()["code"] == "too_large", response.text
+    assert response.status_code == 413 and response.json()["code"] == "body_too_large", response.text
 
 
 async def test_static_files_come_from_disk_with_a_cache_lifetime(nginx):
