@@ -71,7 +71,7 @@ def decode_json(data: str, provider_name: str) -> dict[str, Any]:
     """One JSON object from a chunk; raises ProviderProtocolError for anything else."""
     try:
         value = json.loads(data)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:  # RecursionError: nested too deep
         raise ProviderProtocolError(f"{provider_name}: malformed chunk {data[:200]!r}") from exc
     if not isinstance(value, dict):
         raise ProviderProtocolError(f"{provider_name}: chunk is not a JSON object: {data[:200]!r}")
@@ -86,7 +86,7 @@ def tool_calls_from_parts(parts: dict[int, dict[str, Any]], provider_name: str) 
         part = parts[index]
         try:
             arguments = json.loads(part["arguments"] or "{}")
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, RecursionError) as exc:
             raise ProviderProtocolError(f"{provider_name}: tool call {part['name']!r} has malformed arguments") from exc
         calls.append(ToolCall(id=part["id"] or f"call_{index}", name=part["name"], arguments=arguments))
     return calls
