@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 
 from accounts.forms import AdminLoginForm
 from core.errors import TooManyRequests
+from core.runtime import runtime
 
 
 class AdminSite(admin.AdminSite):
@@ -20,12 +22,12 @@ class AdminSite(admin.AdminSite):
 
     login_form = AdminLoginForm
 
-    def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        # A sync view: Django's ASGI handler runs it on the request's own thread, so the
-        # password hash inside is already off the event loop.
+    async def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        """Django's (sync) login view on the request's thread, with the runtime's hash slots."""
         from accounts.views import throttled_page
 
+        request.password_checks = runtime().password_checks  # read by AdminLoginForm
         try:
-            return super().login(request, extra_context)
+            return await sync_to_async(super().login)(request, extra_context)
         except TooManyRequests as exc:
             return throttled_page(request, exc)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import secrets
+import threading
 import zlib
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -40,16 +42,18 @@ async def api_token_revoke(*, token: ApiToken) -> None:
     runtime().rows.pop(("token", token.key_hash))  # other workers: within ROW_CACHE_TTL_S
 
 
-def login_check(*, request: HttpRequest, username: str, password: str) -> Any:
+def login_check(*, request: HttpRequest, username: str, password: str, slots: threading.Semaphore) -> Any:
     """The active user with this username and password, or None; throttled. Sync: it hashes.
 
     Every attempt is counted per client address (`AUTH_THROTTLE_IP_RATE`) and per username
     (`AUTH_THROTTLE_USERNAME_RATE`) before the password is checked, and given back when it
     was right, so only failures use up the rates (accounts/throttling.py). Raises
-    `TooManyRequests` (429, code `rate_limited`, `retry_after_s` until the window ends)
-    without checking the password when either rate is used up. Runs Django's backends
-    (`auth.authenticate`: a user query and a password hash of about 0.2 s, also for an
-    unknown username), so call it from a thread: `alogin_check` in async code.
+    `TooManyRequests` (429 `rate_limited`, `retry_after_s` until the window ends) without
+    checking the password when either rate is used up, and 429 `login_busy` when no slot
+    of `slots` (the runtime's `password_checks`) frees within `AUTH_HASH_WAIT_S`. Runs
+    Django's backends (`auth.authenticate`: a user query and a password hash of about
+    0.3 s, also for an unknown username) holding a slot, so call it on a thread that may
+    block: `alogin_check` in async code.
     """
     by_ip = LoginIPThrottle()
     if not by_ip.allow_request(request, None):
@@ -64,7 +68,16 @@ def login_check(*, request: HttpRequest, username: str, password: str) -> Any:
             f"Too many failed logins for this username. Try again in {by_name.wait():.0f} s.",
             retry_after_s=by_name.wait(), field="username",
         )
-    user = auth.authenticate(request, username=username, password=password)
+    if not slots.acquire(timeout=settings.AUTH_HASH_WAIT_S):
+        by_ip.refund()
+        by_name.refund()
+        raise TooManyRequests(
+            "The server is busy checking other logins. Try again shortly.", retry_after_s=5, code="login_busy"
+        )
+    try:
+        user = auth.authenticate(request, username=username, password=password)
+    finally:
+        slots.release()
     if user is not None:
         by_ip.refund()
         by_name.refund()
@@ -72,19 +85,21 @@ def login_check(*, request: HttpRequest, username: str, password: str) -> Any:
 
 
 async def alogin_check(*, request: HttpRequest, username: str, password: str) -> Any:
-    """`login_check` on a thread, so the password hash never blocks the event loop.
+    """`login_check` on the request's thread, so the password hash never blocks the event loop.
 
     thread_sensitive=True runs it on the request's own thread, not on one shared thread:
     Django's ASGI handler gives every request its own ThreadSensitiveContext, whose
-    executor is a thread of that request alone, so concurrent logins hash in parallel
-    (hashlib's PBKDF2 releases the GIL) and the loop keeps serving. And Django gives that
-    thread's database connection back when the request ends (`request_finished` runs on
-    the same thread). thread_sensitive=False would use the loop's default executor, whose
-    threads keep the connection the user query opens for good (one pooled PostgreSQL
-    connection per executor thread, never returned). Outside a request (no context) it
-    would run on asgiref's one shared thread: call it from request handling only.
+    executor is a thread of that request alone, so logins neither queue behind each other
+    nor behind other requests' sync code (only on the `password_checks` slots, which bound
+    the cores hashing takes). And Django gives that thread's database connection back when
+    the request ends (`request_finished` runs on the same thread). thread_sensitive=False
+    would use the loop's default executor, whose threads keep the connection the user query
+    opens for good (a pooled PostgreSQL connection each, never returned).
     """
-    return await sync_to_async(login_check, thread_sensitive=True)(request=request, username=username, password=password)
+    slots = runtime().password_checks
+    return await sync_to_async(login_check, thread_sensitive=True)(
+        request=request, username=username, password=password, slots=slots
+    )
 
 
 def _first_admin_save(user: AbstractBaseUser) -> bool:

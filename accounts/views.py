@@ -25,6 +25,7 @@ from accounts.serializers import TokenRequestSerializer
 from accounts.forms import LoginForm
 from accounts.services import alogin_check, api_token_create, api_token_revoke, first_admin_create
 from core.errors import DomainError, TooManyRequests
+from core.runtime import runtime
 from core.schema import ErrorSerializer
 
 
@@ -109,6 +110,7 @@ async def login_view(request: HttpRequest) -> HttpResponse:
         return redirect("setup")
     form = LoginForm(request, data=request.POST or None)
     if request.method == "POST":
+        request.password_checks = runtime().password_checks  # read by LoginForm
         try:
             # The form checks the password through login_check, which hashes: on the
             # request's own thread (see accounts.services.alogin_check).

@@ -7,6 +7,7 @@ SQLite under `DATA_DIR`, the in-memory channel layer, the local model.
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -180,6 +181,11 @@ AUTH_PASSWORD_VALIDATORS = [
 # past either, 429 with Retry-After until the window ends. A successful login does not count.
 AUTH_THROTTLE_IP_RATE = env.str("AUTH_THROTTLE_IP_RATE", default="20/min")
 AUTH_THROTTLE_USERNAME_RATE = env.str("AUTH_THROTTLE_USERNAME_RATE", default="5/min")
+# Password checks (PBKDF2, ~0.3 s of one core each) running at once per worker, so a flood
+# of logins leaves cores to everything else; a login waits at most AUTH_HASH_WAIT_S (s) for
+# a turn, then answers 429 `login_busy`.
+AUTH_HASH_CONCURRENCY = env.int("AUTH_HASH_CONCURRENCY", default=max(1, (os.cpu_count() or 2) // 2))
+AUTH_HASH_WAIT_S = env.float("AUTH_HASH_WAIT_S", default=10.0)
 # Proxies in front of the app whose X-Forwarded-For gives the client address (DRF's
 # NUM_PROXIES); 0: REMOTE_ADDR alone. 0 is right behind deploy/nginx: uvicorn's
 # --proxy-headers already puts the client's address in REMOTE_ADDR.
