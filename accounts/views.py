@@ -20,9 +20,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.authentication import BearerTokenAuthentication
+from accounts.forms import LoginForm
 from accounts.models import ApiToken
 from accounts.serializers import TokenRequestSerializer
-from accounts.forms import LoginForm
 from accounts.services import alogin_check, api_token_create, api_token_revoke, first_admin_create
 from core.errors import DomainError, TooManyRequests
 from core.runtime import runtime
