@@ -6,10 +6,12 @@ from adrf.views import APIView
 from asgiref.sync import sync_to_async
 from django.contrib import auth
 from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
+from django.contrib.auth.forms import UserCreationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.utils.cache import add_never_cache_headers
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers, status
@@ -18,20 +20,27 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.authentication import BearerTokenAuthentication
+from accounts.forms import LoginForm
 from accounts.models import ApiToken
 from accounts.serializers import TokenRequestSerializer
-from accounts.services import api_token_create, api_token_revoke
-from core.errors import DomainError
+from accounts.services import alogin_check, api_token_create, api_token_revoke, first_admin_create
+from core.errors import DomainError, TooManyRequests
+from core.runtime import runtime
 from core.schema import ErrorSerializer
 
 
 @extend_schema_view(
     post=extend_schema(operation_id="auth_token_create", request=TokenRequestSerializer, auth=[], responses={
-        201: inline_serializer("Token", {"token": serializers.CharField()}), 400: ErrorSerializer, 401: ErrorSerializer}),
+        201: inline_serializer("Token", {"token": serializers.CharField()}), 400: ErrorSerializer, 401: ErrorSerializer,
+        429: ErrorSerializer}),
     delete=extend_schema(operation_id="auth_token_revoke", responses={204: None, 401: ErrorSerializer}),
 )
 class TokenView(APIView):
-    """`POST` exchanges username and password for a new API key; `DELETE` revokes the key in use."""
+    """`POST` exchanges username and password for a new API key; `DELETE` revokes the key in use.
+
+    Failed attempts are rate-limited per address and per username (`login_check`): past
+    the rate, 429 `rate_limited` with `Retry-After`.
+    """
 
     authentication_classes = [BearerTokenAuthentication]
 
@@ -42,7 +51,8 @@ class TokenView(APIView):
         serializer = TokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        user = await auth.aauthenticate(request._request, username=data["username"], password=data["password"])
+        # Not auth.aauthenticate: its acheck_password hashes on the event loop (Django 5.2).
+        user = await alogin_check(request=request._request, username=data["username"], password=data["password"])
         if user is None:
             raise DomainError("Wrong username or password.", code="invalid_credentials", field="password", status_code=401)
         _, key = await api_token_create(user=user, name=data.get("name", ""))
@@ -59,6 +69,23 @@ async def _has_users() -> bool:
     return await get_user_model().objects.aexists()
 
 
+def throttled_page(request: HttpRequest, exc: TooManyRequests, form: object = None) -> HttpResponse:
+    """The login page (or admin's) past the login rates: 429, `Retry-After`, the message shown."""
+    response = TemplateResponse(
+        request, "accounts/login.html", {"form": form, "throttled": exc.message}, status=exc.status_code
+    )
+    response["Retry-After"] = str(exc.retry_after_s)
+    add_never_cache_headers(response)
+    return response
+
+
+def _safe_next(request: HttpRequest) -> str:
+    """`?next=` when it stays on this site (no other host or scheme, no `//` or `/\\` tricks)."""
+    nxt = request.GET.get("next", "")
+    ok = url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}, require_https=request.is_secure())
+    return nxt if nxt and ok else ""
+
+
 @require_http_methods(["GET", "POST"])
 async def setup_view(request: HttpRequest) -> HttpResponse:
     """One-time page creating the first (admin) account while no user exists."""
@@ -67,10 +94,10 @@ async def setup_view(request: HttpRequest) -> HttpResponse:
     form = UserCreationForm(request.POST or None)
     # Form validation runs password validators and a uniqueness query synchronously.
     if request.method == "POST" and await sync_to_async(form.is_valid)():
+        # Hashes the password here, outside the set-up's critical section.
         user = await sync_to_async(form.save)(commit=False)
-        user.is_staff = True
-        user.is_superuser = True
-        await user.asave()
+        if not await first_admin_create(user=user):
+            return redirect("login")  # another set-up won the race
         await auth.alogin(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("home")
     return TemplateResponse(request, "accounts/setup.html", {"form": form})
@@ -78,15 +105,21 @@ async def setup_view(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 async def login_view(request: HttpRequest) -> HttpResponse:
-    """Session login for the browser."""
+    """Session login for the browser; past the login rates, 429 with the form and the message."""
     if not await _has_users():
         return redirect("setup")
-    form = AuthenticationForm(request, data=request.POST or None)
-    # AuthenticationForm.clean() calls the sync authenticate() backend chain.
-    if request.method == "POST" and await sync_to_async(form.is_valid)():
-        await auth.alogin(request, form.get_user())
-        nxt = request.GET.get("next", "")
-        return redirect(nxt if nxt.startswith("/") and not nxt.startswith("//") else "home")
+    form = LoginForm(request, data=request.POST or None)
+    if request.method == "POST":
+        request.password_checks = runtime().password_checks  # read by LoginForm
+        try:
+            # The form checks the password through login_check, which hashes: on the
+            # request's own thread (see accounts.services.alogin_check).
+            valid = await sync_to_async(form.is_valid)()
+        except TooManyRequests as exc:
+            return throttled_page(request, exc, form)
+        if valid:
+            await auth.alogin(request, form.get_user())
+            return redirect(_safe_next(request) or "home")
     return TemplateResponse(request, "accounts/login.html", {"form": form})
 
 

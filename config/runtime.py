@@ -15,6 +15,7 @@ Nothing else in the project keeps mutable state at module level.
                   per send (message/context.py)
     db_threads    the threads replies and background tasks run their ORM calls on
     tool_pool     threads for synchronous tools
+    password_checks  slots for password hashes at once (accounts.services.login_check)
     tts_cache     the on-disk cache of synthesised speech
     event_logs    the in-memory event logs of replies (when not on Redis)
     texts         the streaming replies' texts, written behind the streams in batches
@@ -26,6 +27,7 @@ Nothing else in the project keeps mutable state at module level.
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import aiohttp
@@ -65,6 +67,8 @@ class Runtime:
         self.rows = row_cache_create()
         self.contexts = context_cache_create()
         self.tool_pool = ThreadPoolExecutor(max_workers=settings.TOOL_THREADS, thread_name_prefix="tool")
+        # Taken by the request threads that check passwords (a thread lock: they wait off the loop).
+        self.password_checks = threading.BoundedSemaphore(settings.AUTH_HASH_CONCURRENCY)
         self.tts_cache = SpeechCache()
         self.event_logs = EventLogStore()
         self.texts = TextWriter()

@@ -7,6 +7,7 @@ SQLite under `DATA_DIR`, the in-memory channel layer, the local model.
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -44,7 +45,8 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin with a throttled login (accounts/admin_site.py).
+    "accounts.apps.AdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -146,12 +148,48 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# Django's cache holds the login throttles' counters (accounts/throttling.py): Redis when
+# REDIS_URL is set, so all workers count the same attempts; else this process's memory
+# (one worker: several need REDIS_URL anyway). Keys start with CACHE_KEY_PREFIX.
+CACHE_KEY_PREFIX = env.str("CACHE_KEY_PREFIX", default="chat")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+            "OPTIONS": {"socket_timeout": REDIS_SOCKET_TIMEOUT_S, "socket_connect_timeout": REDIS_SOCKET_TIMEOUT_S},
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "chat",
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+        }
+    }
+
 # --- Auth, i18n, static -------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Failed logins (POST /api/auth/token, /login/, /admin/login/) allowed per client address
+# and per username in a fixed window ("N/s", "N/min", "N/hour", "N/day"; empty: no limit);
+# past either, 429 with Retry-After until the window ends. A successful login does not count.
+AUTH_THROTTLE_IP_RATE = env.str("AUTH_THROTTLE_IP_RATE", default="20/min")
+AUTH_THROTTLE_USERNAME_RATE = env.str("AUTH_THROTTLE_USERNAME_RATE", default="5/min")
+# Password checks (PBKDF2, ~0.3 s of one core each) running at once per worker, so a flood
+# of logins leaves cores to everything else; a login waits at most AUTH_HASH_WAIT_S (s) for
+# a turn, then answers 429 `login_busy`.
+AUTH_HASH_CONCURRENCY = env.int("AUTH_HASH_CONCURRENCY", default=max(1, (os.cpu_count() or 2) // 2))
+AUTH_HASH_WAIT_S = env.float("AUTH_HASH_WAIT_S", default=10.0)
+# Proxies in front of the app whose X-Forwarded-For gives the client address (DRF's
+# NUM_PROXIES); 0: REMOTE_ADDR alone. 0 is right behind deploy/nginx: uvicorn's
+# --proxy-headers already puts the client's address in REMOTE_ADDR.
+TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
@@ -178,6 +216,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Client address of throttles (accounts/throttling.py); DRF's default (None) would
+    # trust any X-Forwarded-For a client sends.
+    "NUM_PROXIES": TRUSTED_PROXIES,
 }
 
 # OpenAPI document at /api/schema, rendered at /api/docs (Swagger UI served from the

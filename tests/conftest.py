@@ -97,6 +97,16 @@ async def runtime():
     runtime_uninstall(fresh)
 
 
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Django's cache (the login throttles' counts) starts empty in every test."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def retry_sleeps(monkeypatch):
     """Record the delays retries ask for instead of sleeping."""
