@@ -13,6 +13,8 @@ Nothing else in the project keeps mutable state at module level.
                   per send (message/context.py)
     db_threads    the threads replies and background tasks run their ORM calls on
     tool_pool     threads for synchronous tools
+    tool_processes  worker processes for isolated (CPU-heavy) tools, started on first use
+                  and killed at a call's timeout (ai_model/tool_pool.py)
     tts_cache     the on-disk cache of synthesised speech
     event_logs    the in-memory event logs of replies (when not on Redis)
     texts         the streaming replies' texts, written behind the streams in batches
@@ -33,6 +35,7 @@ from django.conf import settings
 from ai_model.engine import Engines
 from ai_model.http import http_client_create
 from ai_model.providers.registry import AdapterCache
+from ai_model.tool_pool import ToolProcessPool
 from ai_model.speech.tts import SpeechCache
 from core.metrics import Metrics
 from core.cache import row_cache_create
@@ -60,6 +63,7 @@ class Runtime:
         self.rows = row_cache_create()
         self.contexts = context_cache_create()
         self.tool_pool = ThreadPoolExecutor(max_workers=settings.TOOL_THREADS, thread_name_prefix="tool")
+        self.tool_processes = ToolProcessPool(workers=settings.TOOL_PROCESSES, memory_mb=settings.TOOL_WORKER_MEMORY_MB)
         self.tts_cache = SpeechCache()
         self.event_logs = EventLogStore()
         self.texts = TextWriter()
@@ -109,6 +113,7 @@ class Runtime:
             self.background.settle,
             self.texts.drain,
             self.db_threads.close,
+            self.tool_processes.close,
             *((self._http.close,) if self._http is not None else ()),
             *((self.redis.aclose,) if self.redis is not None else ()),
         )
