@@ -52,27 +52,42 @@ def _noop() -> int:
 
 class ToolProcessPool:
     """A lazily started pebble `ProcessPool` of `workers` processes, each limited to
-    `memory_mb` MB of address space (0: no limit). Use `await run(func, kwargs, timeout_s=)`
-    and `await close()` at shutdown."""
+    `memory_mb` MB of address space (0: no limit). `await started()` (optional: `run`
+    starts it too), `await run(func, kwargs, timeout_s=)`, and `await close()` at shutdown."""
 
     def __init__(self, *, workers: int, memory_mb: int) -> None:
         self.workers = workers
         self.memory_mb = memory_mb
         self._pool: Any = None
-        self._lock = asyncio.Lock()
+        self._starting: asyncio.Future[Any] | None = None
         self.closed = False
 
-    async def _started(self) -> Any:
-        async with self._lock:
-            if self.closed:
-                raise RuntimeError("the tool process pool is closed")
-            if self._pool is None or not self._pool.active:
-                old, self._pool = self._pool, None
-                if old is not None:  # broken (e.g. every worker died at once): replace it
-                    await asyncio.to_thread(_stop, old)
-                # Starting the fork server and the workers blocks: not on the event loop.
-                self._pool = await asyncio.to_thread(self._start)
+    async def started(self) -> Any:
+        """The running pool, started (or replaced, when broken) on first need. One start at
+        a time, shared by every caller and shielded: a caller that gives up does not abandon it.
+        Raises RuntimeError when closed, or what starting the workers raised."""
+        if self._pool is not None and self._pool.active:
             return self._pool
+        if self.closed:
+            raise RuntimeError("the tool process pool is closed")
+        if self._starting is None:
+            self._starting = asyncio.ensure_future(self._replace())
+        return await asyncio.shield(self._starting)
+
+    async def _replace(self) -> Any:
+        try:
+            old, self._pool = self._pool, None
+            if old is not None:  # broken (e.g. every worker died at once)
+                await asyncio.to_thread(_stop, old)
+            # Starting the fork server and the workers blocks: not on the event loop.
+            pool = await asyncio.to_thread(self._start)
+            if self.closed:
+                await asyncio.to_thread(_stop, pool)
+                raise RuntimeError("the tool process pool is closed")
+            self._pool = pool
+            return pool
+        finally:
+            self._starting = None
 
     def _start(self) -> Any:
         from pebble import ProcessPool
@@ -80,7 +95,11 @@ class ToolProcessPool:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(_FORKSERVER_PRELOAD)
         pool = ProcessPool(max_workers=self.workers, initializer=_worker_init, initargs=(self.memory_mb,), context=context)
-        pool.schedule(_noop).result(timeout=60)  # starts the pool (and the fork server) here, off the loop
+        try:
+            pool.schedule(_noop).result(timeout=60)  # starts the pool (and the fork server) here, off the loop
+        except BaseException:
+            _stop(pool)
+            raise
         return pool
 
     async def run(self, func: Callable[..., Any], kwargs: dict[str, Any], *, timeout_s: float) -> Any:
@@ -88,15 +107,16 @@ class ToolProcessPool:
         longer than `timeout_s` (the worker is killed), `pebble.ProcessExpired` when the
         worker died, RuntimeError when the pool is closed. Cancelling the await kills a
         running call's worker too."""
-        pool = await self._started()
+        pool = await self.started()
         future = pool.schedule(func, kwargs=kwargs, timeout=timeout_s)
         return await asyncio.wrap_future(future)
 
     async def close(self) -> None:
         """Stop the workers (running calls are abandoned). Idempotent."""
         self.closed = True
-        async with self._lock:
-            pool, self._pool = self._pool, None
+        if self._starting is not None:
+            await asyncio.gather(self._starting, return_exceptions=True)
+        pool, self._pool = self._pool, None
         if pool is not None:
             await asyncio.to_thread(_stop, pool)
 

@@ -17,6 +17,7 @@ reads, never an exception in the reply.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import inspect
 import json
@@ -119,8 +120,8 @@ def _lshift(a: Any, b: Any) -> Any:
 
 
 def _short(n: Any) -> str:
-    text = str(n) if not isinstance(n, int) or n.bit_length() < 200 else f"<a {len(str(abs(n)))}-digit number>"
-    return text
+    """`n` for a message: itself, or its length when it is a long integer."""
+    return f"<a {len(str(abs(n)))}-digit number>" if isinstance(n, int) and n.bit_length() > 200 else str(n)
 
 
 def _factorial(n: Any) -> int:
@@ -151,8 +152,6 @@ def _guarded(operator: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _calculator(expression: str) -> dict[str, Any]:
-    import ast
-
     from simpleeval import DEFAULT_OPERATORS, InvalidExpression, SimpleEval
 
     if len(expression) > CALC_MAX_EXPRESSION_CHARS:
@@ -242,7 +241,8 @@ def _arguments_problem(tool: Tool, arguments: Any) -> str | None:
         return f"The arguments for {tool.name!r} are {size:,} characters long; the limit is {limit:,}."
     properties = tool.parameters.get("properties", {}) if isinstance(tool.parameters, dict) else {}
     for key, value in arguments.items():
-        max_length = properties.get(key, {}).get("maxLength") if isinstance(properties.get(key), dict) else None
+        schema = properties.get(key)
+        max_length = schema.get("maxLength") if isinstance(schema, dict) else None
         if isinstance(value, str) and max_length is not None and len(value) > max_length:
             return f"The argument {key!r} of {tool.name!r} is {len(value):,} characters long; the limit is {max_length:,}."
     return None
@@ -265,13 +265,16 @@ async def tool_run(call: ToolCall, tools: dict[str, Tool]) -> ToolResult:
     """Run one call with its tool's timeout; every failure (unknown tool, refused
     arguments, timeout, ToolError, a bug, a result that cannot be serialised) becomes an
     `is_error` result. Isolated tools get half a second over their timeout for the wait in
-    the pool's queue; their worker is killed at the timeout itself."""
+    the pool's queue (and the pool's start, on first use, is not counted); their worker is
+    killed at the timeout itself."""
     tool = tools.get(call.name)
     if tool is None:
         return ToolResult(call, f"Unknown tool {call.name!r}.", True)
     if (problem := _arguments_problem(tool, call.arguments)) is not None:
         return ToolResult(call, problem, True)
     try:
+        if tool.isolated:  # the first call starts the workers: not part of the tool's time
+            await runtime().tool_processes.started()
         async with asyncio.timeout(tool.timeout_s + (0.5 if tool.isolated else 0.0)):
             value = await _call(tool, call)
         content = _content(value)

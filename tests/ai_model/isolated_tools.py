@@ -29,8 +29,13 @@ def _long_text() -> str:
     return "x" * 50_000
 
 
+def _hog() -> int:
+    return len(bytearray(4 * 1024**3))  # over the workers' address-space limit
+
+
 _NO_ARGS = {"type": "object", "properties": {}}
 spin = Tool("spin", "Burns CPU.", {"type": "object", "properties": {"seconds": {"type": "number"}, "pid_file": {"type": "string"}}},
             _spin, timeout_s=0.5, isolated=True)
 huge_int = Tool("huge_int", "Returns a 5,001-digit integer.", _NO_ARGS, _huge_int, isolated=True)
 long_text = Tool("long_text", "Returns 50,000 characters.", _NO_ARGS, _long_text, isolated=True)
+hog = Tool("hog", "Allocates 4 GB.", _NO_ARGS, _hog, isolated=True)

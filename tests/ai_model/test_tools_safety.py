@@ -11,7 +11,7 @@ import pytest
 
 from ai_model.tools import Tool, ToolError, tool_registry, tool_run
 from ai_model.types import ToolCall
-from tests.ai_model.isolated_tools import huge_int, long_text, spin
+from tests.ai_model.isolated_tools import hog, huge_int, long_text, spin
 
 
 class Ticker:
@@ -133,6 +133,14 @@ async def test_results_that_cannot_be_serialised_or_are_too_long(settings):
     assert not text.is_error and text.content.startswith("x" * 1000)
     assert "[truncated: the result has 50,000 characters; the first 1,000 are shown]" in text.content
     assert len(text.content) < 1100
+
+
+async def test_a_worker_is_limited_in_memory(settings):
+    tools = _tools(hog)
+    result = await tool_run(ToolCall("1", "hog", {}), tools)
+    assert result.is_error and "ran out of memory" in result.content
+    after = await tool_run(ToolCall("2", "calculator", {"expression": "2+2"}), tools)
+    assert not after.is_error
 
 
 async def test_too_long_arguments_are_refused_without_running_the_tool(settings):
