@@ -1,14 +1,23 @@
 """Tools a model may call, and running a turn's tool calls concurrently.
 
-A tool is a Python function (async, or sync and then run in a bounded thread pool)
-with a JSON-Schema description. Built-ins are safe and offline: `current_time`,
-`calculator` (simpleeval, a sandboxed expression evaluator) and `convert_units` (pint).
+A tool is a Python function (async; or sync and run in the runtime's small thread pool;
+or sync, `isolated` and run in the runtime's process pool, `ai_model/tool_pool.py`, whose
+worker is killed at the timeout) with a JSON-Schema description. Built-ins are safe and
+offline: `current_time`, `calculator` (simpleeval, a sandboxed expression evaluator, with
+bounded numbers) and `convert_units` (pint); the last two are CPU-bound and isolated.
 More are registered by import path in `settings.TOOLS` (a list of `Tool` objects'
 dotted paths). No tool reaches the network by default.
+
+Every call is bounded: its arguments must be a JSON object of at most
+`TOOL_ARGUMENTS_MAX_CHARS` characters whose strings respect the schema's `maxLength`; it
+runs within the tool's `timeout_s`; its result is serialised inside the error handling and
+cut to `TOOL_RESULT_MAX_CHARS`. Whatever goes wrong becomes an `is_error` result the model
+reads, never an exception in the reply.
 """
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import inspect
 import json
@@ -34,13 +43,22 @@ class ToolError(Exception):
 
 @dataclass(frozen=True)
 class Tool:
-    """A callable tool: `func(**arguments)` returns a JSON-serialisable result (or str)."""
+    """A callable tool: `func(**arguments)` returns a JSON-serialisable result (or str).
+
+    `isolated`: run `func` (sync, module-level, no ORM) in the runtime's process pool,
+    where the worker is killed at `timeout_s`; for CPU-bound work that could hold the GIL.
+    """
 
     name: str
     description: str
     parameters: dict[str, Any]
     func: Callable[..., Any]
     timeout_s: float = 10.0
+    isolated: bool = False
+
+    def __post_init__(self) -> None:
+        if self.isolated and inspect.iscoroutinefunction(self.func):
+            raise ValueError(f"tool {self.name!r}: an isolated tool's function must be synchronous")
 
     @property
     def spec(self) -> ToolSpec:
@@ -68,21 +86,84 @@ def _current_time(timezone: str = "UTC") -> dict[str, str]:
     return {"timezone": timezone, "iso": now.isoformat(timespec="seconds"), "weekday": now.strftime("%A")}
 
 
-_MATH = MappingProxyType({name: getattr(math, name) for name in (
-    "sqrt", "sin", "cos", "tan", "asin", "acos", "atan", "log", "log10", "log2", "exp", "floor", "ceil", "factorial",
-)})
+# Numbers the calculator may produce: integers up to about 4,000 decimal digits (under
+# Python's 4,300-digit str limit, and cheap to multiply), factorials up to 1000!
+# (2,568 digits), `round` to at most 100 places. simpleeval's own limits (MAX_POWER and
+# friends) bound the operands but let 400000**400000 (2.2 million digits) through.
+CALC_MAX_DIGITS = 4000
+_CALC_MAX_BITS = int(CALC_MAX_DIGITS * math.log2(10))
+CALC_MAX_FACTORIAL = 1000
+CALC_MAX_ROUND_DIGITS = 100
+CALC_MAX_EXPRESSION_CHARS = 500
+
+
+def _too_big(what: str) -> ToolError:
+    return ToolError(f"{what} would have more than {CALC_MAX_DIGITS:,} digits; the calculator refuses it.")
+
+
+def _checked(value: Any) -> Any:
+    if isinstance(value, int) and value.bit_length() > _CALC_MAX_BITS:
+        raise _too_big("The result")
+    return value
+
+
+def _power(a: Any, b: Any) -> Any:
+    if isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) > 1 and b * math.log2(abs(a)) > _CALC_MAX_BITS:
+        raise _too_big(f"{_short(a)} ** {_short(b)}")
+    return a ** b
+
+
+def _lshift(a: Any, b: Any) -> Any:
+    if isinstance(a, int) and isinstance(b, int) and b > 0 and a.bit_length() + b > _CALC_MAX_BITS:
+        raise _too_big(f"{_short(a)} << {_short(b)}")
+    return a << b
+
+
+def _short(n: Any) -> str:
+    """`n` for a message: itself, or its length when it is a long integer."""
+    return f"<a {len(str(abs(n)))}-digit number>" if isinstance(n, int) and n.bit_length() > 200 else str(n)
+
+
+def _factorial(n: Any) -> int:
+    if isinstance(n, (int, float)) and not isinstance(n, bool) and n > CALC_MAX_FACTORIAL:
+        raise ToolError(f"factorial is limited to n <= {CALC_MAX_FACTORIAL}; asked for factorial({_short(n)}).")
+    return math.factorial(n)
+
+
+def _round(x: Any, ndigits: Any = None) -> Any:
+    if ndigits is not None and isinstance(ndigits, int) and abs(ndigits) > CALC_MAX_ROUND_DIGITS:
+        raise ToolError(f"round() takes at most {CALC_MAX_ROUND_DIGITS} digits either side of the point.")
+    return round(x, ndigits)
+
+
+_MATH = MappingProxyType({
+    **{name: getattr(math, name) for name in (
+        "sqrt", "sin", "cos", "tan", "asin", "acos", "atan", "log", "log10", "log2", "exp", "floor", "ceil",
+    )},
+    "factorial": _factorial, "abs": abs, "round": _round, "min": min, "max": max,
+})
+
+
+def _guarded(operator: Callable[..., Any]) -> Callable[..., Any]:
+    def apply(*operands: Any) -> Any:
+        return _checked(operator(*operands))
+
+    return apply
 
 
 def _calculator(expression: str) -> dict[str, Any]:
-    from simpleeval import EvalWithCompoundTypes, InvalidExpression
+    from simpleeval import DEFAULT_OPERATORS, InvalidExpression, SimpleEval
 
-    if len(expression) > 500:
-        raise ToolError("The expression is longer than 500 characters.")
-    evaluator = EvalWithCompoundTypes(functions={**_MATH, "abs": abs, "round": round, "min": min, "max": max},
-                                      names={"pi": math.pi, "e": math.e})
+    if len(expression) > CALC_MAX_EXPRESSION_CHARS:
+        raise ToolError(f"The expression is longer than {CALC_MAX_EXPRESSION_CHARS} characters.")
+    # Every operator's result is size-checked; ** and << are checked before computing.
+    operators = {node: _guarded(func) for node, func in DEFAULT_OPERATORS.items()}
+    operators[ast.Pow] = _guarded(_power)
+    operators[ast.LShift] = _guarded(_lshift)
+    evaluator = SimpleEval(operators=operators, functions=dict(_MATH), names={"pi": math.pi, "e": math.e})
     try:
-        value = evaluator.eval(expression)
-    except (InvalidExpression, ArithmeticError, TypeError, ValueError, SyntaxError) as exc:
+        value = _checked(evaluator.eval(expression))
+    except (InvalidExpression, ArithmeticError, TypeError, ValueError, SyntaxError, MemoryError, RecursionError) as exc:
         raise ToolError(f"Cannot evaluate {expression!r}: {exc}") from None
     return {"expression": expression, "result": value}
 
@@ -108,19 +189,22 @@ def _convert_units(value: float, from_unit: str, to_unit: str) -> dict[str, Any]
 
 current_time = Tool(
     "current_time", "The current date and time in a time zone.",
-    {"type": "object", "properties": {"timezone": {"type": "string", "description": "IANA name, e.g. Europe/Paris"}}},
+    {"type": "object", "properties": {"timezone": {"type": "string", "maxLength": 64,
+                                                   "description": "IANA name, e.g. Europe/Paris"}}},
     _current_time, timeout_s=2.0,
 )
 calculator = Tool(
     "calculator", "Evaluate an arithmetic expression (+ - * / ** %, sqrt, sin, log, pi, ...).",
-    {"type": "object", "properties": {"expression": {"type": "string"}}, "required": ["expression"]},
-    _calculator, timeout_s=2.0,
+    {"type": "object", "properties": {"expression": {"type": "string", "maxLength": CALC_MAX_EXPRESSION_CHARS}},
+     "required": ["expression"]},
+    _calculator, timeout_s=2.0, isolated=True,
 )
 convert_units = Tool(
     "convert_units", "Convert a quantity between units, e.g. 3 mile to km, 100 degF to degC.",
-    {"type": "object", "properties": {"value": {"type": "number"}, "from_unit": {"type": "string"},
-                                      "to_unit": {"type": "string"}}, "required": ["value", "from_unit", "to_unit"]},
-    _convert_units, timeout_s=5.0,
+    {"type": "object", "properties": {"value": {"type": "number"}, "from_unit": {"type": "string", "maxLength": 100},
+                                      "to_unit": {"type": "string", "maxLength": 100}},
+     "required": ["value", "from_unit", "to_unit"]},
+    _convert_units, timeout_s=5.0, isolated=True,
 )
 
 BUILTIN_TOOLS = ("ai_model.tools.current_time", "ai_model.tools.calculator", "ai_model.tools.convert_units")
@@ -134,6 +218,9 @@ def tool_registry() -> dict[str, Tool]:
 
 
 async def _call(tool: Tool, call: ToolCall) -> Any:
+    if tool.isolated:
+        # A worker process, killed at the timeout: the work stops, and never holds our GIL.
+        return await runtime().tool_processes.run(tool.func, call.arguments, timeout_s=tool.timeout_s)
     if inspect.iscoroutinefunction(tool.func):
         return await tool.func(**call.arguments)
     loop = asyncio.get_running_loop()
@@ -141,23 +228,66 @@ async def _call(tool: Tool, call: ToolCall) -> Any:
     return await loop.run_in_executor(runtime().tool_pool, lambda: tool.func(**call.arguments))
 
 
+def _arguments_problem(tool: Tool, arguments: Any) -> str | None:
+    """Why `arguments` are refused before the tool runs, or None."""
+    if not isinstance(arguments, dict):
+        return f"Bad arguments for {tool.name!r}: expected a JSON object, got {type(arguments).__name__}."
+    limit = settings.TOOL_ARGUMENTS_MAX_CHARS
+    try:
+        size = len(json.dumps(arguments, ensure_ascii=False, default=str))
+    except (ValueError, TypeError, RecursionError) as exc:
+        return f"Bad arguments for {tool.name!r}: {exc}"
+    if size > limit:
+        return f"The arguments for {tool.name!r} are {size:,} characters long; the limit is {limit:,}."
+    properties = tool.parameters.get("properties", {}) if isinstance(tool.parameters, dict) else {}
+    for key, value in arguments.items():
+        schema = properties.get(key)
+        max_length = schema.get("maxLength") if isinstance(schema, dict) else None
+        if isinstance(value, str) and max_length is not None and len(value) > max_length:
+            return f"The argument {key!r} of {tool.name!r} is {len(value):,} characters long; the limit is {max_length:,}."
+    return None
+
+
+def _content(value: Any) -> str:
+    """The text given back to the model: `value` itself or its JSON, cut to TOOL_RESULT_MAX_CHARS.
+    Raises ToolError when `value` cannot be serialised (e.g. an int over 4,300 digits)."""
+    try:
+        content = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise ToolError(f"The result cannot be given back as text: {exc}") from None
+    limit = settings.TOOL_RESULT_MAX_CHARS
+    if len(content) > limit:
+        content = f"{content[:limit]}\n[truncated: the result has {len(content):,} characters; the first {limit:,} are shown]"
+    return content
+
+
 async def tool_run(call: ToolCall, tools: dict[str, Tool]) -> ToolResult:
-    """Run one call with its tool's timeout; every failure becomes an `is_error` result."""
+    """Run one call with its tool's timeout; every failure (unknown tool, refused
+    arguments, timeout, ToolError, a bug, a result that cannot be serialised) becomes an
+    `is_error` result. Isolated tools get half a second over their timeout for the wait in
+    the pool's queue (and the pool's start, on first use, is not counted); their worker is
+    killed at the timeout itself."""
     tool = tools.get(call.name)
     if tool is None:
         return ToolResult(call, f"Unknown tool {call.name!r}.", True)
+    if (problem := _arguments_problem(tool, call.arguments)) is not None:
+        return ToolResult(call, problem, True)
     try:
-        async with asyncio.timeout(tool.timeout_s):
+        if tool.isolated:  # the first call starts the workers: not part of the tool's time
+            await runtime().tool_processes.started()
+        async with asyncio.timeout(tool.timeout_s + (0.5 if tool.isolated else 0.0)):
             value = await _call(tool, call)
+        content = _content(value)
     except TimeoutError:
         return ToolResult(call, f"The tool {call.name!r} timed out after {tool.timeout_s:g} s.", True)
     except ToolError as exc:
         return ToolResult(call, str(exc), True)
     except TypeError as exc:  # wrong or missing arguments
         return ToolResult(call, f"Bad arguments for {call.name!r}: {exc}", True)
-    except Exception as exc:  # a tool bug must not crash the reply
+    except MemoryError:
+        return ToolResult(call, f"The tool {call.name!r} ran out of memory.", True)
+    except Exception as exc:  # a tool bug (or a worker that died) must not crash the reply
         return ToolResult(call, f"The tool {call.name!r} failed: {type(exc).__name__}: {exc}", True)
-    content = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
     return ToolResult(call, content, False)
 
 

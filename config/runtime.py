@@ -16,6 +16,8 @@ Nothing else in the project keeps mutable state at module level.
     db_threads    the threads replies and background tasks run their ORM calls on
     tool_pool     threads for synchronous tools
     password_checks  slots for password hashes at once (accounts.services.login_check)
+    tool_processes  worker processes for isolated (CPU-heavy) tools, started on first use
+                  and killed at a call's timeout (ai_model/tool_pool.py)
     tts_cache     the on-disk cache of synthesised speech
     event_logs    the in-memory event logs of replies (when not on Redis)
     texts         the streaming replies' texts, written behind the streams in batches
@@ -37,6 +39,7 @@ from django.conf import settings
 from ai_model.engine import Engines
 from ai_model.http import UpstreamSlots, http_client_create
 from ai_model.providers.registry import AdapterCache
+from ai_model.tool_pool import ToolProcessPool
 from ai_model.speech.tts import SpeechCache
 from core.metrics import Metrics
 from core.cache import row_cache_create
@@ -69,6 +72,7 @@ class Runtime:
         self.tool_pool = ThreadPoolExecutor(max_workers=settings.TOOL_THREADS, thread_name_prefix="tool")
         # Taken by the request threads that check passwords (a thread lock: they wait off the loop).
         self.password_checks = threading.BoundedSemaphore(settings.AUTH_HASH_CONCURRENCY)
+        self.tool_processes = ToolProcessPool(workers=settings.TOOL_PROCESSES, memory_mb=settings.TOOL_WORKER_MEMORY_MB)
         self.tts_cache = SpeechCache()
         self.event_logs = EventLogStore()
         self.texts = TextWriter()
@@ -119,6 +123,7 @@ class Runtime:
             self.admission.close,
             self.texts.drain,
             self.db_threads.close,
+            self.tool_processes.close,
             *((self._http.close,) if self._http is not None else ()),
             *((self.redis.aclose,) if self.redis is not None else ()),
         )

@@ -267,6 +267,14 @@ SHUTDOWN_GRACE_S = env.float("SHUTDOWN_GRACE_S", default=8.0)
 # Tool calling: rounds of tool calls per reply, and extra tools by import path of `ai_model.tools.Tool` objects.
 TOOL_MAX_ROUNDS = env.int("TOOL_MAX_ROUNDS", default=5)
 TOOL_THREADS = env.int("TOOL_THREADS", default=4)
+# Worker processes per server process for isolated (CPU-heavy) tools, killed at a call's timeout.
+TOOL_PROCESSES = env.int("TOOL_PROCESSES", default=2)
+# Address-space limit of each tool worker process in MB (0: none); a bigger allocation fails the call.
+TOOL_WORKER_MEMORY_MB = env.int("TOOL_WORKER_MEMORY_MB", default=1024)
+# A tool call's arguments longer than this (as JSON) are refused without running the tool.
+TOOL_ARGUMENTS_MAX_CHARS = env.int("TOOL_ARGUMENTS_MAX_CHARS", default=10_000)
+# A tool result longer than this is cut, with a note saying how long it was.
+TOOL_RESULT_MAX_CHARS = env.int("TOOL_RESULT_MAX_CHARS", default=16_000)
 # Threads that replies, background tasks and the lean API path run their database calls on
 # (each keeps one connection). SQLite: one, a single writer per worker (several queue on the
 # write lock, whose busy handler waits in sleeps of milliseconds); PostgreSQL: four.
