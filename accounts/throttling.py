@@ -10,16 +10,21 @@ starts at a multiple of its duration): at a window's edge up to twice the rate c
 
 An attempt is counted before the password is checked (so a burst cannot start more hashes
 than the rate allows) and given back when the password was right (`refund`): only failures
-use up the rate, and a user who logs in successfully is never locked out by it.
+use up the rate, and a user who logs in successfully is never locked out by it. If the
+cache does not answer (Redis down), attempts are let through uncounted, with a warning:
+logging in stays possible, and the cap on concurrent password hashes still protects the server.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from typing import Any
 
 from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
+
+logger = logging.getLogger(__name__)
 
 
 class CountingRateThrottle(SimpleRateThrottle):
@@ -48,12 +53,17 @@ class CountingRateThrottle(SimpleRateThrottle):
         self.key = f"{ident}_{start}"
         # Kept a little beyond its window, so it cannot expire between `add` and `incr`.
         timeout = self.duration + 60
-        if self.cache.add(self.key, 1, timeout):
-            return True
         try:
-            count = self.cache.incr(self.key)
-        except ValueError:  # evicted meanwhile (local memory culls at MAX_ENTRIES)
-            self.cache.set(self.key, 1, timeout)
+            if self.cache.add(self.key, 1, timeout):
+                return True
+            try:
+                count = self.cache.incr(self.key)
+            except ValueError:  # evicted meanwhile (local memory culls at MAX_ENTRIES)
+                self.cache.set(self.key, 1, timeout)
+                return True
+        except Exception as exc:  # the cache (Redis) is down: logins go on, the hash cap still holds
+            self.key = None
+            _warn_unavailable(exc)
             return True
         if count > self.num_requests:
             self.refund()
@@ -67,11 +77,17 @@ class CountingRateThrottle(SimpleRateThrottle):
                 self.cache.decr(self.key)
             except ValueError:  # expired or evicted: nothing left to give back
                 pass
+            except Exception as exc:  # the cache is down
+                _warn_unavailable(exc)
             self.key = None
 
     def wait(self) -> float:
         """Seconds until the current window ends and attempts are allowed again."""
         return max(0.0, self.window_end - self.now)
+
+
+def _warn_unavailable(exc: BaseException) -> None:
+    logger.warning("login throttles not counted (cache unavailable: %s: %s)", type(exc).__name__, exc)
 
 
 class LoginIPThrottle(CountingRateThrottle):

@@ -31,7 +31,7 @@ class UsageReportAdmin(admin.ModelAdmin):
     month), from the stored replies; read only."""
 
     def changelist_view(self, request, extra_context=None):
-        query = UsageQuerySerializer(data=request.GET)
+        query = UsageQuerySerializer(data=request.GET.dict())
         valid = query.is_valid()
         today = timezone.localdate()
         start, end = (query.validated_data["from"], query.validated_data["to"]) if valid else (today.replace(day=1), today)

@@ -195,7 +195,9 @@ class CompareSerializer(serializers.Serializer):
 
 
 class UsageQuerySerializer(serializers.Serializer):
-    """`?from=&to=`: dates (YYYY-MM-DD, TIME_ZONE), both included; default this month so far."""
+    """`?from=&to=`: dates (YYYY-MM-DD, TIME_ZONE), both included; `to` defaults to today,
+    `from` to the first day of `to`'s month (so no parameter: this month so far).
+    Give it a plain dict (`QueryDict.dict()`): with a QueryDict, DRF reads `?to=` as absent."""
 
     # `from` is a Python keyword: the field is declared under another name and renamed below.
     from_ = serializers.DateField(required=False)
@@ -207,16 +209,17 @@ class UsageQuerySerializer(serializers.Serializer):
         return fields
 
     def validate(self, attrs: dict) -> dict:
-        today = timezone.localdate()
-        start, end = attrs.get("from") or today.replace(day=1), attrs.get("to") or today
-        if start > end:
+        start, end = attrs.get("from"), attrs.get("to")
+        if start is not None and end is not None and start > end:
             raise serializers.ValidationError({"from": ["`from` is after `to`."]})
-        if (end - start).days > 366:
-            raise serializers.ValidationError({"from": ["At most 366 days at once."]})
+        if end is None:  # today, or `from` itself if that is later (an empty report)
+            end = max(timezone.localdate(), start) if start is not None else timezone.localdate()
+        if start is None:  # the first day of `to`'s month
+            start = end.replace(day=1)
         return {"from": start, "to": end}
 
 
-class UsageDaySerializer(serializers.Serializer):
+class UsageReportDaySerializer(serializers.Serializer):
     """One day's model calls of one model."""
 
     date = serializers.DateField()
@@ -228,14 +231,14 @@ class UsageDaySerializer(serializers.Serializer):
     cost = serializers.FloatField()
 
 
-class UsageTotalsSerializer(serializers.Serializer):
+class UsageReportTotalsSerializer(serializers.Serializer):
     replies = serializers.IntegerField()
     prompt_tokens = serializers.IntegerField()
     completion_tokens = serializers.IntegerField()
     cost = serializers.FloatField()
 
 
-class BudgetSerializer(serializers.Serializer):
+class UsageReportBudgetSerializer(serializers.Serializer):
     """What is left of the user's budgets (null: no such budget)."""
 
     tokens_left = serializers.IntegerField(allow_null=True)
@@ -243,12 +246,12 @@ class BudgetSerializer(serializers.Serializer):
     resets_at = serializers.DateTimeField(allow_null=True)
 
 
-class UsageSerializer(serializers.Serializer):
+class UsageReportSerializer(serializers.Serializer):
     """`GET /api/usage`: own usage per day and model, its totals and the budget left."""
 
-    days = UsageDaySerializer(many=True)
-    totals = UsageTotalsSerializer()
-    budget = BudgetSerializer()
+    days = UsageReportDaySerializer(many=True)
+    totals = UsageReportTotalsSerializer()
+    budget = UsageReportBudgetSerializer()
 
 
 def usage_data(rows: list[dict], state: Any) -> dict:

@@ -42,7 +42,7 @@ from message.generation.admission import day_start
 from message.selectors import usage_by_day
 from message.serializers import (
     UsageQuerySerializer,
-    UsageSerializer,
+    UsageReportSerializer,
     usage_data,
     CompareResultSerializer,
     CompareSerializer,
@@ -237,9 +237,9 @@ class UsageView(APIView):
     what is left of the budgets (`{"days", "totals", "budget"}`)."""
 
     @extend_schema(operation_id="usage_retrieve", tags=["usage"], parameters=[UsageQuerySerializer],
-                   responses={200: UsageSerializer, 400: ErrorSerializer, 401: ErrorSerializer})
+                   responses={200: UsageReportSerializer, 400: ErrorSerializer, 401: ErrorSerializer})
     async def get(self, request: Request) -> Response:
-        query = UsageQuerySerializer(data=request.query_params)
+        query = UsageQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         start, end = query.validated_data["from"], query.validated_data["to"]
         rows = await usage_by_day(user_id=request.user.pk, start=day_start(start), end=day_start(end + timedelta(days=1)))

@@ -212,3 +212,18 @@ def test_concurrent_first_run_setups_create_one_superuser(db):
     loser = "root2" if winner == "root1" else "root1"
     assert results[winner].status_code == 302 and results[winner].headers["location"] == "/"
     assert results[loser].status_code == 302 and results[loser].headers["location"] == "/login/"
+
+
+async def test_a_cache_that_does_not_answer_lets_logins_through(anon, fast_hash, user, settings, monkeypatch):
+    """Redis down: the throttles count nothing and say so, logging in still works (no 500)."""
+    from django.core.cache.backends.locmem import LocMemCache
+
+    def down(*args, **kwargs):
+        raise ConnectionError("cache down")
+
+    for name in ("add", "incr", "decr", "set", "get"):
+        monkeypatch.setattr(LocMemCache, name, down)
+    settings.AUTH_THROTTLE_USERNAME_RATE = "1/min"
+    assert (await _token(anon, "alice", "wrong")).status_code == 401
+    assert (await _token(anon, "alice", "wrong")).status_code == 401  # uncounted
+    assert (await _token(anon, "alice", "alice-pass-123")).status_code == 201

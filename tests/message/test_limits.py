@@ -139,6 +139,8 @@ async def test_usage_query_validation_and_other_users(api, other_api, session, f
     assert (await api.post(f"/api/sessions/{session.id}/messages", json={"content": "q"})).status_code == 201
     res = await api.get("/api/usage", params={"from": "2026-13-01"})
     assert res.status_code == 400 and "from" in res.json()["detail"]
+    res = await api.get("/api/usage?to=")
+    assert res.status_code == 400 and "to" in res.json()["detail"]
     res = await api.get("/api/usage", params={"from": "2026-05-02", "to": "2026-05-01"})
     assert res.status_code == 400 and "from" in res.json()["detail"]
     assert (await api.get("/api/usage", params={"from": "2000-01-01", "to": "2000-01-31"})).json()["days"] == []
