@@ -14,6 +14,7 @@ from pathlib import Path
 
 import environ
 from cryptography.fernet import Fernet
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -96,6 +97,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "csp",
     "core",
     "accounts",
     "ai_model",
@@ -107,6 +109,7 @@ INSTALLED_APPS = [
 # (core/middleware.py); behaviour is Django's.
 MIDDLEWARE = [
     "core.middleware.SecurityMiddleware",
+    "core.middleware.CSPMiddleware",
     "core.middleware.StreamSafeGZipMiddleware",
     "core.middleware.SessionMiddleware",
     "core.middleware.CommonMiddleware",
@@ -115,6 +118,33 @@ MIDDLEWARE = [
     "core.middleware.MessageMiddleware",
     "core.middleware.XFrameOptionsMiddleware",
 ]
+
+# Content-Security-Policy of every response (django-csp): scripts, styles, fonts and
+# connections from this origin only ('self' covers the same-origin ws:/wss: of the chat's
+# WebSocket in CSP3 browsers), images also inline (data:) and the spoken replies (blob:),
+# nothing framing the site, no plugins, forms post here only. The second wall behind the
+# chat page's DOMPurify settings for model output (static/chat/app.js).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", "blob:"],
+        "media-src": [SELF, "blob:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+# Additions for paths by prefix (core.middleware.CSPMiddleware): Swagger UI (drf-spectacular's
+# page) and Django's admin (a change list without actions) have inline <style> blocks.
+CONTENT_SECURITY_POLICY_PATHS = {
+    "/api/docs": {"style-src": [UNSAFE_INLINE]},
+    "/admin/": {"style-src": [UNSAFE_INLINE]},
+}
 
 ROOT_URLCONF = "config.urls"
 ASGI_APPLICATION = "config.asgi.application"

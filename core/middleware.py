@@ -14,6 +14,8 @@ through a thread as before where it is not:
   the session or the user reads the database;
 - and `process_response` through a thread whenever the session was modified (saving it
   writes), e.g. at login.
+
+`CSPMiddleware` (django-csp's) never touches the database, so it always runs in-line.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from csp import middleware as csp
 from django.conf import settings
 from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
@@ -64,6 +67,30 @@ class InlineMixin:
 
 class SecurityMiddleware(InlineMixin, security.SecurityMiddleware):
     pass
+
+
+class CSPMiddleware(csp.CSPMiddleware):
+    """django-csp's Content-Security-Policy header (`settings.CONTENT_SECURITY_POLICY`), with
+    the additions of `settings.CONTENT_SECURITY_POLICY_PATHS` for the paths they name (the
+    first matching prefix; pages we do not write, e.g. Swagger UI's inline styles).
+
+    In-line on the event loop for every request: it reads only settings, the path and the
+    response (django-csp's own decorators are sync-only, hence the paths setting).
+    """
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        self.process_request(request)
+        response = await self.get_response(request)
+        return self.process_response(request, response)
+
+    def get_policy_parts(self, request: HttpRequest, response: HttpResponseBase, report_only: bool = False) -> Any:
+        parts = super().get_policy_parts(request, response, report_only=report_only)
+        if not report_only and parts.update is None:
+            for prefix, update in settings.CONTENT_SECURITY_POLICY_PATHS.items():
+                if request.path_info.startswith(prefix):
+                    parts.update = update
+                    break
+        return parts
 
 
 class StreamSafeGZipMiddleware(InlineMixin, gzip.GZipMiddleware):
