@@ -16,7 +16,7 @@ class ProviderForm(forms.ModelForm):
     base_url = forms.URLField(required=False, max_length=500, assume_scheme="https",
                               help_text="e.g. https://api.openai.com/v1")
     api_key = forms.CharField(
-        required=False,
+        required=False, max_length=500,
         widget=forms.PasswordInput(render_value=False),
         help_text="Write-only. Leave empty to keep the stored key.",
     )
@@ -25,6 +25,15 @@ class ProviderForm(forms.ModelForm):
     class Meta:
         model = Provider
         fields = "__all__"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Say whether a key is stored, never any of it (it is stored encrypted, shown nowhere).
+        stored = bool(self.instance.pk and self.instance.api_key)
+        self.fields["api_key"].help_text = (
+            "Write-only; a key is stored (encrypted). Leave empty to keep it." if stored
+            else "Write-only; no key is stored."
+        )
 
     def clean(self):
         data = super().clean()

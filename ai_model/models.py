@@ -8,11 +8,14 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 
+from core.encryption import EncryptedTextField
+
 
 class Provider(models.Model):
     """An upstream that serves models: a cloud API, a local server, or the embedded model.
 
-    `api_key` is write-only: no serializer, admin page or log renders it.
+    `api_key` is write-only: no serializer, admin page or log renders it. It is stored
+    encrypted (core/encryption.py: Fernet with FIELD_ENCRYPTION_KEYS) and read as plaintext.
     Timeouts are seconds.
     """
 
@@ -29,7 +32,7 @@ class Provider(models.Model):
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=32, choices=Kind.choices)
     base_url = models.URLField(max_length=500, blank=True, help_text="e.g. https://api.openai.com/v1")
-    api_key = models.CharField(max_length=500, blank=True)
+    api_key = EncryptedTextField(blank=True)
     enabled = models.BooleanField(default=True)
     connect_timeout_s = models.FloatField(default=5.0)
     first_token_timeout_s = models.FloatField(default=120.0)

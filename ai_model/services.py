@@ -6,6 +6,8 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
+from django.db import transaction
+
 from ai_model.models import AIModel, Provider
 from ai_model.providers.registry import adapter_for
 from ai_model.selectors import ai_model_resolve
@@ -30,6 +32,18 @@ def local_model_ensure() -> tuple[AIModel, bool]:
         defaults={"display_name": "SmolLM2 135M (local)", "max_tokens": 512, "temperature": 0.3},
     )
     return model, created
+
+
+def provider_keys_rotate() -> int:
+    """Re-encrypt every stored provider API key with the first of FIELD_ENCRYPTION_KEYS;
+    returns how many were rewritten. Raises ImproperlyConfigured if one decrypts with none
+    of the keys (nothing is written then). Synchronous (a management command's)."""
+    with transaction.atomic():
+        keys = list(Provider.objects.select_for_update().exclude(api_key="").values_list("pk", "api_key"))
+        for pk, plaintext in keys:
+            # update(): the field encrypts with the first key; updated_at stays, as the key did.
+            Provider.objects.filter(pk=pk).update(api_key=plaintext)
+    return len(keys)
 
 
 async def ai_model_availability(*, models: list[AIModel]) -> dict[uuid.UUID, bool]:

@@ -142,7 +142,7 @@ class AudioViewSet(DeclaredMethodsMixin, viewsets.ViewSet):
     async def speech(self, request: Request) -> HttpResponse:
         """`{"input", "voice"?, "response_format"?, "speed"?, "model"?}` → the audio, streamed
         sentence by sentence."""
-        stream = await speech_create(speech_request(json_body(request)))
+        stream = await speech_create(speech_request(json_body(request)), user_id=request.user.pk)
         # The first chunk is produced before the response starts, so a failure before any
         # audio still answers with a JSON error instead of a cut 200.
         first = await anext(stream.chunks, b"")
@@ -153,6 +153,7 @@ class AudioViewSet(DeclaredMethodsMixin, viewsets.ViewSet):
                 yield chunk
 
         response = StreamingHttpResponse(chunks(), content_type=stream.content_type)
+        # Per user (see speech_create): a hit only ever repeats the caller's own request.
         response["X-Cache"] = "hit" if stream.cached else "miss"
         response["Cache-Control"] = "no-store"
         return response

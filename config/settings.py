@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 import environ
+from cryptography.fernet import Fernet
+from csp.constants import NONE, SELF, UNSAFE_INLINE
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -22,27 +26,64 @@ DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "data"))).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 
-def _secret_key() -> str:
-    """SECRET_KEY from the environment, else from a file created on first run."""
-    key = env.str("SECRET_KEY", default="")
-    if key:
-        return key
-    key_file = DATA_DIR / "secret_key"
+def _key_file(name: str, make: Callable[[], str]) -> str:
+    """The key in DATA_DIR/`name`, written by `make()` on first run (readable by the owner only)."""
+    key_file = DATA_DIR / name
     if not key_file.exists():
-        # O_EXCL: two workers starting at once must not write two different keys.
+        # Written whole under a unique name, then linked into place: link() fails if the
+        # file exists, so two workers starting at once never write two different keys, and
+        # neither ever reads a half-written one.
+        draft = DATA_DIR / f".{name}.{secrets.token_hex(8)}"
         try:
-            with open(key_file, "x", encoding="ascii") as fh:
-                fh.write(secrets.token_urlsafe(50))
-            key_file.chmod(0o600)
+            draft.touch(mode=0o600, exist_ok=False)
+            draft.write_text(make(), encoding="ascii")
+            os.link(draft, key_file)
         except FileExistsError:
             pass
+        finally:
+            draft.unlink(missing_ok=True)
     return key_file.read_text(encoding="ascii").strip()
 
 
+def _secret_key() -> str:
+    """SECRET_KEY from the environment, else from a file created on first run."""
+    return env.str("SECRET_KEY", default="") or _key_file("secret_key", lambda: secrets.token_urlsafe(50))
+
+
+def _field_encryption_keys() -> list[str]:
+    """FIELD_ENCRYPTION_KEYS from the environment, else one key from a file created on first run."""
+    keys = [k.strip() for k in env.list("FIELD_ENCRYPTION_KEYS", default=[]) if k.strip()]
+    return keys or [_key_file("field_encryption_key", lambda: Fernet.generate_key().decode("ascii"))]
+
+
 SECRET_KEY = _secret_key()
+# Fernet keys that encrypt provider API keys at rest (core/encryption.py), comma-separated:
+# the first encrypts, all decrypt (rotation: README). Unset: DATA_DIR/field_encryption_key.
+FIELD_ENCRYPTION_KEYS = _field_encryption_keys()
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- Behind TLS -------------------------------------------------------------------
+# One switch for a site browsers reach over HTTPS only: secure session and CSRF cookies and
+# HSTS for a year; each setting below overrides it. All off by default (plain http on loopback).
+HTTPS = env.bool("HTTPS", default=False)
+# Cookies sent over HTTPS only.
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=HTTPS)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=HTTPS)
+# Strict-Transport-Security max-age (s) on HTTPS responses (0: no header), and its two flags.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# Redirect plain-http requests to https (off even with HTTPS: deploy/nginx redirects port 80 itself).
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+# The header a TLS-terminating proxy sets, as `HEADER,value` (e.g. `HTTP_X_FORWARDED_PROTO,https`);
+# only behind a proxy that always overwrites it. Not needed behind deploy/nginx: uvicorn's
+# --proxy-headers already takes the scheme from X-Forwarded-Proto.
+_proxy_ssl_header = env.list("SECURE_PROXY_SSL_HEADER", default=[])
+if _proxy_ssl_header and len(_proxy_ssl_header) != 2:
+    raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER must be `HEADER,value`, e.g. HTTP_X_FORWARDED_PROTO,https")
+SECURE_PROXY_SSL_HEADER = tuple(_proxy_ssl_header) if _proxy_ssl_header else None
 
 INSTALLED_APPS = [
     # django.contrib.admin with a throttled login (accounts/admin_site.py).
@@ -57,6 +98,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "csp",
     "core",
     "accounts",
     "ai_model",
@@ -68,6 +110,7 @@ INSTALLED_APPS = [
 # (core/middleware.py); behaviour is Django's.
 MIDDLEWARE = [
     "core.middleware.SecurityMiddleware",
+    "core.middleware.CSPMiddleware",
     "core.middleware.StreamSafeGZipMiddleware",
     "core.middleware.SessionMiddleware",
     "core.middleware.CommonMiddleware",
@@ -76,6 +119,33 @@ MIDDLEWARE = [
     "core.middleware.MessageMiddleware",
     "core.middleware.XFrameOptionsMiddleware",
 ]
+
+# Content-Security-Policy of every response (django-csp): scripts, styles, fonts and
+# connections from this origin only ('self' covers the same-origin ws:/wss: of the chat's
+# WebSocket in CSP3 browsers), images also inline (data:) and the spoken replies (blob:),
+# nothing framing the site, no plugins, forms post here only. The second wall behind the
+# chat page's DOMPurify settings for model output (static/chat/app.js).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", "blob:"],
+        "media-src": [SELF, "blob:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+# Additions for paths by prefix (core.middleware.CSPMiddleware): Swagger UI (drf-spectacular's
+# page) and Django's admin (a change list without actions) have inline <style> blocks.
+CONTENT_SECURITY_POLICY_PATHS = {
+    "/api/docs": {"style-src": [UNSAFE_INLINE]},
+    "/admin/": {"style-src": [UNSAFE_INLINE]},
+}
 
 ROOT_URLCONF = "config.urls"
 ASGI_APPLICATION = "config.asgi.application"

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 
 
 def workers_problem() -> str:
@@ -23,3 +24,15 @@ def workers_problem() -> str:
 def check_workers(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     problem = workers_problem()
     return [checks.Error(problem, id="core.E001")] if problem else []
+
+
+@checks.register(checks.Tags.security)
+def check_field_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """FIELD_ENCRYPTION_KEYS must be Fernet keys, or no provider key can be stored or read."""
+    from core.encryption import fernet
+
+    try:
+        fernet()
+    except ImproperlyConfigured as exc:
+        return [checks.Error(str(exc), id="core.E002")]
+    return []

@@ -43,6 +43,7 @@ from django.middleware.security import SecurityMiddleware
 from rest_framework.exceptions import APIException
 
 from core.errors import DomainError
+from core.middleware import CSPMiddleware
 
 SCHEMES = (b"bearer", b"token")
 
@@ -126,6 +127,7 @@ class LeanApp:
         self.routes = routes
         self._security = SecurityMiddleware(lambda request: None)
         self._framing = XFrameOptionsMiddleware(lambda request: None)
+        self._csp = CSPMiddleware(lambda request: None)
         self._header_sets: dict[tuple, list[tuple[bytes, bytes]]] = {}
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
@@ -174,6 +176,7 @@ class LeanApp:
             django_response["Allow"] = route.allow
             self._security.process_response(request, django_response)
             self._framing.process_response(request, django_response)
+            self._csp.process_response(request, django_response)
             headers = self._header_sets[key] = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in django_response.items()]
         if response.varying:
             headers = [*headers, *((k.encode("latin-1"), v.encode("latin-1")) for k, v in response.varying.items())]

@@ -148,8 +148,10 @@ def _cache() -> SpeechCache:
     return runtime().tts_cache
 
 
-def _cache_key(engine: str, request: SpeechRequest) -> str:
-    raw = json.dumps([engine, request.voice, request.response_format, request.speed, request.input])
+def _cache_key(engine: str, request: SpeechRequest, user_id: object) -> str:
+    # Per user: a shared entry would tell anyone (by `X-Cache` or by its speed) whether
+    # somebody else had this exact text read aloud.
+    raw = json.dumps([str(user_id), engine, request.voice, request.response_format, request.speed, request.input])
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
@@ -162,16 +164,17 @@ class SpeechStream:
     cached: bool
 
 
-async def speech_create(request: SpeechRequest) -> SpeechStream:
+async def speech_create(request: SpeechRequest, *, user_id: object) -> SpeechStream:
     """Audio for `request` from the remote engine `request.model` names, else locally,
-    streamed sentence by sentence (or whole from the cache). Raises SpeechInputError
+    streamed sentence by sentence (or whole from the cache of `user_id`'s own earlier
+    requests: the cache is per user, so `cached` never tells about anyone else's). Raises SpeechInputError
     (unknown voice); ProviderError (the remote engine timed out, could not be reached or
     answered an error status) is raised by the first chunk."""
     remote = await ai_model_find(purpose=AIModel.Purpose.SPEECH, name=request.model)
     if remote is None and request.voice not in LOCAL_VOICES | OPENAI_VOICES:
         raise SpeechInputError(f"Unknown voice; this server speaks with {LOCAL_VOICE}.", code="invalid_voice", field="voice")
     engine = f"remote:{remote.pk}:{remote.model_id}" if remote else f"local:{LOCAL_VOICE}"
-    key = _cache_key(engine, request)
+    key = _cache_key(engine, request, user_id)
     content_type = PcmEncoder.CONTENT_TYPES[request.response_format]
     # diskcache is synchronous (SQLite + files): run it off the event loop.
     hit = await asyncio.to_thread(_cache().get, key)

@@ -11,7 +11,7 @@ import pytest
 
 from ai_model.models import AIModel, Provider
 from ai_model.speech.audio import PcmEncoder
-from tests.ai_model.upstream import Hang, ScriptedUpstream, Status
+from tests.ai_model.upstream import Hang, ScriptedUpstream, Status, Stream
 from tests.fakes import free_port, serve
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -111,3 +111,20 @@ async def test_a_failed_remote_speech_is_not_cached(api, hanging_upstream):
         res = await _speak(api, "/api/audio/speech")
         _assert_provider_error(res, "timeout")
     assert len(upstream.requests) == 2
+
+
+async def test_the_speech_cache_is_per_user(api, other_api):
+    """Another user's identical request is synthesised anew: no `X-Cache: hit` (nor a fast
+    answer) tells them that someone had this text read aloud."""
+    upstream = ScriptedUpstream()
+    upstream.play(Stream([b"ID3-fake-mp3-bytes"], content_type="audio/mpeg"))
+    with serve(upstream) as url:
+        await _remote_models(f"{url}/v1")
+        first = await _speak(api, "/api/audio/speech")
+        again = await _speak(api, "/api/audio/speech")
+        other = await _speak(other_api, "/api/audio/speech")
+        other_again = await _speak(other_api, "/v1/audio/speech")
+    assert [r.status_code for r in (first, again, other, other_again)] == [200] * 4
+    assert [r.headers["x-cache"] for r in (first, again, other, other_again)] == ["miss", "hit", "miss", "hit"]
+    assert len(upstream.requests) == 2  # once per user
+    assert other.content == first.content == b"ID3-fake-mp3-bytes"
