@@ -41,7 +41,7 @@ def decrypt_keys(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("ai_model", "0005_aimodel_context_window"),
+        ("ai_model", "0006_aimodel_prices"),
     ]
 
     operations = [
