@@ -50,6 +50,8 @@ def cluster_env(tmp_path):
     database_url = f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     env = {
         **os.environ, "DATABASE_URL": database_url, "REDIS_URL": REDIS_DB_URL, "WEB_CONCURRENCY": "1",
+        # One user starts every reply here: its limits are out of the way (they are tested elsewhere).
+        "LIMIT_CONCURRENT_GENERATIONS": "1000", "LIMIT_REQUESTS_PER_MINUTE": "100000",
         "DATA_DIR": str(tmp_path), "SECRET_KEY": settings.SECRET_KEY, "LOCAL_MODEL_PRELOAD": "0", "SPEECH_PRELOAD": "0",
         "TITLES_ENABLED": "0", "GENERATION_STALE_AFTER_S": str(STALE_S), "GENERATION_HEARTBEAT_S": "1",
         "SSE_KEEPALIVE_S": "2", "LOG_LEVEL": "WARNING",

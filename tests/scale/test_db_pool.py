@@ -30,7 +30,11 @@ async def test_replies_and_abandoned_streams_do_not_keep_pooled_connections(pool
     The server's DB threads keep one connection each, for good (`core.db`), and nothing else does."""
     from asgiref.sync import sync_to_async
 
+    from accounts.models import UsageLimit
+
     settings.STREAM_COALESCE_MS = 0
+    # One user starts every reply here: its limits are out of the way (they are tested elsewhere).
+    await UsageLimit.objects.acreate(user_id=session.owner_id, concurrent_generations=1000, requests_per_minute=100_000)
     n = connection.settings_dict["OPTIONS"]["pool"]["max_size"] + 5
     for _ in range(n):
         fake_provider.enqueue(slow_tokens(5, delay=0.01))
