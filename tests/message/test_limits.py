@@ -221,7 +221,7 @@ async def test_a_cancelled_waiter_leaves_the_queue():
 async def test_one_user_flooding_the_embedded_model_does_not_starve_another(live_url, user, other_user, local_model):
     """Issue 11: user A starts 30 generations on the embedded model: the fourth and later
     answer 429 at once; user B's reply meanwhile starts within 2 s."""
-    await AIModel.objects.filter(pk=local_model.pk).aupdate(max_tokens=24)
+    await AIModel.objects.filter(pk=local_model.pk).aupdate(max_tokens=16)
     a_session = await ChatSession.objects.acreate(owner=user, default_model=local_model)
     b_session = await ChatSession.objects.acreate(owner=other_user, default_model=local_model)
     (_, a_key), (_, b_key) = await api_token_create(user=user), await api_token_create(user=other_user)
