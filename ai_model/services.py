@@ -47,14 +47,16 @@ def provider_keys_rotate() -> int:
 
 
 async def ai_model_availability(*, models: list[AIModel]) -> dict[uuid.UUID, bool]:
-    """`{model id: is_available}` from each provider's health probe (one per provider, cached
-    on its adapter for a few seconds; a network call, hence a service and not a selector)."""
+    """`{model id: is_available}`: the model is not marked unavailable (its local runtime no
+    longer listed it, `ai_model.discovery`) and its provider's health probe answers (one per
+    provider, cached on its adapter for a few seconds; a network call, hence a service and
+    not a selector)."""
     by_provider: dict[uuid.UUID, bool] = {}
     result = {}
     for model in models:
         if model.provider_id not in by_provider:
             by_provider[model.provider_id] = await adapter_for(model.provider).is_available()
-        result[model.id] = by_provider[model.provider_id]
+        result[model.id] = model.available and by_provider[model.provider_id]
     return result
 
 
