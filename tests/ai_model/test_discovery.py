@@ -265,17 +265,25 @@ def test_check_providers_discover_shows_what_was_probed_and_found(settings, caps
     assert "LOCAL_RUNTIMES is empty" in capsys.readouterr().out
 
 
-def test_the_providers_admin_discovers_on_demand(settings, client, django_user_model):
-    admin = django_user_model.objects.create_superuser("root", password="root-pass-123")
-    client.force_login(admin)
+async def test_the_providers_admin_discovers_on_demand(settings, async_client, django_user_model):
+    # The async client runs the admin as the ASGI server does (its sync view in a thread,
+    # discovery back on this loop, with this test's runtime).
+    admin = await django_user_model.objects.acreate_superuser("root", password="root-pass-123")
+    await async_client.aforce_login(admin)
     ollama = FakeOllama("adm:1")
     with serve(ollama) as url:
         settings.LOCAL_RUNTIMES = f"ollama={url}"
-        page = client.get("/admin/ai_model/provider/")
+        page = await async_client.get("/admin/ai_model/provider/")
         assert b"Discover local runtimes" in page.content
-        res = client.post("/admin/ai_model/provider/discover/", follow=True)
+        res = await async_client.post("/admin/ai_model/provider/discover/", follow=True)
         assert res.status_code == 200
-        assert b"adm:1" in res.content  # the message names what was added
-    assert AIModel.objects.get(model_id="adm:1").available
-    # A GET only shows the button's target; it writes nothing.
-    assert client.get("/admin/ai_model/provider/discover/").status_code == 405
+        assert b"added: adm:1" in res.content  # the message names what was added
+        assert (await AIModel.objects.aget(model_id="adm:1")).available
+        # A GET writes nothing.
+        assert (await async_client.get("/admin/ai_model/provider/discover/")).status_code == 405
+        # Staff without the right to add providers are sent back without a probe.
+        clerk = await django_user_model.objects.acreate_user("clerk", password="clerk-pass-123", is_staff=True)
+        await async_client.aforce_login(clerk)
+        listings = ollama.listings
+        res = await async_client.post("/admin/ai_model/provider/discover/")
+        assert res.status_code in (302, 403) and ollama.listings == listings
