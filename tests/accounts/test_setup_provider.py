@@ -42,14 +42,15 @@ def test_first_run_offers_a_cloud_key_and_creates_the_provider_and_its_models(cl
     assert (haiku.display_name, haiku.enabled) == ("Haiku", False) and AIModel.objects.filter(provider=provider).count() == 2
 
 
-@pytest.mark.django_db(transaction=True)
-async def test_the_embedded_model_stays_the_default_with_a_cloud_key(local_model):
+def test_the_embedded_model_stays_the_default_with_a_cloud_key(local_model):
+    from asgiref.sync import async_to_sync
+
     from ai_model.selectors import ai_model_resolve
     from ai_model.services import cloud_provider_create
-    from asgiref.sync import sync_to_async
 
-    await sync_to_async(cloud_provider_create)(kind="openai", api_key="sk-test")
-    assert (await ai_model_resolve()).pk == local_model.pk
+    cloud_provider_create(kind="openai", api_key="sk-test")
+    assert AIModel.objects.filter(provider__kind="openai").count() == 2
+    assert async_to_sync(ai_model_resolve)().pk == local_model.pk
 
 
 def test_bad_input_is_shown_on_the_form_and_nothing_is_stored(client, django_user_model):
