@@ -142,17 +142,18 @@ async def local_runtime_probe(runtime: LocalRuntime) -> RuntimeProbe:
     runtime that is absent or answers something else than a model list."""
     timeout = settings.DISCOVERY_TIMEOUT_S
     started = time.perf_counter()
+    name = runtime.provider_name
     try:
         cls = adapter_class(runtime.kind)
-        adapter = cls(Provider(name=runtime.provider_name, kind=runtime.kind, base_url=runtime.base_url))
+        adapter = cls(Provider(name=name, kind=runtime.kind, base_url=runtime.base_url))
         adapter.probe_timeout_s = timeout  # get_json's whole-call limit, connecting included
         models = await asyncio.wait_for(adapter.list_models(), timeout + 0.5)
         if not isinstance(models, list) or not all(isinstance(m, str) and m for m in models):
             raise ValueError("the model list is not a list of names")
         return RuntimeProbe(runtime, list(dict.fromkeys(models)), elapsed_ms=(time.perf_counter() - started) * 1000)
     except Exception as exc:  # absent, refused, timed out, not a runtime: all mean "not there"
-        detail = getattr(exc, "message", None) or str(exc) or "no answer"
-        return RuntimeProbe(runtime, None, error=f"{type(exc).__name__}: {detail}"[:300],
+        detail = (getattr(exc, "message", None) or str(exc) or type(exc).__name__).removeprefix(f"{name}: ")
+        return RuntimeProbe(runtime, None, error=detail[:300],
                             elapsed_ms=(time.perf_counter() - started) * 1000)
 
 
