@@ -150,7 +150,9 @@ async def local_runtime_probe(runtime: LocalRuntime) -> RuntimeProbe:
         models = await asyncio.wait_for(adapter.list_models(), timeout + 0.5)
         if not isinstance(models, list) or not all(isinstance(m, str) and m for m in models):
             raise ValueError("the model list is not a list of names")
-        return RuntimeProbe(runtime, list(dict.fromkeys(models)), elapsed_ms=(time.perf_counter() - started) * 1000)
+        # Names longer than the column cannot be stored (a runtime's oddity: skipped, not fatal).
+        names = [m for m in dict.fromkeys(models) if len(m) <= AIModel._meta.get_field("model_id").max_length]
+        return RuntimeProbe(runtime, names, elapsed_ms=(time.perf_counter() - started) * 1000)
     except Exception as exc:  # absent, refused, timed out, not a runtime: all mean "not there"
         detail = (getattr(exc, "message", None) or str(exc) or type(exc).__name__).removeprefix(f"{name}: ")
         return RuntimeProbe(runtime, None, error=detail[:300],

@@ -179,6 +179,24 @@ async def test_a_runtime_that_disappears_turns_unavailable_without_breaking_the_
     assert res.json()["assistant"]["status"] == "complete"
 
 
+async def test_a_runtime_that_hangs_or_answers_nonsense_is_absent_within_the_timeout(settings):
+    async def hang(scope, receive, send):
+        if scope["type"] == "http":
+            await asyncio.sleep(10)
+
+    ollama = FakeOllama("ok:1", "x" * 201)  # a name too long to store is skipped
+    with serve(hang) as hung, serve(ollama) as url:
+        settings.LOCAL_RUNTIMES = f"llamacpp={hung},lmstudio={url}/v1,ollama={url}"  # /v1/models: a 404 there
+        settings.DISCOVERY_TIMEOUT_S = 0.3
+        started = time.monotonic()
+        results = await local_runtimes_discover()
+        assert time.monotonic() - started < 1.5
+    assert [r.probe.answered for r in results] == [False, False, True]
+    assert "timed out" in results[0].probe.error or "timeout" in results[0].probe.error.lower(), results[0].probe.error
+    assert "404" in results[1].probe.error, results[1].probe.error
+    assert results[2].added == ["ok:1"] and await Provider.objects.acount() == 1
+
+
 def test_two_discoveries_at_once_create_no_duplicates(settings):
     """Two workers (two threads, each with its event loop, runtime and DB connection) discover together."""
     from config.runtime import Runtime
