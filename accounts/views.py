@@ -88,7 +88,8 @@ def _safe_next(request: HttpRequest) -> str:
 
 @require_http_methods(["GET", "POST"])
 async def setup_view(request: HttpRequest) -> HttpResponse:
-    """One-time page creating the first (admin) account while no user exists."""
+    """One-time page creating the first (admin) account while no user exists; then the
+    optional cloud provider step (`/setup/provider/`)."""
     if await _has_users():
         return redirect("login")
     form = UserCreationForm(request.POST or None)
@@ -99,7 +100,8 @@ async def setup_view(request: HttpRequest) -> HttpResponse:
         if not await first_admin_create(user=user):
             return redirect("login")  # another set-up won the race
         await auth.alogin(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("home")
+        # Next, optionally, a cloud provider's key (ai_model's page, named so accounts imports no ai_model).
+        return redirect("setup_provider")
     return TemplateResponse(request, "accounts/setup.html", {"form": form})
 
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from asgiref.sync import async_to_sync
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Avg, Count, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import path
+from django.views.decorators.http import require_POST
 
+from ai_model.discovery import local_runtimes_discover
 from ai_model.models import AIModel, ModelFallback, ModelLeaderboard, Provider
 
 
@@ -46,16 +52,43 @@ class ProviderForm(forms.ModelForm):
 
 @admin.register(Provider)
 class ProviderAdmin(admin.ModelAdmin):
-    """Providers; the API key is shown only as set or not."""
+    """Providers; the API key is shown only as set or not. "Discover local runtimes" (a
+    button on the list) probes LOCAL_RUNTIMES and registers what answers (`ai_model.discovery`)."""
 
     form = ProviderForm
-    list_display = ["name", "kind", "base_url", "enabled", "has_api_key", "first_token_timeout_s"]
+    list_display = ["name", "kind", "base_url", "enabled", "has_api_key", "first_token_timeout_s", "discovered"]
     list_filter = ["kind", "enabled"]
     search_fields = ["name", "base_url"]
+    readonly_fields = ["discovered_as"]
 
     @admin.display(boolean=True, description="API key set")
     def has_api_key(self, obj):
         return bool(obj.api_key)
+
+    @admin.display(boolean=True, description="found locally")
+    def discovered(self, obj):
+        return bool(obj.discovered_as)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(require_POST(self.discover_view))
+        return [path("discover/", view, name="ai_model_provider_discover"), *super().get_urls()]
+
+    def discover_view(self, request: HttpRequest) -> HttpResponse:
+        """POST: discover now; the outcome per runtime as admin messages, back to the list."""
+        if not self.has_add_permission(request):
+            return redirect("admin:ai_model_provider_changelist")
+        try:
+            # The admin's views are synchronous; discovery is async (probes at once).
+            results = async_to_sync(local_runtimes_discover)()
+        except ValueError as exc:  # a bad LOCAL_RUNTIMES
+            self.message_user(request, str(exc), messages.ERROR)
+            return redirect("admin:ai_model_provider_changelist")
+        if not results:
+            self.message_user(request, "LOCAL_RUNTIMES is empty: nothing to probe.", messages.WARNING)
+        for result in results:
+            level = messages.SUCCESS if result.probe.answered else messages.INFO
+            self.message_user(request, " ".join(result.lines()), level)
+        return redirect("admin:ai_model_provider_changelist")
 
 
 class ModelFallbackInline(admin.TabularInline):
@@ -71,9 +104,10 @@ class ModelFallbackInline(admin.TabularInline):
 class AIModelAdmin(admin.ModelAdmin):
     """Models users pick (chat) and remote speech engines."""
 
-    list_display = ["display_name", "model_id", "provider", "purpose", "enabled", "supports_tools", "input_price",
-                    "output_price"]
-    list_filter = ["purpose", "enabled", "provider__kind", "provider", "supports_tools"]
+    list_display = ["display_name", "model_id", "provider", "purpose", "enabled", "available", "supports_tools",
+                    "input_price", "output_price"]
+    list_filter = ["purpose", "enabled", "available", "provider__kind", "provider", "supports_tools"]
+    readonly_fields = ["discovered_at", "last_seen_at"]
     search_fields = ["display_name", "model_id", "provider__name"]
     list_select_related = ["provider"]
     inlines = [ModelFallbackInline]

@@ -37,11 +37,20 @@ class Provider(models.Model):
     connect_timeout_s = models.FloatField(default=5.0)
     first_token_timeout_s = models.FloatField(default=120.0)
     read_timeout_s = models.FloatField(default=60.0, help_text="Longest gap between two chunks.")
+    discovered_as = models.CharField(
+        max_length=600, blank=True, editable=False,
+        help_text="The local runtime this provider was registered for (`kind url`, LOCAL_RUNTIMES); empty: added by hand.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            # One provider per discovered runtime, whatever number of workers discover it at once.
+            models.UniqueConstraint(fields=["discovered_as"], condition=~models.Q(discovered_as=""),
+                                    name="unique_discovered_runtime"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -56,6 +65,11 @@ class AIModel(models.Model):
 
     `purpose` says what it serves: chat completions (listed in `/api/models`), speech to
     text (a remote engine for `/api/audio/transcriptions`) or text to speech.
+
+    `available` is False when its provider no longer listed it, or did not answer, at the
+    last discovery of local runtimes (`ai_model.discovery`): it is kept (never deleted), shown
+    unavailable in `/api/models`, and skipped as a session's default. `discovered_at` is when
+    discovery added it (None: added by hand), `last_seen_at` when a discovery last saw it listed.
     """
 
     class Purpose(models.TextChoices):
@@ -69,6 +83,10 @@ class AIModel(models.Model):
     display_name = models.CharField(max_length=200)
     purpose = models.CharField(max_length=16, choices=Purpose.choices, default=Purpose.CHAT)
     enabled = models.BooleanField(default=True)
+    available = models.BooleanField(
+        default=True, help_text="Listed by its provider at the last discovery of local runtimes.")
+    discovered_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
     supports_tools = models.BooleanField(default=False)
     temperature = models.FloatField(null=True, blank=True)
     max_tokens = models.PositiveIntegerField(null=True, blank=True)

@@ -75,7 +75,10 @@ async def ai_model_resolve(*, model_id: Any = None, defaults: Iterable[Any] = ()
     """The chat model a reply should use, with its fallbacks fetched (`ai_model_chain`):
     the one `model_id` names (see `ai_model_find`; the API sends its UUID), else the first
     usable of `defaults` (model ids, None skipped: e.g. the replaced reply's model, the
-    session's default), else the embedded model, else the first usable model. Raises
+    session's default) not marked unavailable (a local runtime's model that vanished), else
+    the embedded model, else the first usable model (available ones first). A model named
+    by `model_id` is used even if marked unavailable: its runtime may be back, and if not
+    the reply fails (or falls back) with the provider's error. Raises
     DomainError (code `invalid_model`, field `model`) when `model_id` names no usable
     model, and (code `no_model`) when no model exists at all."""
     chat = AIModel.Purpose.CHAT
@@ -89,14 +92,14 @@ async def ai_model_resolve(*, model_id: Any = None, defaults: Iterable[Any] = ()
         raise DomainError("Unknown or disabled model.", code="invalid_model", field="model")
     ids = [pk for pk in (_as_uuid(d) for d in defaults if d is not None) if pk is not None]
     if ids:
-        found = {m.pk: m async for m in _with_chain(_servable().filter(pk__in=ids), chat)}
+        found = {m.pk: m async for m in _with_chain(_servable().filter(pk__in=ids, available=True), chat)}
         for pk in ids:
             if pk in found:
                 return found[pk]
     local = await _with_chain(_servable().filter(provider__kind=Provider.Kind.LOCAL), chat).order_by("created_at").afirst()
     if local is not None:
         return local
-    async for model in _with_chain(_servable(), chat).order_by("display_name"):
+    async for model in _with_chain(_servable(), chat).order_by("-available", "display_name"):
         return model
     raise DomainError("No model is configured; run `manage.py ensure_local_model`.", code="no_model", field="model")
 

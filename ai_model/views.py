@@ -1,5 +1,6 @@
 """Model and speech endpoints, adrf viewsets: `GET /api/models`, `/api/audio/*` (API.md)
-and `/v1/audio/*` (OpenAI's shapes).
+and `/v1/audio/*` (OpenAI's shapes); and the first-run page's cloud provider step
+(`/setup/provider/`, a plain Django view).
 
 The audio answers are returned as they are (audio bytes streamed sentence by sentence,
 or `text/plain`) whatever the client accepts, as for SSE (see `core.http`). Errors are
@@ -15,7 +16,10 @@ from typing import Any
 from adrf import viewsets
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.views.decorators.http import require_http_methods
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.decorators import action
@@ -24,6 +28,7 @@ from rest_framework.parsers import DataAndFiles, FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ai_model.forms import CloudProviderForm
 from ai_model.selectors import ai_model_list
 from ai_model.serializers import (
     TRANSCRIPTION_FORMATS,
@@ -34,7 +39,7 @@ from ai_model.serializers import (
     TranscriptionSerializer,
     speech_request,
 )
-from ai_model.services import ai_model_availability
+from ai_model.services import ai_model_availability, cloud_provider_create
 from ai_model.speech.asr import Transcription, transcription_create
 from ai_model.speech.tts import speech_create
 from core.errors import DomainError
@@ -178,3 +183,24 @@ class OpenAIAudioViewSet(AudioViewSet):
     async def speech(self, request: Request) -> HttpResponse:
         """OpenAI's "Create speech": the audio bytes."""
         return await super().speech(request)
+
+
+@require_http_methods(["GET", "POST"])
+async def setup_provider_view(request: HttpRequest) -> HttpResponse:
+    """The first-run page's second step (the first admin lands here, `accounts.views.setup_view`):
+    optionally a cloud provider's kind and API key, which creates the provider and its
+    default models (`cloud_provider_create`, no network call), then the chat. Superusers
+    only (others go to the login page); "Skip" leaves the embedded model alone."""
+    user = await request.auser()
+    if not (user.is_authenticated and user.is_superuser):
+        return redirect("login")
+    form = CloudProviderForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            # One transaction: Django has no async API for transaction.atomic().
+            await sync_to_async(cloud_provider_create)(kind=form.cleaned_data["kind"], api_key=form.cleaned_data["api_key"])
+        except DomainError as exc:
+            form.add_error(exc.field, exc.message)
+        else:
+            return redirect("home")
+    return TemplateResponse(request, "ai_model/setup_provider.html", {"form": form})

