@@ -283,7 +283,8 @@ def main(args: argparse.Namespace) -> int:
            "REDIS_URL": args.redis_url, "DATA_DIR": str(data_dir), "LOCAL_MODEL_PRELOAD": "0",
            "SPEECH_PRELOAD": "0", "TITLES_ENABLED": "0", "LOG_LEVEL": "WARNING", "UVICORN_ACCESS_LOG": "false",
            # One user drives every client: its limits are set out of the way (their checks still run).
-           "LIMIT_CONCURRENT_GENERATIONS": "100000", "LIMIT_REQUESTS_PER_MINUTE": "100000000"}
+           "LIMIT_CONCURRENT_GENERATIONS": "100000", "LIMIT_REQUESTS_PER_MINUTE": "100000000",
+           "DISCOVERY_ON_START": "0"}
     upstream = None
     rows: list[dict] = []
     try:

@@ -506,7 +506,8 @@ def main(args: argparse.Namespace) -> int:
     env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "DATA_DIR": str(data_dir), "LOCAL_MODEL_PRELOAD": "0",
                 "SPEECH_PRELOAD": "0", "TITLES_ENABLED": "0", "LOG_LEVEL": "WARNING", "UVICORN_ACCESS_LOG": "false",
            # One user drives every client: its limits are set out of the way (their checks still run).
-           "LIMIT_CONCURRENT_GENERATIONS": "100000", "LIMIT_REQUESTS_PER_MINUTE": "100000000"})
+           "LIMIT_CONCURRENT_GENERATIONS": "100000", "LIMIT_REQUESTS_PER_MINUTE": "100000000",
+           "DISCOVERY_ON_START": "0"})
     if args.database_url:
         env["DATABASE_URL"] = args.database_url
     upstream = None
