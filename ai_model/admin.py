@@ -71,9 +71,9 @@ class ModelFallbackInline(admin.TabularInline):
 class AIModelAdmin(admin.ModelAdmin):
     """Models users pick (chat) and remote speech engines."""
 
-    list_display = ["display_name", "model_id", "provider", "purpose", "enabled", "supports_tools", "input_price",
-                    "output_price"]
-    list_filter = ["purpose", "enabled", "provider__kind", "provider", "supports_tools"]
+    list_display = ["display_name", "model_id", "provider", "purpose", "enabled", "supports_tools", "supports_reasoning",
+                    "input_price", "output_price"]
+    list_filter = ["purpose", "enabled", "provider__kind", "provider", "supports_tools", "supports_reasoning"]
     search_fields = ["display_name", "model_id", "provider__name"]
     list_select_related = ["provider"]
     inlines = [ModelFallbackInline]
