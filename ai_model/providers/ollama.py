@@ -34,7 +34,7 @@ from ai_model.providers.wire import (
     generation_options,
     json_lines,
 )
-from ai_model.types import ChatMessage, ChatRequest, Done, ReasoningDelta, StreamEvent, ToolCall, Usage
+from ai_model.types import ChatMessage, ChatRequest, Done, ReasoningDelta, StreamEvent, TextDelta, ToolCall, Usage
 
 #: How long Ollama keeps the model loaded after a request (a Go duration).
 KEEP_ALIVE = "10m"
@@ -88,9 +88,13 @@ class OllamaProvider(BaseProvider):
                 message = chunk.get("message") or {}
                 if message.get("thinking"):
                     yield ReasoningDelta(message["thinking"])
-                if message.get("content"):
-                    for event in think.events(message["content"]):
-                        yield event
+                content = message.get("content")
+                if content:
+                    if think.answering:
+                        yield TextDelta(content)
+                    else:
+                        for event in think.events(content):
+                            yield event
                 for call in message.get("tool_calls") or []:
                     calls += 1
                     fn = call["function"]

@@ -42,7 +42,7 @@ from ai_model.providers.wire import (
     json_object_with_list,
     tool_calls_from_parts,
 )
-from ai_model.types import ChatMessage, ChatRequest, Done, ReasoningDelta, StreamEvent, Usage
+from ai_model.types import ChatMessage, ChatRequest, Done, ReasoningDelta, StreamEvent, TextDelta, Usage
 
 
 class OpenAICompatibleProvider(BaseProvider):
@@ -124,9 +124,13 @@ class OpenAICompatibleProvider(BaseProvider):
                     thought = delta.get("reasoning_content") or delta.get("reasoning")
                     if thought and isinstance(thought, str):
                         yield ReasoningDelta(thought)
-                    if delta.get("content"):
-                        for event in think.events(delta["content"]):
-                            yield event
+                    content = delta.get("content")
+                    if content:
+                        if think.answering:
+                            yield TextDelta(content)
+                        else:
+                            for event in think.events(content):
+                                yield event
                     for frag in delta.get("tool_calls") or []:
                         part = tool_parts.setdefault(frag.get("index", 0), {"id": "", "name": "", "arguments": ""})
                         part["id"] = frag.get("id") or part["id"]

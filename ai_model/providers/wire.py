@@ -96,7 +96,7 @@ class ThinkSplitter:
     comparison per chunk. Text that stays ambiguous at the end goes out with `end`.
     """
 
-    __slots__ = ("_state", "_held")
+    __slots__ = ("_state", "_held", "answering")
 
     #: `_AFTER`: just after `</think>`, where the blank line before the answer is dropped.
     _START, _THINKING, _AFTER, _ANSWER = 0, 1, 2, 3
@@ -104,6 +104,9 @@ class ThinkSplitter:
     def __init__(self) -> None:
         self._state = self._START
         self._held = ""
+        #: The answer has begun: every later chunk is answer text (the hot path tests this
+        #: and makes its `TextDelta` itself).
+        self.answering = False
 
     def feed(self, text: str) -> tuple[str, str]:
         """One chunk of text in; out `(reasoning, answer)` text that can be sent now (either may be "")."""
@@ -112,7 +115,7 @@ class ThinkSplitter:
         if self._state == self._AFTER:
             text = text.lstrip("\n")
             if text:
-                self._state = self._ANSWER
+                self._state, self.answering = self._ANSWER, True
             return "", text
         text = self._held + text
         self._held = ""
@@ -122,7 +125,7 @@ class ThinkSplitter:
                 self._held = text  # white space or a part of the tag: wait for more
                 return "", ""
             if not stripped.startswith(OPEN_TAG):
-                self._state = self._ANSWER
+                self._state, self.answering = self._ANSWER, True
                 return "", text
             self._state = self._THINKING
             text = stripped[len(OPEN_TAG):]
