@@ -70,12 +70,19 @@ class AIModel(models.Model):
     last discovery of local runtimes (`ai_model.discovery`): it is kept (never deleted), shown
     unavailable in `/api/models`, and skipped as a session's default. `discovered_at` is when
     discovery added it (None: added by hand), `last_seen_at` when a discovery last saw it listed.
+
+    The reasoning fields say how the adapters ask for reasoning and whether users see it.
     """
 
     class Purpose(models.TextChoices):
         CHAT = "chat", "Chat"
         TRANSCRIPTION = "transcription", "Speech to text"
         SPEECH = "speech", "Text to speech"
+
+    class ReasoningEffort(models.TextChoices):
+        LOW = "low", "Low"
+        MEDIUM = "medium", "Medium"
+        HIGH = "high", "High"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="models")
@@ -95,6 +102,19 @@ class AIModel(models.Model):
         help_text="Tokens the model reads at most (prompt and reply); empty: MODEL_CONTEXT_TOKENS. "
         "Older turns of a conversation are left out of the prompt to fit.",
     )
+    # Reasoning (README "Reasoning"): what the adapters send, and whether users see it.
+    supports_reasoning = models.BooleanField(
+        default=False, help_text="A reasoning (thinking) model: Gemini is asked for its thoughts, Ollama for `think`, "
+        "Anthropic gets a thinking budget. `GET /api/models` shows capabilities.reasoning.")
+    reasoning_effort = models.CharField(
+        max_length=8, blank=True, choices=ReasoningEffort.choices,
+        help_text="OpenAI-compatible `reasoning_effort`, Ollama `think`; for Anthropic and Gemini a budget "
+        "of 1024 / 4096 / 16384 tokens when no budget is set.")
+    thinking_budget_tokens = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Anthropic `thinking.budget_tokens` (at least 1024), Gemini `thinkingBudget`.")
+    show_reasoning = models.BooleanField(
+        default=True, help_text="Users see the model's reasoning (SSE, WebSocket, REST). Off: it is still stored, "
+        "and admins see it in admin.")
     # Prices per million tokens, in the currency of the deployment (the budgets use it too).
     input_price = models.DecimalField(
         max_digits=12, decimal_places=6, default=0, help_text="Price per million prompt (input) tokens.")
@@ -114,6 +134,11 @@ class AIModel(models.Model):
 
     def __str__(self) -> str:
         return self.display_name
+
+    @property
+    def reasons(self) -> bool:
+        """Whether the model is configured for reasoning (a flag, an effort or a budget)."""
+        return bool(self.supports_reasoning or self.reasoning_effort or self.thinking_budget_tokens)
 
     @property
     def context_budget(self) -> int:

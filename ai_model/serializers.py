@@ -30,6 +30,8 @@ class CapabilitiesSerializer(serializers.Serializer):
 
     streaming = serializers.SerializerMethodField()
     tools = serializers.BooleanField(source="supports_tools")
+    reasoning = serializers.BooleanField(
+        source="reasons", help_text="Configured as a reasoning model (a flag, an effort or a thinking budget).")
 
     def get_streaming(self, model: Any) -> bool:
         return True

@@ -1,7 +1,9 @@
 """Value types shared by every provider adapter.
 
 A request goes in as a `ChatRequest`; an adapter's stream yields `StreamEvent`s:
-`TextDelta`, `ToolCall`, `Usage`, `StreamError` and finally `Done`.
+`TextDelta`, `ReasoningDelta` (the model's thinking, kept apart from the answer),
+`ReasoningBlock` (an opaque block the provider wants back on the next turn), `ToolCall`,
+`Usage`, `StreamError` and finally `Done`.
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ class ChatMessage:
     tool_call_id: str = ""
     name: str = ""
     is_error: bool = False
+    #: Provider blocks of an assistant turn's reasoning that must go back with it (Anthropic's
+    #: signed `thinking` and `redacted_thinking` blocks, as the API sent them). The
+    #: reasoning text itself is never resent.
+    reasoning_blocks: tuple[dict[str, Any], ...] = ()
     encoded: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False, hash=False)
 
 
@@ -54,7 +60,10 @@ class ToolSpec:
 class ChatRequest:
     """What to generate: the context path and the generation options.
 
-    `temperature` and `max_tokens` are None to use the adapter's defaults.
+    `temperature` and `max_tokens` are None to use the adapter's defaults. `reasoning` says
+    the model is configured as a reasoning model (Gemini then asks for thoughts, Ollama for
+    `think`); `reasoning_effort` (`low`, `medium`, `high`) and `thinking_budget` (tokens)
+    are the model's options, None when unset (`ai_model.models.AIModel`).
     """
 
     model: str
@@ -64,6 +73,9 @@ class ChatRequest:
     tools: list[ToolSpec] = field(default_factory=list)
     #: Who the reply is for (a user id), e.g. for the embedded model's turns; None: the server.
     user: Any = None
+    reasoning: bool = False
+    reasoning_effort: str | None = None
+    thinking_budget: int | None = None
 
 
 @dataclass(frozen=True)
@@ -75,11 +87,32 @@ class TextDelta:
 
 
 @dataclass(frozen=True)
+class ReasoningDelta:
+    """More of the model's reasoning (thinking), apart from the answer text."""
+
+    text: str
+    type: Literal["reasoning"] = "reasoning"
+
+
+@dataclass(frozen=True)
+class ReasoningBlock:
+    """A complete reasoning block in the provider's own shape that must be sent back with
+    this turn (Anthropic: `{"type": "thinking", "thinking", "signature"}` or
+    `{"type": "redacted_thinking", "data"}`); its text has already come as `ReasoningDelta`s."""
+
+    data: dict[str, Any]
+    type: Literal["reasoning_block"] = "reasoning_block"
+
+
+@dataclass(frozen=True)
 class Usage:
-    """Token counts as the provider reported (or the adapter counted) them."""
+    """Token counts as the provider reported (or the adapter counted) them.
+    `reasoning_tokens` are the completion tokens spent reasoning, where the provider says
+    (OpenAI `completion_tokens_details.reasoning_tokens`, Gemini `thoughtsTokenCount`)."""
 
     prompt_tokens: int | None
     completion_tokens: int | None
+    reasoning_tokens: int | None = None
     type: Literal["usage"] = "usage"
 
 
@@ -100,7 +133,7 @@ class Done:
     type: Literal["done"] = "done"
 
 
-StreamEvent = TextDelta | ToolCall | Usage | StreamError | Done
+StreamEvent = TextDelta | ReasoningDelta | ReasoningBlock | ToolCall | Usage | StreamError | Done
 
 
 @dataclass
@@ -108,6 +141,7 @@ class Completion:
     """A whole (non-streamed) answer, accumulated from a stream by `BaseProvider.complete`."""
 
     text: str = ""
+    reasoning: str = ""
     tool_calls: list[ToolCall] = field(default_factory=list)
     usage: Usage | None = None
     finish_reason: str | None = None

@@ -1,6 +1,6 @@
 """WebSocket `/ws/sessions/{id}` (API.md): a thin consumer over the same services as REST.
 
-Server → client: `message_stream` (a delta), `message_update` (a message created or
+Server → client: `message_stream` (a delta, or reasoning), `message_update` (a message created or
 finished, as in REST), `session_update`, and `error` for a rejected client message.
 Client → server: `send`, `cancel`, `regenerate`. Every reply of the session reaches
 every socket on it, wherever the reply was started (REST, another tab, another worker
@@ -108,7 +108,11 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
 
     # --- group events ---------------------------------------------------------------------
     async def message_stream(self, event: dict) -> None:
-        await self.send_json({"type": "message_stream", "message": event["message"], "delta": event["delta"]})
+        """A delta (`delta`) or a piece of reasoning (`reasoning`) of a streaming reply."""
+        if "reasoning" in event:
+            await self.send_json({"type": "message_stream", "message": event["message"], "reasoning": event["reasoning"]})
+        else:
+            await self.send_json({"type": "message_stream", "message": event["message"], "delta": event["delta"]})
 
     async def message_update(self, event: dict) -> None:
         await self.send_json({"type": "message_update", "message": event["message"]})

@@ -37,6 +37,12 @@ class Message(models.Model):
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
     role = models.CharField(max_length=16, choices=Role.choices)
     content = models.TextField(blank=True)
+    # The model's reasoning (thinking), kept apart from the answer; `reasoning_hidden` when the
+    # model's `show_reasoning` was off: stored, shown in admin, never sent to users.
+    reasoning = models.TextField(blank=True)
+    reasoning_hidden = models.BooleanField(default=False)
+    # Provider blocks sent back with this turn on the next one (Anthropic's signed thinking).
+    reasoning_blocks = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETE, db_index=True)
     model = models.ForeignKey(
         "ai_model.AIModel", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
@@ -45,6 +51,8 @@ class Message(models.Model):
     error_text = models.TextField(blank=True)
     prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    # Completion tokens spent reasoning, as the provider reported them (or reasoning deltas counted).
+    reasoning_tokens = models.PositiveIntegerField(null=True, blank=True)
     ttfb_ms = models.PositiveIntegerField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     # What the call cost: tokens times the model's prices (ai_model.models.reply_cost).

@@ -45,7 +45,7 @@ WITH RECURSIVE path(id, parent_id, depth, total) AS (
     FROM {table} m JOIN path ON m.id = path.parent_id
     WHERE path.total <= %s AND path.depth < %s
 )
-SELECT m.role, m.content, m.tool_calls, m.tool_call_id, m.tool_name, m.is_error, path.total
+SELECT m.role, m.content, m.tool_calls, m.tool_call_id, m.tool_name, m.is_error, m.reasoning_blocks, path.total
 FROM path JOIN {table} m ON m.id = path.id
 ORDER BY path.depth DESC
 """
@@ -65,7 +65,8 @@ def _ancestors(message_id: Any, budget_chars: int) -> list[tuple]:
 
 def context_read(*, message_id: Any, budget_tokens: int) -> Context:
     """The model context that ends with message `message_id`: its ancestors (never siblings
-    or other branches), oldest first, each turn with its text, tool calls and tool results;
+    or other branches), oldest first, each turn with its text, tool calls and tool results
+    (and the reasoning blocks a provider wants back, never the reasoning text);
     assistant turns with neither text nor tool calls (failed or empty replies) are left out.
 
     Only the newest turns that fit `budget_tokens` (`message.context.context_chars`) are read, in one query that walks up the parent links and stops
@@ -75,21 +76,25 @@ def context_read(*, message_id: Any, budget_tokens: int) -> Context:
     """
     budget_chars = context_chars(budget_tokens)
     rows = _ancestors(message_id, budget_chars)
-    kept = [row for n, row in enumerate(rows) if row[6] <= budget_chars or n == len(rows) - 1]
+    kept = [row for n, row in enumerate(rows) if row[7] <= budget_chars or n == len(rows) - 1]
     trimmed = len(kept) < len(rows)
     context = []
-    for role, content, tool_calls, tool_call_id, tool_name, is_error, _total in kept:
+    for role, content, tool_calls, tool_call_id, tool_name, is_error, blocks, _total in kept:
         if trimmed and not context and role != Message.Role.USER:
             continue
         if isinstance(tool_calls, str):  # SQLite returns JSON as text
             tool_calls = json.loads(tool_calls) if tool_calls != "[]" else None
+        if isinstance(blocks, str):
+            blocks = json.loads(blocks) if blocks != "[]" else None
+        # Reasoning text is never resent; only the blocks a provider wants back (signed thinking).
+        kept_blocks = tuple(blocks) if blocks else ()
         if role == Message.Role.TOOL:
             context.append(ChatMessage("tool", content, tool_call_id=tool_call_id, name=tool_name, is_error=bool(is_error)))
         elif tool_calls:
             calls = tuple(ToolCall(c["id"], c["name"], c.get("arguments") or {}) for c in tool_calls)
-            context.append(ChatMessage(role, content, tool_calls=calls))
+            context.append(ChatMessage(role, content, tool_calls=calls, reasoning_blocks=kept_blocks))
         elif content.strip():
-            context.append(ChatMessage(role, content))
+            context.append(ChatMessage(role, content, reasoning_blocks=kept_blocks))
     return Context.of(context, budget_chars=budget_chars, whole=not trimmed)
 
 

@@ -28,6 +28,7 @@ def message_to_dict(message: Message) -> dict[str, Any]:
         "parent": str(message.parent_id) if message.parent_id else None,
         "role": message.role,
         "content": message.content,
+        "reasoning": "" if message.reasoning_hidden else message.reasoning,
         "status": message.status,
         "model": str(message.model_id) if message.model_id else None,
         "error": {"code": message.error_code, "detail": message.error_text} if message.error_code else None,
@@ -38,6 +39,7 @@ def message_to_dict(message: Message) -> dict[str, Any]:
         "usage": {
             "prompt_tokens": message.prompt_tokens,
             "completion_tokens": message.completion_tokens,
+            "reasoning_tokens": message.reasoning_tokens,
             "ttfb_ms": message.ttfb_ms,
             "duration_ms": message.duration_ms,
             "tokens_per_s": message.tokens_per_s,
@@ -61,7 +63,9 @@ class UsageSerializer(serializers.Serializer):
 
     prompt_tokens = serializers.IntegerField(allow_null=True)
     completion_tokens = serializers.IntegerField(allow_null=True)
-    ttfb_ms = serializers.IntegerField(allow_null=True)
+    reasoning_tokens = serializers.IntegerField(
+        allow_null=True, help_text="Completion tokens spent reasoning, where the provider reports them.")
+    ttfb_ms = serializers.IntegerField(allow_null=True, help_text="Time to the first answer text (reasoning excluded).")
     duration_ms = serializers.IntegerField(allow_null=True)
     tokens_per_s = serializers.FloatField(allow_null=True)
     cost = serializers.FloatField(allow_null=True, help_text="Tokens times the model's prices per million tokens.")
@@ -86,6 +90,8 @@ class MessageSerializer(serializers.Serializer):
     parent = serializers.UUIDField(source="parent_id", allow_null=True)
     role = serializers.ChoiceField(Message.Role.choices)
     content = serializers.CharField(allow_blank=True)
+    reasoning = serializers.SerializerMethodField(
+        help_text="The model's reasoning, apart from the answer; empty when none, or when the model does not show it.")
     status = serializers.ChoiceField(Message.Status.choices)
     model = serializers.UUIDField(source="model_id", allow_null=True)
     error = serializers.SerializerMethodField()
@@ -97,6 +103,9 @@ class MessageSerializer(serializers.Serializer):
     preferred = serializers.BooleanField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+
+    def get_reasoning(self, message: Message) -> str:
+        return "" if message.reasoning_hidden else message.reasoning
 
     @extend_schema_field(MessageErrorSerializer(allow_null=True))
     def get_error(self, message: Message) -> dict[str, str] | None:

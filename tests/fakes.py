@@ -14,14 +14,15 @@ import uvicorn
 
 from ai_model.errors import ProviderError
 from ai_model.providers.base import BaseProvider
-from ai_model.types import ChatRequest, Done, StreamEvent, TextDelta, ToolCall, Usage
+from ai_model.types import ChatRequest, Done, ReasoningBlock, ReasoningDelta, StreamEvent, TextDelta, ToolCall, Usage
 
 
 class FakeProvider(BaseProvider):
     """An adapter whose behaviour tests script with `enqueue`.
 
     Each script is a list of steps: a string (a text delta), a float (sleep that many
-    seconds), a `ProviderError` (raised), or a `Usage` / `ToolCall` (yielded). A stream
+    seconds), a `ProviderError` (raised), or a `Usage` / `ToolCall` / `ReasoningDelta` /
+    `ReasoningBlock` (yielded). A stream
     with no script answers "ok". Every request is recorded in `requests`; `produced_at` records the
     monotonic time each delta was produced.
     """
@@ -55,7 +56,7 @@ class FakeProvider(BaseProvider):
                 await asyncio.sleep(step)
             elif isinstance(step, ProviderError):
                 raise step
-            elif isinstance(step, Usage | ToolCall):
+            elif isinstance(step, Usage | ToolCall | ReasoningDelta | ReasoningBlock):
                 yield step
             else:
                 self.produced_at.append(time.monotonic())

@@ -9,6 +9,18 @@ SSE with named events: `message_start` (`message.usage.input_tokens`),
 `content_block_delta` (`text_delta.text` or `input_json_delta.partial_json`),
 `content_block_stop`, `message_delta` (`delta.stop_reason`, `usage.output_tokens`),
 `message_stop`, `ping`, and `error` (`error.type`, `error.message`).
+
+Extended thinking (Anthropic docs, "Building with extended thinking", and "Streaming
+Messages", "Streaming with thinking"): the body gains `thinking: {type: "enabled",
+budget_tokens}` (at least 1024, below `max_tokens`; `temperature` may not be set with
+it). The budget is the model's thinking budget, else its effort as a budget
+(`wire.EFFORT_BUDGET`), else 4096 for a model marked as reasoning. The answer then has
+`thinking` content blocks (`thinking_delta.thinking` deltas, then one
+`signature_delta.signature`) and possibly `redacted_thinking` blocks (`data`, encrypted,
+no deltas). Their text streams as `ReasoningDelta`; each whole block, with its signature
+(or a redacted block as it came), is yielded as a `ReasoningBlock`, stored with the turn
+and sent back first in that assistant turn's content while thinking is enabled, as the
+API requires for tool use ("Preserving thinking blocks").
 """
 
 from __future__ import annotations
@@ -19,11 +31,20 @@ from typing import Any
 
 from ai_model.errors import ProviderProtocolError, make_status_error
 from ai_model.providers.base import BaseProvider
-from ai_model.providers.wire import ServerSentEvent, decode_json, decoding, tool_calls_from_parts
-from ai_model.types import ChatMessage, ChatRequest, Done, StreamEvent, TextDelta, Usage
+from ai_model.providers.wire import (
+    EFFORT_BUDGET,
+    ServerSentEvent,
+    decode_json,
+    decoding,
+    reasoning_effort_budget,
+    tool_calls_from_parts,
+)
+from ai_model.types import ChatMessage, ChatRequest, Done, ReasoningBlock, ReasoningDelta, StreamEvent, TextDelta, Usage
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
+#: The smallest thinking budget the API accepts.
+MIN_THINKING_BUDGET = 1024
 # Error types of the Messages API ("Errors" page) and the HTTP status each stands for.
 ERROR_STATUS: Mapping[str, int] = MappingProxyType({
     "invalid_request_error": 400, "authentication_error": 401, "permission_error": 403,
@@ -43,24 +64,32 @@ class AnthropicProvider(BaseProvider):
 
     def _payload(self, request: ChatRequest) -> dict[str, Any]:
         system = "\n\n".join(m.content for m in request.messages if m.role == "system")
+        budget = reasoning_effort_budget(request, default=EFFORT_BUDGET["medium"] if request.reasoning else None)
+        max_tokens = request.max_tokens or DEFAULT_MAX_TOKENS
         payload: dict[str, Any] = {
             "model": request.model,
-            "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
-            "messages": self._messages(request.messages),
+            "max_tokens": max_tokens,
+            "messages": self._messages(request.messages, thinking=budget is not None),
             "stream": True,
         }
         if system:
             payload["system"] = system
-        if request.temperature is not None:
+        if budget is not None:
+            budget = max(budget, MIN_THINKING_BUDGET)
+            payload["thinking"] = {"type": "enabled", "budget_tokens": budget}
+            if max_tokens <= budget:  # the budget is part of max_tokens: leave room for the answer
+                payload["max_tokens"] = budget + DEFAULT_MAX_TOKENS
+        elif request.temperature is not None:
             payload["temperature"] = request.temperature
         if request.tools:
             payload["tools"] = [{"name": t.name, "description": t.description, "input_schema": t.parameters} for t in request.tools]
         return payload
 
     @staticmethod
-    def _messages(messages: list[ChatMessage]) -> list[dict[str, Any]]:
+    def _messages(messages: list[ChatMessage], *, thinking: bool = False) -> list[dict[str, Any]]:
         """User/assistant turns; tool calls as `tool_use` blocks, and consecutive tool
-        results merged into one user turn of `tool_result` blocks (turns must alternate)."""
+        results merged into one user turn of `tool_result` blocks (turns must alternate).
+        With `thinking`, an assistant turn's signed reasoning blocks go first in its content."""
         out: list[dict[str, Any]] = []
         for m in messages:
             if m.role == "tool":
@@ -69,8 +98,9 @@ class AnthropicProvider(BaseProvider):
                     out[-1]["content"].append(block)
                 else:
                     out.append({"role": "user", "content": [block]})
-            elif m.role == "assistant" and m.tool_calls:
-                blocks: list[dict[str, Any]] = [{"type": "text", "text": m.content}] if m.content else []
+            elif m.role == "assistant" and (m.tool_calls or (thinking and m.reasoning_blocks)):
+                blocks: list[dict[str, Any]] = list(m.reasoning_blocks) if thinking else []
+                blocks += [{"type": "text", "text": m.content}] if m.content else []
                 blocks += [{"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments} for c in m.tool_calls]
                 out.append({"role": "assistant", "content": blocks})
             elif m.role in ("user", "assistant"):
@@ -84,6 +114,8 @@ class AnthropicProvider(BaseProvider):
 
     async def _events(self, events: AsyncIterator[ServerSentEvent]) -> AsyncIterator[StreamEvent]:
         tools: dict[int, dict[str, Any]] = {}
+        #: Reasoning blocks being streamed, by index: the block as it will be sent back.
+        thoughts: dict[int, dict[str, Any]] = {}
         prompt_tokens: int | None = None
         completion_tokens: int | None = None
         stop_reason: str | None = None
@@ -110,6 +142,13 @@ class AnthropicProvider(BaseProvider):
                         tools[data["index"]] = {"id": block["id"], "name": block["name"], "arguments": ""}
                     elif block["type"] == "text" and block.get("text"):
                         yield TextDelta(block["text"])
+                    elif block["type"] == "thinking":
+                        thoughts[data["index"]] = {"type": "thinking", "thinking": block.get("thinking") or "",
+                                                   "signature": block.get("signature") or ""}
+                        if block.get("thinking"):
+                            yield ReasoningDelta(block["thinking"])
+                    elif block["type"] == "redacted_thinking":
+                        thoughts[data["index"]] = {"type": "redacted_thinking", "data": block.get("data", "")}
                 elif kind == "content_block_delta":
                     delta = data["delta"]
                     if delta["type"] == "text_delta":
@@ -117,8 +156,16 @@ class AnthropicProvider(BaseProvider):
                             yield TextDelta(delta["text"])
                     elif delta["type"] == "input_json_delta":
                         tools[data["index"]]["arguments"] += delta["partial_json"]
+                    elif delta["type"] == "thinking_delta":
+                        thoughts[data["index"]]["thinking"] += delta["thinking"]
+                        if delta["thinking"]:
+                            yield ReasoningDelta(delta["thinking"])
+                    elif delta["type"] == "signature_delta":
+                        thoughts[data["index"]]["signature"] += delta["signature"]
                 elif kind == "content_block_stop":
-                    if data["index"] in tools:
+                    if data["index"] in thoughts:
+                        yield ReasoningBlock(thoughts.pop(data["index"]))
+                    elif data["index"] in tools:
                         for call in tool_calls_from_parts({data["index"]: tools.pop(data["index"])}, self.name):
                             yield call
                 elif kind == "message_delta":

@@ -45,7 +45,17 @@ from ai_model.http import Timeouts, response_json, upstream_response
 from ai_model.providers.breaker import CLOSED, breaker_create
 from ai_model.providers.watchdog import ReadWatchdog
 from ai_model.providers.wire import ServerSentEvent, sse_events
-from ai_model.types import ChatRequest, Completion, Done, StreamError, StreamEvent, TextDelta, ToolCall, Usage
+from ai_model.types import (
+    ChatRequest,
+    Completion,
+    Done,
+    ReasoningDelta,
+    StreamError,
+    StreamEvent,
+    TextDelta,
+    ToolCall,
+    Usage,
+)
 from core.runtime import runtime
 
 if TYPE_CHECKING:
@@ -243,9 +253,12 @@ class BaseProvider:
         """The whole answer of one call (accumulated from `stream`); failures are in `.error`."""
         result = Completion()
         parts: list[str] = []
+        thoughts: list[str] = []
         async for event in self.stream(request):
             if isinstance(event, TextDelta):
                 parts.append(event.text)
+            elif isinstance(event, ReasoningDelta):
+                thoughts.append(event.text)
             elif isinstance(event, ToolCall):
                 result.tool_calls.append(event)
             elif isinstance(event, Usage):
@@ -255,6 +268,7 @@ class BaseProvider:
             elif isinstance(event, StreamError):
                 result.error = event
         result.text = "".join(parts)
+        result.reasoning = "".join(thoughts)
         return result
 
     async def is_available(self) -> bool:

@@ -9,6 +9,13 @@ Each SSE `data:` is a GenerateContentResponse: `candidates[].content.parts[]` wi
 `text` or `functionCall {name, args}`, `candidates[].finishReason`, `usageMetadata
 {promptTokenCount, candidatesTokenCount}`; an `error {code, message, status}` object may
 arrive instead. Models: `GET /v1beta/models`.
+
+Thinking (Gemini API docs, "Gemini thinking", and the reference's `ThinkingConfig`): for
+a model configured for reasoning, `generationConfig.thinkingConfig` is `{includeThoughts:
+true, thinkingBudget?}` (the model's thinking budget, else its effort as a budget,
+`wire.EFFORT_BUDGET`; none: the model decides). Thought summaries come as parts with
+`thought: true` and `text`, streamed as `ReasoningDelta`; `usageMetadata.thoughtsTokenCount`
+is the reasoning tokens (not part of `candidatesTokenCount`). Thoughts are never sent back.
 """
 
 from __future__ import annotations
@@ -19,8 +26,14 @@ from urllib.parse import quote
 
 from ai_model.errors import ProviderProtocolError, make_status_error
 from ai_model.providers.base import BaseProvider
-from ai_model.providers.wire import ServerSentEvent, decode_json, decoding, generation_options
-from ai_model.types import ChatMessage, ChatRequest, Done, StreamEvent, TextDelta, ToolCall, Usage
+from ai_model.providers.wire import (
+    ServerSentEvent,
+    decode_json,
+    decoding,
+    generation_options,
+    reasoning_effort_budget,
+)
+from ai_model.types import ChatMessage, ChatRequest, Done, ReasoningDelta, StreamEvent, TextDelta, ToolCall, Usage
 
 
 class GeminiProvider(BaseProvider):
@@ -40,6 +53,9 @@ class GeminiProvider(BaseProvider):
         if system:
             payload["systemInstruction"] = {"parts": [{"text": system}]}
         config = generation_options(request, max_tokens="maxOutputTokens")
+        budget = reasoning_effort_budget(request)
+        if request.reasoning or budget is not None:
+            config["thinkingConfig"] = {"includeThoughts": True, **({"thinkingBudget": budget} if budget else {})}
         if config:
             payload["generationConfig"] = config
         if request.tools:
@@ -91,7 +107,10 @@ class GeminiProvider(BaseProvider):
                     )
                 for candidate in chunk.get("candidates") or []:
                     for part in (candidate.get("content") or {}).get("parts") or []:
-                        if part.get("text"):
+                        if part.get("thought") is True:
+                            if part.get("text"):
+                                yield ReasoningDelta(part["text"])
+                        elif part.get("text"):
                             yield TextDelta(part["text"])
                         elif "functionCall" in part:
                             call = part["functionCall"]
@@ -100,7 +119,8 @@ class GeminiProvider(BaseProvider):
                     finish_reason = candidate.get("finishReason") or finish_reason
                 meta = chunk.get("usageMetadata")
                 if meta:
-                    usage = Usage(meta.get("promptTokenCount"), meta.get("candidatesTokenCount"))
+                    usage = Usage(meta.get("promptTokenCount"), meta.get("candidatesTokenCount"),
+                                  meta.get("thoughtsTokenCount"))
         if finish_reason is None:
             raise ProviderProtocolError(f"{self.name}: the stream ended before a finishReason")
         if usage is not None:

@@ -6,7 +6,9 @@ first use. llama.cpp is blocking C code, so every generation runs on one dedicat
 worker thread: the executor's queue serialises generations on the single model
 instance, tokens cross to the event loop through an asyncio queue, and a
 `threading.Event` checked between tokens stops a cancelled generation within one token.
-The prompt is built with the chat template stored in the GGUF metadata.
+The prompt is built with the chat template stored in the GGUF metadata. A reasoning GGUF
+that opens its reply with `<think>...</think>` has it streamed as reasoning
+(`wire.ThinkSplitter`).
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ from django.conf import settings
 from ai_model.engine import InProcessModel
 from ai_model.errors import ModelRuntimeError, ServerBusyError
 from ai_model.providers.base import BaseProvider
-from ai_model.providers.wire import generation_options
-from ai_model.types import ChatMessage, ChatRequest, Done, StreamEvent, TextDelta, Usage
+from ai_model.providers.wire import ThinkSplitter, generation_options
+from ai_model.types import ChatMessage, ChatRequest, Done, StreamEvent, Usage
 
 logger = logging.getLogger(__name__)
 
@@ -228,6 +230,7 @@ class LocalEngine(InProcessModel):
                 prompt=tokens, stream=True, stop=formatted.stop,
                 stopping_criteria=formatted.stopping_criteria, **options,
             )
+            think = ThinkSplitter()  # a reasoning GGUF (a DeepSeek-R1 distillation) thinks inline
             try:
                 for chunk in chunks:
                     if cancel.is_set():
@@ -236,10 +239,13 @@ class LocalEngine(InProcessModel):
                     choice = chunk["choices"][0]
                     if choice["text"]:
                         pieces.append(choice["text"])
-                        put(TextDelta(choice["text"]))
+                        for event in think.events(choice["text"]):
+                            put(event)
                     finish_reason = choice.get("finish_reason") or finish_reason
             finally:
                 chunks.close()
+            for event in think.end_events():
+                put(event)
             text = "".join(pieces)
             completion_tokens = len(llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)) if text else 0
             put(Usage(prompt_tokens=len(tokens), completion_tokens=completion_tokens))

@@ -7,6 +7,14 @@ num_predict}, tools?, keep_alive?}`; the answer is NDJSON, one object a line:
 then `{done: true, done_reason, prompt_eval_count, eval_count}`; a line `{error}` reports
 a failure. Models: `GET /api/tags`; health: `GET /api/version`. An API key, when set, is
 sent as a bearer token (for an Ollama behind an authenticating proxy).
+
+Thinking (Ollama docs, "Thinking", and `docs/api.md`, `think`): for a model configured
+for reasoning the request has `think: true` (or its effort, `"low"`/`"medium"`/`"high"`,
+which gpt-oss takes); streamed lines then carry `message.thinking` beside
+`message.content`, streamed as `ReasoningDelta`. `think` is not sent otherwise: Ollama
+refuses it for a model that cannot think. Without it, models such as DeepSeek-R1 write
+`<think>...</think>` at the start of `content`, split by `wire.ThinkSplitter`.
+Thinking is never sent back.
 """
 
 from __future__ import annotations
@@ -18,8 +26,15 @@ import aiohttp
 
 from ai_model.errors import ProviderProtocolError, make_status_error
 from ai_model.providers.base import BaseProvider
-from ai_model.providers.wire import decode_json, decoding, function_tools, generation_options, json_lines
-from ai_model.types import ChatMessage, ChatRequest, Done, StreamEvent, TextDelta, ToolCall, Usage
+from ai_model.providers.wire import (
+    ThinkSplitter,
+    decode_json,
+    decoding,
+    function_tools,
+    generation_options,
+    json_lines,
+)
+from ai_model.types import ChatMessage, ChatRequest, Done, ReasoningDelta, StreamEvent, TextDelta, ToolCall, Usage
 
 #: How long Ollama keeps the model loaded after a request (a Go duration).
 KEEP_ALIVE = "10m"
@@ -43,6 +58,8 @@ class OllamaProvider(BaseProvider):
             payload["options"] = options
         if request.tools:
             payload["tools"] = function_tools(request.tools)
+        if request.reasoning or request.reasoning_effort:
+            payload["think"] = request.reasoning_effort or True
         return payload
 
     @staticmethod
@@ -62,14 +79,22 @@ class OllamaProvider(BaseProvider):
 
     async def _events(self, response: aiohttp.ClientResponse) -> AsyncIterator[StreamEvent]:
         calls = 0
+        think = ThinkSplitter()
         with decoding(self.name, "line"):
             async for line in json_lines(response):
                 chunk = decode_json(line, self.name)
                 if "error" in chunk:
                     raise make_status_error(500, f"mid-stream error: {chunk['error']}", provider_name=self.name)
                 message = chunk.get("message") or {}
-                if message.get("content"):
-                    yield TextDelta(message["content"])
+                if message.get("thinking"):
+                    yield ReasoningDelta(message["thinking"])
+                content = message.get("content")
+                if content:
+                    if think.answering:
+                        yield TextDelta(content)
+                    else:
+                        for event in think.events(content):
+                            yield event
                 for call in message.get("tool_calls") or []:
                     calls += 1
                     fn = call["function"]
@@ -78,6 +103,8 @@ class OllamaProvider(BaseProvider):
                         raise ProviderProtocolError(f"{self.name}: tool call arguments are not an object")
                     yield ToolCall(id=call.get("id") or f"call_{calls}", name=fn["name"], arguments=arguments)
                 if chunk.get("done"):
+                    for event in think.end_events():
+                        yield event
                     yield Usage(chunk.get("prompt_eval_count"), chunk.get("eval_count"))
                     yield Done(chunk.get("done_reason"))
                     return

@@ -8,6 +8,20 @@ chunk `{"choices": [{"index", "delta": {"content", "tool_calls": [{"index", "id"
 `data: [DONE]`. Tool-call fragments arrive split across chunks and are joined by
 `index`. An `{"error": {...}}` object may arrive inside the stream. `base_url`
 includes the version prefix (e.g. `https://api.openai.com/v1`). Models: `GET /models`.
+
+Reasoning: the request carries the model's `reasoning_effort` (`low`/`medium`/`high`;
+OpenAI reference, "Create chat completion", `reasoning_effort`), and usage reports
+`completion_tokens_details.reasoning_tokens`. OpenAI itself streams no reasoning text;
+the compatible servers put it beside `content` in the delta, as `reasoning_content`
+(DeepSeek API docs, "Reasoning Model (deepseek-reasoner)"; llama.cpp server
+`--reasoning-format deepseek`, tools/server/README.md; vLLM "Reasoning Outputs" before
+0.10) or as `reasoning` (OpenRouter docs, "Reasoning Tokens"; vLLM from 0.10). Either
+becomes a `ReasoningDelta` (one of them per delta, never both: some servers send the
+same text under both names). It is never sent back (DeepSeek refuses a request whose
+messages carry `reasoning_content`). A model that writes `<think>...</think>` at the
+start of its `content` (a server without a reasoning parser) is split by
+`wire.ThinkSplitter`, for every server of this format: a reply that does not start with
+the tag costs one comparison per chunk.
 """
 
 from __future__ import annotations
@@ -24,10 +38,11 @@ from ai_model.providers.wire import (
     decoding,
     function_tools,
     generation_options,
+    ThinkSplitter,
     json_object_with_list,
     tool_calls_from_parts,
 )
-from ai_model.types import ChatMessage, ChatRequest, Done, StreamEvent, TextDelta, Usage
+from ai_model.types import ChatMessage, ChatRequest, Done, ReasoningDelta, StreamEvent, TextDelta, Usage
 
 
 class OpenAICompatibleProvider(BaseProvider):
@@ -50,6 +65,8 @@ class OpenAICompatibleProvider(BaseProvider):
         }
         if request.tools:
             options["tools"] = function_tools(request.tools)
+        if request.reasoning_effort:
+            options["reasoning_effort"] = request.reasoning_effort
         return json_object_with_list("messages", [self._encoded(m) for m in request.messages], options)
 
     @classmethod
@@ -85,6 +102,7 @@ class OpenAICompatibleProvider(BaseProvider):
         tool_parts: dict[int, dict[str, Any]] = {}
         finish_reason: str | None = None
         complete = False
+        think = ThinkSplitter()
         with decoding(self.name):
             async for sse in events:
                 # Read on to the end of the body after [DONE] (normally nothing more): a
@@ -103,8 +121,16 @@ class OpenAICompatibleProvider(BaseProvider):
                     )
                 for choice in chunk.get("choices") or []:
                     delta = choice.get("delta") or {}
-                    if delta.get("content"):
-                        yield TextDelta(delta["content"])
+                    thought = delta.get("reasoning_content") or delta.get("reasoning")
+                    if thought and isinstance(thought, str):
+                        yield ReasoningDelta(thought)
+                    content = delta.get("content")
+                    if content:
+                        if think.answering:
+                            yield TextDelta(content)
+                        else:
+                            for event in think.events(content):
+                                yield event
                     for frag in delta.get("tool_calls") or []:
                         part = tool_parts.setdefault(frag.get("index", 0), {"id": "", "name": "", "arguments": ""})
                         part["id"] = frag.get("id") or part["id"]
@@ -113,12 +139,17 @@ class OpenAICompatibleProvider(BaseProvider):
                         part["arguments"] += fn.get("arguments") or ""
                     if choice.get("finish_reason"):
                         finish_reason = choice["finish_reason"]
+                        for event in think.end_events():
+                            yield event
                         for call in tool_calls_from_parts(tool_parts, self.name):
                             yield call
                         tool_parts.clear()
                 usage = chunk.get("usage")
                 if usage:
-                    yield Usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
+                    details = usage.get("completion_tokens_details") or {}
+                    yield Usage(usage.get("prompt_tokens"), usage.get("completion_tokens"), details.get("reasoning_tokens"))
+        for event in think.end_events():
+            yield event
         if not complete and finish_reason is None:
             raise ProviderProtocolError(f"{self.name}: the stream ended before a finish_reason or [DONE]")
         for call in tool_calls_from_parts(tool_parts, self.name):

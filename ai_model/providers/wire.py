@@ -5,8 +5,9 @@ Request side: `function_tools` (the OpenAI-style tool spec, also Ollama's) and
 Response side: `decode_json` (one chunk or line), `tool_calls_from_parts` (tool calls
 whose JSON arguments arrive in fragments: OpenAI `delta.tool_calls`, Anthropic
 `input_json_delta`), `sse_events` (a response's Server-Sent Events), `json_lines` (a
-response's NDJSON lines) and `decoding` (what a malformed stream raises becomes
-`ProviderProtocolError`).
+response's NDJSON lines), `decoding` (what a malformed stream raises becomes
+`ProviderProtocolError`) and `ThinkSplitter` (`<think>...</think>` reasoning inline in
+the text, split from the answer across chunk boundaries).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ai_model.errors import ProviderProtocolError
-from ai_model.types import ChatRequest, ToolCall, ToolSpec
+from ai_model.types import ChatRequest, ReasoningDelta, StreamEvent, TextDelta, ToolCall, ToolSpec
 
 if TYPE_CHECKING:
     import aiohttp
@@ -65,6 +66,105 @@ def json_object_with_list(key: str, items: list[bytes], rest: dict[str, Any]) ->
     tail = json.dumps(rest, separators=(",", ":")).encode()
     head = json.dumps(key).encode() + b":[" + b",".join(items) + b"]"
     return b"{" + head + (b"," + tail[1:] if tail != b"{}" else b"}")
+
+
+def reasoning_effort_budget(request: ChatRequest, *, default: int | None = None) -> int | None:
+    """The thinking budget in tokens for APIs that take a budget (Anthropic, Gemini):
+    the model's `thinking_budget`, else its effort as a budget (`EFFORT_BUDGET`), else `default`."""
+    if request.thinking_budget:
+        return request.thinking_budget
+    return EFFORT_BUDGET.get(request.reasoning_effort or "", default)
+
+
+#: Reasoning effort as a thinking budget in tokens, for APIs that only take a budget.
+EFFORT_BUDGET = {"low": 1024, "medium": 4096, "high": 16384}
+
+OPEN_TAG = "<think>"
+CLOSE_TAG = "</think>"
+
+
+class ThinkSplitter:
+    """Splits `<think>...</think>` at the start of a reply's text into reasoning and answer.
+
+    Models such as DeepSeek-R1 (and its distillations), Qwen3 and QwQ write their
+    reasoning inline, in a `<think>` element that opens their reply, when the server does
+    not separate it (llama.cpp server without `--reasoning-format`, Ollama without
+    `think`, vLLM without a reasoning parser, the embedded model). Only a `<think>` that
+    opens the reply (after white space) counts: a tag later in an answer (a model
+    explaining markup) is text. Tags split across chunks (`<th` + `ink>`) are held back
+    until they can be told apart from text. Once the answer has begun, `feed` costs one
+    comparison per chunk. Text that stays ambiguous at the end goes out with `end`.
+    """
+
+    __slots__ = ("_state", "_held", "answering")
+
+    #: `_AFTER`: just after `</think>`, where the blank line before the answer is dropped.
+    _START, _THINKING, _AFTER, _ANSWER = 0, 1, 2, 3
+
+    def __init__(self) -> None:
+        self._state = self._START
+        self._held = ""
+        #: The answer has begun: every later chunk is answer text (the hot path tests this
+        #: and makes its `TextDelta` itself).
+        self.answering = False
+
+    def feed(self, text: str) -> tuple[str, str]:
+        """One chunk of text in; out `(reasoning, answer)` text that can be sent now (either may be "")."""
+        if self._state == self._ANSWER:
+            return "", text
+        if self._state == self._AFTER:
+            text = text.lstrip("\n")
+            if text:
+                self._state, self.answering = self._ANSWER, True
+            return "", text
+        text = self._held + text
+        self._held = ""
+        if self._state == self._START:
+            stripped = text.lstrip()
+            if len(stripped) < len(OPEN_TAG) and OPEN_TAG.startswith(stripped):
+                self._held = text  # white space or a part of the tag: wait for more
+                return "", ""
+            if not stripped.startswith(OPEN_TAG):
+                self._state, self.answering = self._ANSWER, True
+                return "", text
+            self._state = self._THINKING
+            text = stripped[len(OPEN_TAG):]
+        end = text.find(CLOSE_TAG)
+        if end >= 0:
+            self._state = self._AFTER
+            return text[:end], self.feed(text[end + len(CLOSE_TAG):])[1]
+        # Hold back a tail that may be the start of `</think>`.
+        for keep in range(min(len(CLOSE_TAG) - 1, len(text)), 0, -1):
+            if CLOSE_TAG.startswith(text[-keep:]):
+                self._held = text[-keep:]
+                return text[:-keep], ""
+        return text, ""
+
+    def end(self) -> tuple[str, str]:
+        """The stream ended: what was held back, as `(reasoning, answer)`."""
+        held, self._held = self._held, ""
+        if self._state == self._THINKING:
+            return held, ""
+        return "", held
+
+    def events(self, text: str) -> list[StreamEvent]:
+        """`feed` as stream events (`ReasoningDelta` first, then `TextDelta`; none for empty parts)."""
+        if self._state == self._ANSWER:
+            return [TextDelta(text)]
+        return _split_events(*self.feed(text))
+
+    def end_events(self) -> list[StreamEvent]:
+        """`end` as stream events."""
+        return _split_events(*self.end())
+
+
+def _split_events(reasoning: str, answer: str) -> list[StreamEvent]:
+    out: list[StreamEvent] = []
+    if reasoning:
+        out.append(ReasoningDelta(reasoning))
+    if answer:
+        out.append(TextDelta(answer))
+    return out
 
 
 def decode_json(data: str, provider_name: str) -> dict[str, Any]:

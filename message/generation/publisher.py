@@ -14,7 +14,7 @@ from core.runtime import runtime
 from message.models import Message
 from message.serializers import message_to_dict
 from message.streaming.log import EventLog, EventLogUnavailable
-from message.streaming.payloads import Delta, Payload, message_created
+from message.streaming.payloads import Delta, Payload, Reasoning, message_created
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,8 @@ LISTENERS_CHECK_S = 1.0
 class Publisher:
     """Sends a reply's events to its log and to the session's channel-layer group.
 
-    WebSocket clients get `message_stream` for each delta and `message_update` (the
+    WebSocket clients get `message_stream` for each delta (`delta`) and piece of reasoning
+    (`reasoning`), and `message_update` (the
     message as REST shows it) when a message is created or finished. They go to the group
     only while a socket is in it, checked at most every `LISTENERS_CHECK_S` (on Redis one
     ZCOUNT), and afresh for a finished message: a socket that joins mid-reply gets the
@@ -51,8 +52,11 @@ class Publisher:
                 # events are not appended, so the log never shows a gap.
                 logger.warning("event log of %s lost: %s", self.log.message_id, exc)
                 self.log_lost = True
-        if isinstance(payload, Delta) and await self._has_listeners():
-            await self._group_send({"type": "message.stream", "message": payload.message, "delta": payload.text})
+        if isinstance(payload, Delta):
+            if await self._has_listeners():
+                await self._group_send({"type": "message.stream", "message": payload.message, "delta": payload.text})
+        elif isinstance(payload, Reasoning) and await self._has_listeners():
+            await self._group_send({"type": "message.stream", "message": payload.message, "reasoning": payload.text})
 
     async def _has_listeners(self, *, fresh: bool = False) -> bool:
         """Whether any socket follows the session, asked at most every `LISTENERS_CHECK_S`

@@ -4,7 +4,12 @@ Per turn:
 
 1. stream the model (falling back along its fallback list while nothing was produced),
    merging deltas that arrive within `STREAM_COALESCE_MS`; the stored text is written at
-   most every `STREAM_PERSIST_INTERVAL_MS` and once at the end, never per token;
+   most every `STREAM_PERSIST_INTERVAL_MS` and once at the end, never per token. The
+   model's reasoning (`ReasoningDelta`) is merged by a second coalescer, made on its first
+   piece (a reply without reasoning pays one flag test per delta), sent as `reasoning`
+   events (unless the model's `show_reasoning` is off) and stored apart from the text;
+   when the stream switches between reasoning and text, the other coalescer is flushed
+   first, so order is kept. TTFB is the time to the first *answer* text;
 2. if the model asked for tools, store its turn with the calls, run the calls
    concurrently (each result streamed and stored as a `tool` message the moment it
    finishes), start the next assistant turn under the last result and go to 1, at most
@@ -29,7 +34,16 @@ from django.conf import settings
 from ai_model.providers.registry import adapter_for
 from ai_model.selectors import ai_model_chain
 from ai_model.tools import tool_registry, tools_run_concurrently
-from ai_model.types import ChatMessage, ChatRequest, StreamError, TextDelta, ToolCall, Usage
+from ai_model.types import (
+    ChatMessage,
+    ChatRequest,
+    ReasoningBlock,
+    ReasoningDelta,
+    StreamError,
+    TextDelta,
+    ToolCall,
+    Usage,
+)
 from chat_session.titles import title_schedule
 from core.db import db_context
 from core.runtime import runtime
@@ -41,7 +55,15 @@ from message.generation.turn import Turn
 from message.context import Context
 from message.streaming.coalesce import Coalescer
 from message.streaming.log import event_log_create
-from message.streaming.payloads import Delta, Fallback, ToolCallMade, ToolResultMade, closing_events, usage_report
+from message.streaming.payloads import (
+    Delta,
+    Fallback,
+    Reasoning,
+    ToolCallMade,
+    ToolResultMade,
+    closing_events,
+    usage_report,
+)
 
 if TYPE_CHECKING:
     from ai_model.models import AIModel
@@ -88,7 +110,8 @@ def _request(model: AIModel, context: list[ChatMessage], *, tools: bool, user: A
     specs = [t.spec for t in tool_registry().values()] if tools and model.supports_tools else []
     return ChatRequest(
         model=model.model_id, messages=context, temperature=model.temperature, max_tokens=model.max_tokens, tools=specs,
-        user=user,
+        user=user, reasoning=model.reasons, reasoning_effort=model.reasoning_effort or None,
+        thinking_budget=model.thinking_budget_tokens,
     )
 
 
@@ -103,6 +126,8 @@ class Runner:
         self.model: AIModel | None = None
         #: The current model call's delta merger; text it still holds goes out before `done`.
         self.coalescer: Coalescer | None = None
+        #: The same for its reasoning (made on the first piece of reasoning).
+        self.reasoner: Coalescer | None = None
         #: The context the reply answers, and the turns its tool rounds added to it.
         self.base: Context | None = None
         self.anchor_id: uuid.UUID | None = None
@@ -170,27 +195,63 @@ class Runner:
         async def send_text(text: str) -> None:
             await publisher.emit(Delta(message=mid, text=text))
 
+        async def send_reasoning(text: str) -> None:
+            await publisher.emit(Reasoning(message=mid, text=text))
+
+        async def drop_reasoning(text: str) -> None:
+            """`show_reasoning` off: reasoning is stored, never sent."""
+
         while True:
             model = self.model = chain[position]
             produced = False
+            #: Reasoning is buffered in `self.reasoner` (flushed before the next text).
+            thinking = False
             turn.error = None
             coalescer = self.coalescer = Coalescer(settings.STREAM_COALESCE_MS / 1000, send_text)
+            self.reasoner = None
             async for event in adapter_for(model.provider).stream(
                     _request(model, context, tools=tools, user=self.generation.user_id)):
                 if isinstance(event, TextDelta):
+                    if thinking:
+                        await self.reasoner.flush()
+                        thinking = False
                     produced = True
                     turn.raw_deltas += 1
-                    if turn.ttfb_ms is None:
+                    if turn.ttfb_ms is None:  # TTFB: the first answer text, not the first reasoning
                         turn.ttfb_ms = round((time.monotonic() - started) * 1000)
+                        if turn.first_token_ms is None:
+                            turn.first_token_ms = turn.ttfb_ms
                     turn.parts.append(event.text)
                     await coalescer.text(event.text)
                     now = time.monotonic()
                     if now - last_flush >= interval:
-                        await self.store.text_flush(message, turn.text)
+                        await self.store.text_flush(message, turn.text, turn.reasoning)
                         last_flush = now
                     continue
+                if isinstance(event, ReasoningDelta):
+                    await coalescer.flush()
+                    if self.reasoner is None:
+                        self.reasoner = Coalescer(
+                            settings.STREAM_COALESCE_MS / 1000, send_reasoning if model.show_reasoning else drop_reasoning
+                        )
+                    thinking = produced = True
+                    turn.raw_reasoning_deltas += 1
+                    if turn.first_token_ms is None:
+                        turn.first_token_ms = round((time.monotonic() - started) * 1000)
+                    turn.reasoning_parts.append(event.text)
+                    await self.reasoner.text(event.text)
+                    now = time.monotonic()
+                    if now - last_flush >= interval:
+                        await self.store.text_flush(message, turn.text, turn.reasoning)
+                        last_flush = now
+                    continue
+                if thinking:
+                    await self.reasoner.flush()
+                    thinking = False
                 await coalescer.flush()
-                if isinstance(event, ToolCall):
+                if isinstance(event, ReasoningBlock):
+                    turn.reasoning_blocks.append(event.data)
+                elif isinstance(event, ToolCall):
                     produced = True
                     turn.tool_calls.append(event)
                     await publisher.emit(ToolCallMade(message=mid, id=event.id, name=event.name, arguments=event.arguments))
@@ -198,6 +259,8 @@ class Runner:
                     turn.usage = event
                 elif isinstance(event, StreamError):
                     turn.error = event
+            if thinking:
+                await self.reasoner.flush()
             await coalescer.flush()
             if turn.error is not None and not produced and position + 1 < len(chain):
                 successor = chain[position + 1]
@@ -221,7 +284,8 @@ class Runner:
         self._observe(message)
         await publisher.emit(usage_report(message))
         await publisher.message_update(message)
-        asked = ChatMessage("assistant", turn.text, tool_calls=tuple(turn.tool_calls))
+        asked = ChatMessage("assistant", turn.text, tool_calls=tuple(turn.tool_calls),
+                            reasoning_blocks=tuple(turn.reasoning_blocks))
         context = [*context, asked]
         self.added.append(asked)
         parent = message
@@ -256,19 +320,22 @@ class Runner:
         """Keep the context that ends with the stored `message` for the next turn (`message.context`)."""
         if self.base is None:
             return
-        final = self.base.then([*self.added, ChatMessage("assistant", turn.text)], budget_chars=self.base.budget_chars)
+        answer = ChatMessage("assistant", turn.text, reasoning_blocks=tuple(turn.reasoning_blocks))
+        final = self.base.then([*self.added, answer], budget_chars=self.base.budget_chars)
         runtime().contexts.put(message.id, final, replaces=self.anchor_id, session_id=message.session_id)
 
     async def _finish(self, message: Message, *, status: str, started: float) -> None:
         """Store the last turn and close the log with (text still held back,) usage, error?, done."""
         generation = self.generation
         turn = generation.turn or Turn()
-        if self.coalescer is not None:
+        for merger in (self.reasoner, self.coalescer):  # reasoning comes before the text it preceded
+            if merger is None:
+                continue
             try:  # a stopped reply's followers get all of the text that is stored
-                await self.coalescer.flush()
+                await merger.flush()
             except Exception:
                 logger.exception("could not send the last text of %s", message.pk)
-            self.coalescer.close()
+            merger.close()
         # Stopped while its tools ran: the turn that asked for them is already stored complete.
         already_stored = bool(message.tool_calls) and message.status == Status.COMPLETE
         try:

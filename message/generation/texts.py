@@ -1,6 +1,6 @@
 """The text of every streaming reply, written to the database behind the stream, in batches.
 
-A reply hands its text so far to the runtime's `TextWriter` at most every
+A reply hands its text (and reasoning) so far to the runtime's `TextWriter` at most every
 `STREAM_PERSIST_INTERVAL_MS` (`ReplyStore.text_flush`) and goes on streaming at once. One
 writer task writes what is pending, a fifth of that interval after the first text came
 (so that others join it): the latest text of each reply, all replies together in one
@@ -34,12 +34,13 @@ class TextWriter:
     """Pending texts by message id, and the task writing them (see module docstring)."""
 
     def __init__(self) -> None:
-        self._pending: dict[uuid.UUID, str] = {}
+        self._pending: dict[uuid.UUID, tuple[str, str]] = {}
         self._writer: asyncio.Task | None = None
 
-    def put(self, message_id: uuid.UUID, text: str) -> None:
-        """Write `text` as the streaming text of `message_id`, soon (it replaces any text pending for it)."""
-        self._pending[message_id] = text
+    def put(self, message_id: uuid.UUID, text: str, reasoning: str = "") -> None:
+        """Write `text` and `reasoning` as the streaming text and reasoning of `message_id`,
+        soon (they replace any pending for it)."""
+        self._pending[message_id] = (text, reasoning)
         if self._writer is None:
             self._writer = asyncio.get_running_loop().create_task(self._write(), name="reply-texts")
 
@@ -66,9 +67,11 @@ class TextWriter:
 
 
 @db_thread  # Django has no async transactions: one hop, one transaction for the batch
-def _texts_write(batch: dict[uuid.UUID, str]) -> None:
+def _texts_write(batch: dict[uuid.UUID, tuple[str, str]]) -> None:
     now = timezone.now()
     with transaction.atomic():
-        for message_id, text in batch.items():
-            update(Message, values={"content": text, "updated_at": now},
-                   where={"id": message_id, "status": Message.Status.STREAMING})
+        for message_id, (text, reasoning) in batch.items():
+            values = {"content": text, "updated_at": now}
+            if reasoning:  # a reply without reasoning keeps the statement it had
+                values["reasoning"] = reasoning
+            update(Message, values=values, where={"id": message_id, "status": Message.Status.STREAMING})

@@ -50,6 +50,16 @@ class Delta(Payload):
 
 
 @dataclass(frozen=True, slots=True)
+class Reasoning(Payload):
+    """`reasoning`: more of the model's reasoning, kept apart from the answer text (sent
+    only for models whose `show_reasoning` is on)."""
+
+    EVENT: ClassVar[str] = "reasoning"
+    message: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class ToolCallMade(Payload):
     """`tool_call`: the model asked for a tool; `arguments` is the parsed JSON object."""
 
@@ -95,6 +105,8 @@ class UsageReport(Payload):
     tokens_per_s: float | None
     #: In the currency of the models' prices (None before the turn's final write).
     cost: float | None = None
+    #: Completion tokens spent reasoning (None: none reported or counted).
+    reasoning_tokens: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +148,7 @@ def usage_report(message: Message) -> UsageReport:
         message=str(message.id), prompt_tokens=message.prompt_tokens, completion_tokens=message.completion_tokens,
         ttfb_ms=message.ttfb_ms, duration_ms=message.duration_ms, tokens_per_s=message.tokens_per_s,
         cost=float(message.cost) if message.cost is not None else None,
+        reasoning_tokens=message.reasoning_tokens,
     )
 
 

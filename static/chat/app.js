@@ -109,6 +109,7 @@
     if (msg.role === "tool") {
       body.textContent = `${msg.is_error ? "⚠" : "🔧"} ${msg.tool_name}: ${msg.content}`;
     } else if (msg.role === "assistant") {
+      if (msg.reasoning) showReasoning(el, msg.reasoning, msg.status === "streaming" && !msg.content);
       renderMarkdown(body, msg.content);
       if (msg.tool_calls && msg.tool_calls.length)
         body.insertAdjacentText("beforeend", msg.tool_calls.map((c) => `→ ${c.name}(${JSON.stringify(c.arguments)})`).join("\n"));
@@ -118,6 +119,26 @@
       body.textContent = msg.content;
     }
     return el;
+  }
+
+  // The model's reasoning: its own collapsible block above the answer, as plain text (it is
+  // untrusted like the answer, and rarely meant as markdown). Open while it streams; it
+  // folds away when the answer starts (`open`: whether to leave it open).
+  function showReasoning(el, text, open) {
+    let block = el.querySelector(":scope > details.reasoning");
+    if (!block) {
+      block = document.createElement("details");
+      block.className = "reasoning";
+      const summary = document.createElement("summary");
+      summary.textContent = "Reasoning";
+      const body = document.createElement("div");
+      body.className = "reasoning-body";
+      block.append(summary, body);
+      el.prepend(block);
+    }
+    block.querySelector(".reasoning-body").textContent = text;
+    if (open !== undefined) block.open = open;
+    return block;
   }
 
   function addControls(el, msg) {
@@ -309,19 +330,30 @@
         const d = ev.data;
         if (ev.event === "message") {
           const known = index.get(d.id);
-          const msg = { created_at: new Date().toISOString(), ...(known || {}), ...d, content: known ? known.content : "", usage: {}, tool_calls: [] };
+          const msg = { created_at: new Date().toISOString(), ...(known || {}), ...d, content: known ? known.content : "", reasoning: known ? known.reasoning || "" : "", usage: {}, tool_calls: [] };
           if (!known) { state.messages.push(msg); index.set(d.id, msg); }
-          else { known.content = ""; }
+          else { known.content = ""; known.reasoning = ""; }
           if (msg.role !== "user") setStreaming(state.streaming || d.id);
           if (state.session && !state.session.active_leaf_locked) state.session.active_leaf = d.id;
           if (state.session && msg.role === "assistant" && compareStream) state.session.active_leaf_locked = true;
           if (d.role === "assistant" || d.role === "user") render();
+        } else if (ev.event === "reasoning") {
+          const msg = index.get(d.message);
+          if (!msg) continue;
+          msg.reasoning = (msg.reasoning || "") + d.text;
+          const el = document.querySelector(`.msg[data-id="${d.message}"]`);
+          if (el) { showReasoning(el, msg.reasoning, msg.content ? undefined : true); el.scrollIntoView({ block: "end" }); }
         } else if (ev.event === "delta") {
           const msg = index.get(d.message);
           if (!msg) continue;
+          const first = !msg.content;
           msg.content += d.text;
           const el = document.querySelector(`.msg[data-id="${d.message}"] .body`);
-          if (el) { renderMarkdown(el, msg.content); el.closest(".msg").scrollIntoView({ block: "end" }); }
+          if (el) {
+            const block = first && el.parentElement.querySelector(":scope > details.reasoning");
+            if (block) block.open = false; // the answer has started: fold the reasoning away
+            renderMarkdown(el, msg.content); el.closest(".msg").scrollIntoView({ block: "end" });
+          }
         } else if (ev.event === "tool_result") {
           await refresh();
         } else if (ev.event === "done" && !compareStream) {

@@ -56,6 +56,79 @@ async def test_recorded_text_and_tool_call_streams(wire, seed, upstream):
 
 
 @pytest.mark.parametrize("wire", WIRES, ids=ids)
+@pytest.mark.parametrize("seed", [4, 5, 6])
+async def test_recorded_reasoning_streams(wire, seed, upstream):
+    """Each format's reasoning (and `<think>` inline, tags split over chunks) comes apart from the text."""
+    for case in wire.reasoning():
+        assert await _run_recorded(wire, case.chunks, seed, upstream) == case.expected
+
+
+REASONING_REQUEST = ChatRequest(
+    model="m-1", temperature=0.3, reasoning=True, reasoning_effort="high",
+    messages=[
+        ChatMessage("user", "1+1?"),
+        ChatMessage("assistant", "Two.", reasoning_blocks=(
+            {"type": "thinking", "thinking": "Add them.", "signature": "sig-1"},
+            {"type": "redacted_thinking", "data": "ENC"})),
+        ChatMessage("user", "2+2?"),
+    ],
+)
+
+
+@pytest.mark.parametrize("wire", WIRES, ids=ids)
+async def test_reasoning_options_in_the_request_and_nothing_resent_but_signed_blocks(wire, upstream):
+    upstream.play(Stream(wire.text().chunks, wire.content_type))
+    adapter = adapter_for(_provider(wire.kind, upstream.url))
+    plain = ChatRequest(model="m-1", temperature=0.3, messages=REASONING_REQUEST.messages)
+    for request in (REASONING_REQUEST, plain):
+        assert [e async for e in adapter.stream(request)] == wire.text().expected
+    reasoning, without = upstream.requests[0]["json"], upstream.requests[1]["json"]
+    if wire.kind == "anthropic":
+        assert reasoning["thinking"] == {"type": "enabled", "budget_tokens": 16384}
+        assert reasoning["max_tokens"] == 16384 + 4096 and "temperature" not in reasoning
+        assert reasoning["messages"][1] == {"role": "assistant", "content": [
+            {"type": "thinking", "thinking": "Add them.", "signature": "sig-1"},
+            {"type": "redacted_thinking", "data": "ENC"}, {"type": "text", "text": "Two."}]}
+        assert "thinking" not in without and without["temperature"] == 0.3
+        assert without["messages"][1] == {"role": "assistant", "content": "Two."}
+    elif wire.kind == "gemini":
+        assert reasoning["generationConfig"] == {"temperature": 0.3,
+                                                 "thinkingConfig": {"includeThoughts": True, "thinkingBudget": 16384}}
+        assert reasoning["contents"][1] == {"role": "model", "parts": [{"text": "Two."}]}
+        assert without["generationConfig"] == {"temperature": 0.3}
+    elif wire.kind == "ollama":
+        assert reasoning["think"] == "high" and "think" not in without
+        assert reasoning["messages"][1] == {"role": "assistant", "content": "Two."}
+    else:
+        assert reasoning["reasoning_effort"] == "high" and "reasoning_effort" not in without
+        assert reasoning["messages"][1] == {"role": "assistant", "content": "Two."}
+
+
+def test_think_splitter_in_random_pieces():
+    from ai_model.providers.wire import ThinkSplitter
+
+    text = " <think>Let me see: 2+2 </thin is 4.</think>\n\nThe answer is 4 <think>no</think>."
+    for seed in range(300):
+        rng = random.Random(seed)
+        splitter, reasoning, answer, i = ThinkSplitter(), "", "", 0
+        while i < len(text):
+            n = rng.randint(1, 7)
+            r, a = splitter.feed(text[i:i + n])
+            reasoning, answer, i = reasoning + r, answer + a, i + n
+        r, a = splitter.end()
+        assert (reasoning + r, answer + a) == ("Let me see: 2+2 </thin is 4.", "The answer is 4 <think>no</think>.")
+    for pieces, expected in [
+        (["<", "b>hi"], ("", "<b>hi")),  # looked like a tag, was not
+        (["<th"], ("", "<th")),  # ended ambiguous: text
+        (["<think>abc</th"], ("abc</th", "")),  # unterminated: reasoning
+        (["Hello", " <think>x</think>"], ("", "Hello <think>x</think>")),  # not at the start: text
+    ]:
+        splitter = ThinkSplitter()
+        parts = [splitter.feed(p) for p in pieces] + [splitter.end()]
+        assert ("".join(r for r, _ in parts), "".join(a for _, a in parts)) == expected
+
+
+@pytest.mark.parametrize("wire", WIRES, ids=ids)
 async def test_recorded_in_stream_error(wire, upstream):
     events = await _run_recorded(wire, wire.midstream_error().chunks, 7, upstream)
     assert events[0] == TextDelta("Hi") and len(events) == 2

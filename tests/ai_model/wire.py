@@ -2,7 +2,9 @@
 
 Written from the providers' API references (see each adapter's module docstring).
 Every `Wire` builds: a plain text reply with usage, a reply with tool-call fragments
-split across chunks, a reply with an in-stream error, and one with a malformed chunk.
+split across chunks, a reply with an in-stream error, one with a malformed chunk, and
+`reasoning()`: replies with the model's reasoning in that format (a list of cases; the
+OpenAI-compatible and Ollama ones include `<think>` inline, its tags split over chunks).
 `chunks` are the units a server writes one by one (SSE events or NDJSON lines).
 """
 
@@ -11,7 +13,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from ai_model.types import Done, TextDelta, ToolCall, Usage
+from ai_model.types import Done, ReasoningBlock, ReasoningDelta, TextDelta, ToolCall, Usage
+
+#: The inline-think reply, as a server without a reasoning parser streams it.
+THINK_INLINE = ["<th", "ink>", "Hmm, 2+2", " is 4 </th", "is not it", "</thi", "nk>\n", "\nFour", "."]
+THINK_INLINE_EXPECTED = [ReasoningDelta("Hmm, 2+2"), ReasoningDelta(" is 4 "), ReasoningDelta("</this not it"),
+                         TextDelta("Four"), TextDelta(".")]
 
 
 def sse(data: object, event: str | None = None) -> bytes:
@@ -72,6 +79,27 @@ class OpenAIWire:
         return Case([self._chunk({"content": "Hi"}), b"data: {\"choices\": [\n\n", self._chunk({"content": " never"})])
 
 
+    def reasoning(self) -> list[Case]:
+        end = [self._chunk({}, finish="stop"),
+               self._chunk(None, usage={"prompt_tokens": 12, "completion_tokens": 9, "total_tokens": 21,
+                                        "completion_tokens_details": {"reasoning_tokens": 5}}, choices=False),
+               b"data: [DONE]\n\n"]
+        deepseek = Case(  # DeepSeek, llama.cpp --reasoning-format deepseek, vLLM < 0.10: `reasoning_content`
+            [self._chunk({"role": "assistant", "content": None, "reasoning_content": ""}),
+             self._chunk({"content": None, "reasoning_content": "Let me"}),
+             self._chunk({"content": None, "reasoning_content": " think."}),
+             self._chunk({"content": "Four.", "reasoning_content": None}), *end],
+            [ReasoningDelta("Let me"), ReasoningDelta(" think."), TextDelta("Four."), Usage(12, 9, 5), Done("stop")])
+        openrouter = Case(  # OpenRouter, vLLM >= 0.10: `reasoning`; both names with the same text counts once
+            [self._chunk({"role": "assistant", "content": "", "reasoning": "Let me"}),
+             self._chunk({"content": "", "reasoning": " think.", "reasoning_content": " think."}),
+             self._chunk({"content": "Four."}), *end],
+            [ReasoningDelta("Let me"), ReasoningDelta(" think."), TextDelta("Four."), Usage(12, 9, 5), Done("stop")])
+        inline = Case([self._chunk({"role": "assistant", "content": ""}), *(self._chunk({"content": t}) for t in THINK_INLINE), *end],
+                      [*THINK_INLINE_EXPECTED, Usage(12, 9, 5), Done("stop")])
+        return [deepseek, openrouter, inline]
+
+
 class LlamaCppWire(OpenAIWire):
     kind = "llamacpp"
 
@@ -130,6 +158,33 @@ class AnthropicWire:
                      b'event: content_block_delta\ndata: {"type": "content_block_delta", "index": 0, "delta": {"type"\n\n'])
 
 
+    def reasoning(self) -> list[Case]:
+        def delta(index, body):
+            return sse({"type": "content_block_delta", "index": index, "delta": body}, "content_block_delta")
+
+        chunks = [
+            self._start(12),
+            sse({"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": "", "signature": ""}},
+                "content_block_start"),
+            delta(0, {"type": "thinking_delta", "thinking": "Let me"}),
+            sse({"type": "ping"}, "ping"),
+            delta(0, {"type": "thinking_delta", "thinking": " think."}),
+            delta(0, {"type": "signature_delta", "signature": "EqQBCgIYAhIM1gbcDa9GJwZA2b3h"}),
+            sse({"type": "content_block_stop", "index": 0}, "content_block_stop"),
+            sse({"type": "content_block_start", "index": 1, "content_block": {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3p"}},
+                "content_block_start"),
+            sse({"type": "content_block_stop", "index": 1}, "content_block_stop"),
+            *self._text_block(2, ["Four."]),
+            *self._end("end_turn", 9),
+        ]
+        return [Case(chunks, [
+            ReasoningDelta("Let me"), ReasoningDelta(" think."),
+            ReasoningBlock({"type": "thinking", "thinking": "Let me think.", "signature": "EqQBCgIYAhIM1gbcDa9GJwZA2b3h"}),
+            ReasoningBlock({"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3p"}),
+            TextDelta("Four."), Usage(12, 9), Done("end_turn"),
+        ])]
+
+
 class GeminiWire:
     kind = "gemini"
     content_type = "text/event-stream"
@@ -166,6 +221,18 @@ class GeminiWire:
 
     def malformed(self) -> Case:
         return Case([self._chunk([{"text": "Hi"}]), b'data: {"candidates": [{"content": \n\n'])
+
+
+    def reasoning(self) -> list[Case]:
+        usage = {"promptTokenCount": 12, "candidatesTokenCount": 4, "thoughtsTokenCount": 5, "totalTokenCount": 21}
+        body = lambda parts, **more: {"candidates": [{"content": {"parts": parts, "role": "model"}, "index": 0, **more}]}  # noqa: E731
+        chunks = [
+            sse(body([{"text": "**Adding** Let me", "thought": True}])),
+            sse(body([{"text": " think.", "thought": True}])),
+            sse({**body([{"text": "Four."}], finishReason="STOP"), "usageMetadata": usage}),
+        ]
+        return [Case(chunks, [ReasoningDelta("**Adding** Let me"), ReasoningDelta(" think."), TextDelta("Four."),
+                              Usage(12, 4, 5), Done("STOP")])]
 
 
 class OllamaWire:
@@ -205,6 +272,18 @@ class OllamaWire:
 
     def malformed(self) -> Case:
         return Case([self._msg("Hi"), b'{"message": {"role": "assist\n'])
+
+
+    def reasoning(self) -> list[Case]:
+        def thinking(text):
+            return self._line({"model": "qwen3-test", "created_at": "2026-11-21T10:00:00Z",
+                               "message": {"role": "assistant", "content": "", "thinking": text}, "done": False})
+
+        native = Case([thinking("Let me"), thinking(" think."), self._msg("Four."), self._done("stop", (12, 9))],
+                      [ReasoningDelta("Let me"), ReasoningDelta(" think."), TextDelta("Four."), Usage(12, 9), Done("stop")])
+        inline = Case([*map(self._msg, THINK_INLINE), self._done("stop", (12, 9))],
+                      [*THINK_INLINE_EXPECTED, Usage(12, 9), Done("stop")])
+        return [native, inline]
 
 
 WIRES = [OpenAIWire(), LlamaCppWire(), AnthropicWire(), GeminiWire(), OllamaWire()]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -153,6 +154,32 @@ async def test_hostile_model_output_is_rendered_harmless_under_the_csp():
                 assert sanitizer and violations == sanitizer, violations
                 assert [p for p in problems if not _refused_in_sanitizer(p)] == []
                 await page.evaluate("window.__csp = []")
+                problems.clear()
+
+                # A reasoning reply: its thinking streams in its own open block above the
+                # answer, as text (markup in it is not rendered), and folds away once the
+                # answer starts; the stored reply shows it collapsed.
+                wire = OpenAIWire()
+                thoughts = ["Let me ", "think <b>hard</b> ", "about it. ", "Done."]
+                upstream.play(Stream([wire._chunk({"role": "assistant", "content": ""}),
+                                      *(wire._chunk({"reasoning_content": t}) for t in thoughts),
+                                      wire._chunk({"content": "The answer is 4."}), wire._chunk({}, finish="stop"),
+                                      b"data: [DONE]\n\n"], delay=0.15))
+                await page.fill("#prompt", "Think first")
+                await page.click("#send")
+                block = page.locator(".msg.assistant").last.locator("details.reasoning")
+                await page.locator(".msg.assistant details.reasoning[open]").wait_for(timeout=10_000)
+                answer = page.locator(".msg.assistant .body").filter(has_text="The answer is 4.")
+                await answer.wait_for(timeout=10_000)
+                # (not wait_for_function: its polling evaluates a string, which the CSP refuses)
+                await page.locator("#send", has_text=re.compile("^Send$")).wait_for(timeout=10_000)
+                await page.locator(".msg.assistant:not(.streaming) details.reasoning").last.wait_for()
+                assert await block.locator(".reasoning-body").text_content() == "".join(thoughts)
+                assert await block.locator("b").count() == 0  # shown as text
+                assert await block.evaluate("(d) => d.open") is False
+                assert await block.evaluate("(d) => d.compareDocumentPosition(d.parentElement.querySelector('.body')) & 4")
+                # (the page re-renders the hostile reply above: its sanitizer refusals again)
+                assert [p for p in problems if not _refused_in_sanitizer(p)] == []
                 problems.clear()
 
                 # The pages we do not write work under the policy too: Swagger UI and the admin.

@@ -31,13 +31,19 @@ async def test_crud_and_user_title(api, user, fake_model):
 
 
 async def test_models_listing(api, fake_model, local_model):
+    from ai_model.models import AIModel
+
+    await AIModel.objects.acreate(provider_id=fake_model.provider_id, model_id="think-1", display_name="Thinker",
+                                  thinking_budget_tokens=2048)
     models = (await api.get("/api/models")).json()
     by_name = {m["name"]: m for m in models}
     fake = by_name["Fake 1"]
     assert fake == {
         "id": str(fake_model.id), "name": "Fake 1", "model_id": "fake-1", "provider": "Fake",
-        "kind": "openai_compatible", "capabilities": {"streaming": True, "tools": False}, "is_available": True,
+        "kind": "openai_compatible", "capabilities": {"streaming": True, "tools": False, "reasoning": False},
+        "is_available": True,
     }
+    assert by_name["Thinker"]["capabilities"]["reasoning"] is True  # configured for reasoning
     assert local_model.display_name in by_name
     assert all("api_key" not in str(m) for m in models)
 

@@ -40,7 +40,7 @@ async def test_texts_of_many_replies_go_in_few_batches(session, monkeypatch):
 async def test_a_late_batch_never_overwrites_a_final_state(session):
     (reply,) = await _streaming(session, 1)
     await Message.objects.filter(pk=reply.pk).aupdate(content="the whole answer", status="complete")
-    await texts._texts_write({reply.pk: "the whole"})  # a batch that was under way
+    await texts._texts_write({reply.pk: ("the whole", "")})  # a batch that was under way
     stored = await Message.objects.aget(pk=reply.pk)
     assert (stored.content, stored.status) == ("the whole answer", "complete")
 
