@@ -218,9 +218,12 @@ async def test_a_cancelled_waiter_leaves_the_queue():
 
 @pytest.mark.local_model
 @pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama_cpp cannot be imported")
-async def test_one_user_flooding_the_embedded_model_does_not_starve_another(live_url, user, other_user, local_model):
+async def test_one_user_flooding_the_embedded_model_does_not_starve_another(live_url, user, other_user, local_model, settings):
     """Issue 11: user A starts 30 generations on the embedded model: the fourth and later
     answer 429 at once; user B's reply meanwhile starts within 2 s."""
+    # One llama.cpp thread: with two, each token waits for the slower thread at a barrier, so
+    # any other process on this 2-core machine makes every token many times slower.
+    settings.LOCAL_MODEL_N_THREADS = 1
     await AIModel.objects.filter(pk=local_model.pk).aupdate(max_tokens=16)
     a_session = await ChatSession.objects.acreate(owner=user, default_model=local_model)
     b_session = await ChatSession.objects.acreate(owner=other_user, default_model=local_model)
