@@ -54,7 +54,10 @@ class ToolSpec:
 class ChatRequest:
     """What to generate: the context path and the generation options.
 
-    `temperature` and `max_tokens` are None to use the adapter's defaults.
+    `temperature` and `max_tokens` are None to use the adapter's defaults. `tool_choice`,
+    `response_format` and `stop` are OpenAI's parameters of the same names (as a client of
+    `/v1/chat/completions` sent them); the OpenAI-compatible adapters pass them on, the
+    others leave them out (None / empty: not sent).
     """
 
     model: str
@@ -64,6 +67,12 @@ class ChatRequest:
     tools: list[ToolSpec] = field(default_factory=list)
     #: Who the reply is for (a user id), e.g. for the embedded model's turns; None: the server.
     user: Any = None
+    #: `"none"`, `"auto"`, `"required"` or `{"type": "function", "function": {"name"}}`.
+    tool_choice: Any = None
+    #: `{"type": "text" | "json_object" | "json_schema", ...}`.
+    response_format: dict[str, Any] | None = None
+    #: Sequences that end the reply.
+    stop: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
