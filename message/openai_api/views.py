@@ -23,6 +23,7 @@ from rest_framework.response import Response
 from ai_model.selectors import ai_model_list, ai_model_public_names
 from core.errors import NotFound, openai_exception_handler
 from core.http import AnyAcceptNegotiation, DeclaredMethodsMixin, UnparsedBodyParser, json_body
+from message.openai_api.schema import CHAT_COMPLETION_REQUEST
 from message.openai_api.wire import ChunkEncoder, chunks, completion, completion_request, model_object
 from message.services import message_complete
 from message.streaming import sse
@@ -47,7 +48,7 @@ class ChatCompletionViewSet(_OpenAIViewSet):
         operation_id="openai_chat_completion", tags=["openai"], summary="OpenAI-compatible chat completion",
         parameters=[OpenApiParameter("X-Session-Id", OpenApiTypes.UUID, OpenApiParameter.HEADER,
                                      description="Continue this stored session")],
-        request={"application/json": OpenApiTypes.OBJECT},
+        request={"application/json": CHAT_COMPLETION_REQUEST},
         responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="`chat.completion`, or with `stream: true` "
                                         "`chat.completion.chunk`s as SSE ending `data: [DONE]`"), **_ERRORS},
     )

@@ -141,7 +141,7 @@ def _turns(value: Any) -> list[ChatMessage]:
     names: dict[str, str] = {}  # tool call id -> tool name, for the tool turns that answer them
     for n, message in enumerate(value):
         where = f"messages[{n}]"
-        if not isinstance(message, dict) or message.get("role") not in ROLES:
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str) or message["role"] not in ROLES:
             raise _invalid(f"Each message needs a `role`: one of {', '.join(ROLES)}.", f"{where}.role")
         role = ROLES[message["role"]]
         if role == "assistant":
