@@ -277,7 +277,10 @@ class Runner:
         """Keep the context that ends with the stored `message` for the next turn (`message.context`)."""
         if self.base is None:
             return
-        final = self.base.then([*self.added, ChatMessage("assistant", turn.text)], budget_chars=self.base.budget_chars)
+        # A client's tool calls end its reply and are stored on it: the database read would give them too.
+        calls = tuple(turn.tool_calls) if self.client is not None else ()
+        last = ChatMessage("assistant", turn.text, tool_calls=calls)
+        final = self.base.then([*self.added, last], budget_chars=self.base.budget_chars)
         runtime().contexts.put(message.id, final, replaces=self.anchor_id, session_id=message.session_id)
 
     async def _finish(self, message: Message, *, status: str, started: float) -> None:
