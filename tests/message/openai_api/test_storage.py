@@ -147,3 +147,14 @@ async def test_other_users_see_none_of_it(live_client, fake_provider, fake_model
     res2 = await live_client.post(URL, json=_ask(("user", "q")),
                                   headers={"X-Session-Id": res.headers["X-Session-Id"], "Authorization": f"Bearer {key}"})
     assert res2.status_code == 404
+
+
+async def test_an_api_conversation_goes_on_in_the_app_with_its_whole_context(live_client, fake_provider, fake_model):
+    fake_provider.enqueue(["A1"])
+    res = await live_client.post(URL, json=_ask(("system", "S"), ("user", "Q1")))
+    fake_provider.enqueue(["A2"])
+    sent = await live_client.post(f"/api/sessions/{res.headers['X-Session-Id']}/messages", json={"content": "Q2"})
+    assert sent.status_code == 201 and sent.json()["assistant"]["content"] == "A2"
+    assert sent.json()["user"]["parent"] == res.headers["X-Message-Id"]
+    assert [(m.role, m.content) for m in fake_provider.requests[-1].messages] == [
+        ("system", "S"), ("user", "Q1"), ("assistant", "A1"), ("user", "Q2")]
