@@ -8,6 +8,7 @@ from typing import Any
 from collections.abc import Iterable
 
 from django.db.models import Prefetch, Q, QuerySet
+from django.utils.text import slugify
 
 from ai_model.models import AIModel, ModelFallback, Provider
 from ai_model.providers.registry import supported_kinds
@@ -49,9 +50,10 @@ async def ai_model_find(
     """The usable model of `purpose` that `name` names, or None (also for an empty `name`).
 
     Usable: enabled, of an enabled provider whose kind has an adapter. `name` is the
-    model's id (a UUID, as text or not) or its `model_id` (the provider's name for it,
-    e.g. `gpt-4o-mini`); an id match wins, then the first `model_id` match by display name.
-    `with_chain` also fetches its fallbacks (for `ai_model_chain`).
+    model's id (a UUID, as text or not), its `model_id` (the provider's name for it,
+    e.g. `gpt-4o-mini`) or its public name (`ai_model_public_names`, e.g.
+    `openai/gpt-4o-mini`); an id match wins, then the first `model_id` match by display
+    name, then the public name. `with_chain` also fetches its fallbacks (for `ai_model_chain`).
     """
     if not name:
         return None
@@ -63,7 +65,30 @@ async def ai_model_find(
     if with_chain:
         query = _with_chain(query, purpose)
     found = [model async for model in query]
-    return next((m for m in found if m.pk == pk), None) or next(iter(found), None)
+    model = next((m for m in found if m.pk == pk), None) or next(iter(found), None)
+    if model is None and "/" in str(name):  # `<provider slug>/<model_id>`
+        slug, model_id = str(name).split("/", 1)
+        query = _servable(purpose).filter(model_id=model_id).order_by("provider__created_at", "provider__name")
+        if with_chain:
+            query = _with_chain(query, purpose)
+        model = next((m for m in [m async for m in query] if slugify(m.provider.name) == slug), None)
+    return model
+
+
+def ai_model_public_names(models: Iterable[AIModel]) -> dict[uuid.UUID, str]:
+    """`{model id: public name}`, the stable readable id `/v1/models` lists: the provider's
+    name as a slug and the model's `model_id`, `<slug>/<model_id>` (e.g. `openai/gpt-4o-mini`,
+    `embedded-local-model/qwen2.5-0.5b`). Providers whose names give the same slug: the
+    models of the older provider keep the name, the others are named by their UUID.
+    `models` need their provider joined; no query."""
+    names: dict[uuid.UUID, str] = {}
+    taken: dict[str, tuple] = {}
+    ordered = sorted(models, key=lambda m: (m.provider.created_at, m.provider.name))
+    for model in ordered:
+        name = f"{slugify(model.provider.name) or 'provider'}/{model.model_id}"
+        owner = taken.setdefault(name, (model.provider_id,))
+        names[model.pk] = name if owner == (model.provider_id,) else str(model.pk)
+    return names
 
 
 async def ai_model_list() -> list[AIModel]:

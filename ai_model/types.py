@@ -64,6 +64,9 @@ class ChatRequest:
     the model is configured as a reasoning model (Gemini then asks for thoughts, Ollama for
     `think`); `reasoning_effort` (`low`, `medium`, `high`) and `thinking_budget` (tokens)
     are the model's options, None when unset (`ai_model.models.AIModel`).
+    `tool_choice`, `response_format` and `stop` are OpenAI's parameters of the same names (as a
+    client of `/v1/chat/completions` sent them); the OpenAI-compatible adapters pass them on,
+    the others leave them out (None / empty: not sent).
     """
 
     model: str
@@ -76,6 +79,12 @@ class ChatRequest:
     reasoning: bool = False
     reasoning_effort: str | None = None
     thinking_budget: int | None = None
+    #: `"none"`, `"auto"`, `"required"` or `{"type": "function", "function": {"name"}}`.
+    tool_choice: Any = None
+    #: `{"type": "text" | "json_object" | "json_schema", ...}`.
+    response_format: dict[str, Any] | None = None
+    #: Sequences that end the reply.
+    stop: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

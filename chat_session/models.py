@@ -9,7 +9,8 @@ from django.db import models
 
 
 class ChatSession(models.Model):
-    """One chat. `title_set_by_user` protects a user's title from automatic titles."""
+    """One chat. `title_set_by_user` protects a user's title from automatic titles; a `hidden`
+    session only accounts for usage (see the field)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_sessions")
@@ -22,6 +23,9 @@ class ChatSession(models.Model):
     active_leaf = models.ForeignKey(
         "message.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # A user's accounting session: the token and cost rows of `/v1/chat/completions` replies
+    # with `"store": false` (no content). Never listed, never read by the session endpoints.
+    hidden = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 

@@ -14,6 +14,15 @@ from core.errors import DomainError
 from core.sql import update
 
 
+async def chat_session_accounting(*, user: Any) -> ChatSession:
+    """The user's hidden accounting session (created on first use): where the usage rows of
+    replies that store no content go (`/v1/chat/completions` with `"store": false`)."""
+    session = await ChatSession.objects.filter(owner=user, hidden=True).order_by("created_at").afirst()
+    if session is None:
+        session = await ChatSession.objects.acreate(owner=user, hidden=True, title="API usage (not stored)")
+    return session
+
+
 async def chat_session_create(*, user: Any, title: str = "", model: AIModel | None = None) -> ChatSession:
     """Create a session; a non-empty `title` counts as set by the user."""
     title = title.strip()

@@ -17,7 +17,7 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 from accounts.ws_auth import QueryTokenAuthMiddleware  # noqa: E402
 from config.lifespan import LifespanMiddleware  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
-from config.urls import body_limit, lean_routes  # noqa: E402
+from config.urls import body_error, body_limit, lean_routes  # noqa: E402
 from core.body_limit import BodyLimit  # noqa: E402
 from core.lean import LeanApp  # noqa: E402
 
@@ -27,7 +27,7 @@ application = LifespanMiddleware(
             # Static files (the chat page's JS/CSS and admin's) from the app folders,
             # so `make run` needs no collectstatic and no separate web server.
             # Bodies over the limit answer 413 before the lean path or Django reads them.
-            "http": BodyLimit(LeanApp(ASGIStaticFilesHandler(django_http), lean_routes), body_limit),
+            "http": BodyLimit(LeanApp(ASGIStaticFilesHandler(django_http), lean_routes), body_limit, body_error),
             # Origin-checked against ALLOWED_HOSTS; the session cookie, else `?token=`.
             "websocket": AllowedHostsOriginValidator(
                 AuthMiddlewareStack(QueryTokenAuthMiddleware(URLRouter(websocket_urlpatterns)))

@@ -361,6 +361,8 @@ TITLES_ENABLED = env.bool("TITLES_ENABLED", default=True)
 TITLE_MODEL = env.str("TITLE_MODEL", default="")
 # While no event is ready, an SSE stream sends a comment this often so proxies keep it open.
 SSE_KEEPALIVE_S = env.float("SSE_KEEPALIVE_S", default=15.0)
+# /v1/chat/completions: whether a request without OpenAI's `store` parameter is stored as a session.
+OPENAI_API_STORE_DEFAULT = env.bool("OPENAI_API_STORE_DEFAULT", default=True)
 # Retries before a reply's first token (exponential backoff with full jitter, seconds).
 PROVIDER_RETRY = {
     "max_retries": env.int("PROVIDER_MAX_RETRIES", default=2),

@@ -18,7 +18,9 @@ from chat_session.views import ChatSessionViewSet, chat_page
 from core.http import HealthzView, ReadyzView
 from core.lean import LeanRoute
 from core.views import metrics
+from core.errors import error_body, openai_error_body
 from message.lean_views import session_messages_stream
+from message.openai_api.views import ChatCompletionViewSet, OpenAIModelViewSet
 from message.views import MessageViewSet, ReplyViewSet, SessionMessageViewSet, UsageView
 
 
@@ -40,6 +42,8 @@ api.register("audio", AudioViewSet, basename="audio")
 
 openai = _router()
 openai.register("audio", OpenAIAudioViewSet, basename="openai-audio")
+openai.register("chat", ChatCompletionViewSet, basename="openai-chat")  # /v1/chat/completions
+openai.register("models", OpenAIModelViewSet, basename="openai-model")
 
 handler404 = "core.http.api_not_found"
 
@@ -81,3 +85,13 @@ def body_limit(path: str) -> int:
     if path in TRANSCRIPTION_PATHS:
         return transcription_body_limit()
     return settings.REQUEST_BODY_MAX_BYTES
+
+
+#: The routes that answer errors in OpenAI's shape (`core.errors.openai_error_body`).
+OPENAI_ERROR_PATHS = ("/v1/chat/", "/v1/models")
+
+
+def body_error(path: str, exc: Exception) -> tuple[int, dict]:
+    """A refused body's answer (`core.body_limit`): OpenAI's error shape on its routes,
+    the API's elsewhere."""
+    return openai_error_body(exc) if path.startswith(OPENAI_ERROR_PATHS) else error_body(exc)

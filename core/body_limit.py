@@ -21,7 +21,8 @@ A body within a declared `Content-Length` needs no counting (the HTTP server nev
 more than it declares), so such requests pass straight through.
 
 The answer is the API's error body (`core.errors.error_body`): 413
-`{"code": "body_too_large", "message", "detail": {"body": [message]}}`.
+`{"code": "body_too_large", "message", "detail": {"body": [message]}}`, or what `render(path,
+error)` gives (`(status, body)`: OpenAI's shape on its routes, `config.urls.body_error`).
 """
 
 from __future__ import annotations
@@ -52,8 +53,12 @@ def _declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
     return None
 
 
-async def _refuse(send: Any, limit: int) -> None:
-    status, body = error_body(too_large(limit))
+def _app_shape(path: str, exc: DomainError) -> tuple[int, dict]:
+    return error_body(exc)
+
+
+async def _refuse(send: Any, limit: int, render: Callable[[str, DomainError], tuple[int, dict]], path: str) -> None:
+    status, body = render(path, too_large(limit))
     payload = json.dumps(body).encode()
     await send({
         "type": "http.response.start",
@@ -71,9 +76,12 @@ class BodyLimit:
     """ASGI middleware: HTTP request bodies over `limit(path)` bytes answer 413 (see the
     module docstring); other scopes (WebSocket, lifespan) pass through."""
 
-    def __init__(self, app: Any, limit: Callable[[str], int]) -> None:
+    def __init__(
+        self, app: Any, limit: Callable[[str], int], render: Callable[[str, DomainError], tuple[int, dict]] = _app_shape
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.render = render
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -83,11 +91,11 @@ class BodyLimit:
         declared = _declared_length(scope["headers"])
         if declared is not None:
             if declared > limit:
-                await _refuse(send, limit)
+                await _refuse(send, limit, self.render, scope["path"])
                 return
             await self.app(scope, receive, send)
             return
-        counted = _CountedBody(receive, send, limit)
+        counted = _CountedBody(receive, send, limit, lambda: _refuse(send, limit, self.render, scope["path"]))
         await self.app(scope, counted.receive, counted.send)
 
 
@@ -95,9 +103,10 @@ class _CountedBody:
     """`receive` and `send` of one request whose body has no declared length: counts the
     body's bytes and refuses it once they pass `limit`."""
 
-    __slots__ = ("_receive", "_send", "limit", "size", "refused", "started", "answered")
+    __slots__ = ("_receive", "_send", "_refuse", "limit", "size", "refused", "started", "answered")
 
-    def __init__(self, receive: Any, send: Any, limit: int) -> None:
+    def __init__(self, receive: Any, send: Any, limit: int, refuse: Callable[[], Any]) -> None:
+        self._refuse = refuse
         self._receive = receive
         self._send = send
         self.limit = limit
@@ -116,7 +125,7 @@ class _CountedBody:
                 self.refused = True
                 if not self.started:  # an app that started answering keeps its answer
                     self.answered = True
-                    await _refuse(self._send, self.limit)
+                    await self._refuse()
                 return {"type": "http.disconnect"}
         return message
 

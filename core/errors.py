@@ -177,3 +177,57 @@ def error_response(exc: BaseException) -> JsonResponse:
     """The same rendering for plain Django views (re-raises what is not a client error)."""
     status_code, body = error_body(exc)
     return _with_auth_header(JsonResponse(body, status=status_code), exc, status_code)
+
+
+# --- OpenAI's error shape (the `/v1/chat/completions` and `/v1/models` endpoints) ----------
+
+#: Our codes of limits, as OpenAI's `(type, code)`: a budget is OpenAI's exhausted quota.
+_OPENAI_LIMITS = {
+    "budget_exceeded": ("insufficient_quota", "insufficient_quota"),
+    "rate_limited": ("requests", "rate_limit_exceeded"),
+}
+
+
+def openai_error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
+    """`(status, {"error": {"message", "type", "param", "code"}})`: `error_body`'s error in
+    OpenAI's shape and status codes (https://platform.openai.com/docs/guides/error-codes).
+
+    401 is `invalid_api_key`; a model that is unknown or disabled (`invalid_model`) is 404
+    `model_not_found`, `param` `model`; other 404s `not_found`; 429 `rate_limit_exceeded`
+    (type `requests`), `insufficient_quota` for a budget, `too_many_generations` as is;
+    5xx type `server_error`; other 4xx `invalid_request_error` with our code. `param` is the
+    request field at fault (None for the body as a whole). Re-raises what `error_body` does.
+    """
+    status, body = error_body(exc)
+    code = body["code"]
+    detail = body.get("detail") or {}
+    param = next(iter(detail), None) if isinstance(detail, dict) else None
+    if param in ("body", "non_field_errors"):
+        param = None
+    kind = "invalid_request_error"
+    if status == 401:
+        code = "invalid_api_key"
+    elif code == "invalid_model":
+        status, code, param = 404, "model_not_found", "model"
+    elif status == 429:
+        kind, code = _OPENAI_LIMITS.get(code, ("requests", code))
+    elif status >= 500:
+        kind = "server_error"
+    return status, {"error": {"message": body["message"], "type": kind, "param": param, "code": code}}
+
+
+def openai_error_response(exc: BaseException) -> JsonResponse:
+    """`openai_error_body` as a response, with `Retry-After` / `WWW-Authenticate` as
+    `error_response` sets them (re-raises what is not a client error)."""
+    status_code, body = openai_error_body(exc)
+    return _with_auth_header(JsonResponse(body, status=status_code), exc, status_code)
+
+
+def openai_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """A DRF exception handler rendering every client error in OpenAI's shape (the views of
+    `/v1/chat/completions` and `/v1/models` name it)."""
+    try:
+        status_code, body = openai_error_body(exc)
+    except Exception:
+        return None  # not a client error: let Django log it and answer 500
+    return _with_auth_header(Response(body, status=status_code), exc, status_code)

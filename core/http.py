@@ -36,7 +36,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 
 from core import views as health
-from core.errors import DomainError, error_response
+from core.errors import DomainError, error_response, openai_error_response
 from core.schema import HealthSerializer
 
 
@@ -125,7 +125,9 @@ class ReadyzView(_PublicView):
 
 
 def api_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """`handler404`: the API's JSON error under `/api/`, Django's page elsewhere."""
+    """`handler404`: the API's JSON error under `/api/`, OpenAI's under `/v1/`, Django's page elsewhere."""
     if request.path.startswith("/api/"):
         return error_response(Http404())
+    if request.path.startswith("/v1/"):
+        return openai_error_response(Http404())
     return page_not_found(request, exception)

@@ -103,6 +103,38 @@ async def message_context(*, message: Message, budget_tokens: int) -> list[ChatM
     return list((await sync_to_async(context_read)(message_id=message.id, budget_tokens=budget_tokens)).messages)
 
 
+def _same_turn(row: tuple, turn: ChatMessage) -> bool:
+    """Whether a stored message (`role, content, tool_calls, tool_call_id`) is the turn `turn`."""
+    role, content, tool_calls, tool_call_id = row
+    if isinstance(tool_calls, str):  # SQLite may return JSON as text
+        tool_calls = json.loads(tool_calls)
+    if role != turn.role or content != turn.content:
+        return False
+    if role == Message.Role.TOOL:
+        return tool_call_id == turn.tool_call_id
+    return [c.get("id") for c in tool_calls or []] == [c.id for c in turn.tool_calls]
+
+
+def path_match(*, session_id: Any, turns: list[ChatMessage]) -> tuple[uuid.UUID | None, int]:
+    """The longest path of session `session_id` from a root message that is the start of
+    `turns` (same role and text; same call ids for tool calls and results): `(id of its
+    last message, how many turns it covers)`, `(None, 0)` when not even the first turn is
+    stored. Among equal siblings the newest wins. One query; synchronous, so a service can
+    run it in the transaction of its writes."""
+    children: dict[Any, list[tuple]] = {}
+    rows = Message.objects.filter(session_id=session_id).order_by("created_at", "id").values_list(
+        "id", "parent_id", "role", "content", "tool_calls", "tool_call_id")
+    for pk, parent_id, *rest in rows:
+        children.setdefault(parent_id, []).append((pk, tuple(rest)))
+    parent, matched = None, 0
+    for turn in turns:
+        same = [pk for pk, row in children.get(parent, []) if _same_turn(row, turn)]
+        if not same:
+            break
+        parent, matched = same[-1], matched + 1
+    return parent, matched
+
+
 def parent_read(*, session: ChatSession, parent_id: Any = None) -> uuid.UUID | None:
     """The id of the message a new message of `session` goes under: message `parent_id` of the
     session (raises DomainError `invalid_parent` for one that is not in it), else the

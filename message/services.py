@@ -1,4 +1,5 @@
-"""Writes for messages: storing a user turn, regenerating a reply, stopping one."""
+"""Writes for messages: storing a user turn, regenerating a reply, stopping one, and a
+whole conversation from an OpenAI client (`message_complete`)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,27 @@ from typing import Any
 from accounts.selectors import usage_limits_get
 from ai_model.services import ai_model_for_reply, model_admission_check
 from chat_session.models import ChatSession
+from ai_model.types import ChatMessage
 from chat_session.selectors import chat_session_get
-from core.errors import DomainError
+from chat_session.services import chat_session_accounting, chat_session_create
+from core.errors import DomainError, NotFound
 from core.ids import uuid_or_404
 from core.runtime import runtime
 from message.generation.admission import Slots
 from message.generation.registry import Generation, generations
 from message.generation.runner import generation_start
-from message.generation.store import ANY_MODEL, SessionChanged, SessionCheck, StoredTurn, messages_settle, turn_store
-from message.context import SessionTip, context_chars
+from message.generation.store import (
+    ANY_MODEL,
+    SessionChanged,
+    SessionCheck,
+    StoredTurn,
+    accounting_reply_store,
+    messages_settle,
+    turn_path_store,
+    turn_store,
+)
+from message.generation.turn import ClientTurn
+from message.context import Context, SessionTip, context_chars
 from message.models import Message
 from message.selectors import message_get, message_list
 
@@ -244,3 +257,52 @@ async def message_load(*, user: Any, message_id: Any) -> Message:
 async def message_list_load(*, session: ChatSession) -> list[Message]:
     """Every message of the session, oldest first, with dead workers' replies settled."""
     return await messages_settle(await message_list(session=session))
+
+
+@dataclass
+class StartedCompletion:
+    """A reply to a conversation an OpenAI client sent whole: its session (None when not
+    stored), the assistant reply (status `streaming`) and its running generation."""
+
+    session: ChatSession | None
+    reply: Message
+    generation: Generation
+
+
+async def message_complete(
+    *, user: Any, turns: list[ChatMessage], model_id: Any, client: ClientTurn, session_id: Any = None
+) -> StartedCompletion:
+    """Answer the conversation `turns` (oldest first, as `/v1/chat/completions` sent it) with
+    the model `model_id` names (UUID, `model_id` or public name: `ai_model_find`), for a
+    client that runs its own tools (`client`).
+
+    Admitted as every reply (`generation.admission`: rate, budgets, one slot). With
+    `client.store`: in the session `session_id` of `user` (the conversation's stored prefix
+    reused, `store.turn_path_store`), else in a new session; the model sees `turns` as sent,
+    not the stored branch. Without: nothing of the conversation is written, only the reply's
+    usage row in the user's hidden accounting session. Raises DomainError (`invalid_model`,
+    field `model`; NotFound for `session_id`), TooManyRequests, ServerBusyError.
+    """
+    ai_model = await ai_model_for_reply(model_id=model_id)
+    session = None
+    if client.store and session_id is not None:
+        try:
+            session = await chat_session_get(user=user, session_id=session_id)
+        except NotFound:
+            raise NotFound("No such session.", field="X-Session-Id") from None
+    slots = await _admit(user_id=user.pk, models=[ai_model])
+    with _released_on_error(slots):
+        created: list[Message] = []
+        if client.store:
+            continued = session is not None
+            session = session or await chat_session_create(user=user, model=ai_model)
+            stored = await turn_path_store(session=session, turns=turns, model=ai_model, match=continued)
+            created, reply = stored.created, stored.reply
+        else:
+            reply = await accounting_reply_store(session=await chat_session_accounting(user=user), model=ai_model)
+        # The model answers the conversation as the client sent it (whole: never trimmed here).
+        context = Context.of(turns, budget_chars=context_chars(ai_model.context_budget), whole=True)
+        generation = await generation_start(
+            reply=reply, ai_model=ai_model, context=context, before=created, slot=(slots, slots.ids[0]), client=client,
+        )
+    return StartedCompletion(session=session if client.store else None, reply=reply, generation=generation)

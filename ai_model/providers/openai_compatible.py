@@ -65,8 +65,14 @@ class OpenAICompatibleProvider(BaseProvider):
         }
         if request.tools:
             options["tools"] = function_tools(request.tools)
+            if request.tool_choice is not None:
+                options["tool_choice"] = request.tool_choice
         if request.reasoning_effort:
             options["reasoning_effort"] = request.reasoning_effort
+        if request.response_format is not None:
+            options["response_format"] = request.response_format
+        if request.stop:
+            options["stop"] = list(request.stop)
         return json_object_with_list("messages", [self._encoded(m) for m in request.messages], options)
 
     @classmethod

@@ -15,6 +15,9 @@ Per turn:
    finishes), start the next assistant turn under the last result and go to 1, at most
    `TOOL_MAX_ROUNDS` times (the last round offers no tools, so the model must answer).
 
+A reply for a client that runs its own tools (`turn.ClientTurn`: `/v1/chat/completions`)
+is one model call offered the client's tools: a tool call ends it (step 2 never runs).
+
 Writes go through a `ReplyStore`, events through a `Publisher`; this module does not
 touch the ORM. A failure or a cancel still stores the text so far and ends the log
 with `usage`, `error`?, `done`.
@@ -51,7 +54,7 @@ from message.generation.publisher import Publisher
 from message.generation.admission import Slots
 from message.generation.registry import Generation, generations
 from message.generation.store import ReplyStore, Status
-from message.generation.turn import Turn
+from message.generation.turn import ClientTurn, Turn
 from message.context import Context
 from message.streaming.coalesce import Coalescer
 from message.streaming.log import event_log_create
@@ -79,6 +82,7 @@ async def generation_start(
     context: Context,
     before: Iterable[Message] = (),
     slot: tuple[Slots, str] | None = None,
+    client: ClientTurn | None = None,
 ) -> Generation:
     """Start generating `reply` (an assistant message stored with status `streaming`) to
     `context` (the turns it answers, ending at its user message).
@@ -87,6 +91,7 @@ async def generation_start(
     once the `message` events are logged; the reply is written by a background task, and
     its final context is kept (`message.context`) for the next turn. `slot` (the user's
     concurrent-generation slot, `admission.Slots` and slot id) is freed when it ends.
+    `client`: a reply for a client that runs its own tools (see the module docstring).
     """
     log = event_log_create(reply.id)
     publisher = Publisher(log, reply.session_id)
@@ -99,14 +104,26 @@ async def generation_start(
     registry = generations()
     registry.add(generation, reply.id)
     runtime().metrics.reply_started(model=ai_model.model_id)
-    runner = Runner(generation, ReplyStore())
+    runner = Runner(generation, ReplyStore(keep_content=client is None or client.store), client)
     generation.task = asyncio.get_running_loop().create_task(
         runner.run(reply=reply, ai_model=ai_model, context=context), name=f"generation:{reply.id}"
     )
     return generation
 
 
-def _request(model: AIModel, context: list[ChatMessage], *, tools: bool, user: Any = None) -> ChatRequest:
+def _request(
+    model: AIModel, context: list[ChatMessage], *, tools: bool, user: Any = None, client: ClientTurn | None = None
+) -> ChatRequest:
+    if client is not None:  # the client's own tools and options, over the model's settings
+        return ChatRequest(
+            model=model.model_id, messages=context,
+            temperature=client.temperature if client.temperature is not None else model.temperature,
+            max_tokens=client.max_tokens if client.max_tokens is not None else model.max_tokens,
+            tools=list(client.tools), tool_choice=client.tool_choice if client.tools else None,
+            response_format=client.response_format, stop=client.stop, user=user,
+            reasoning=model.reasons, reasoning_effort=model.reasoning_effort or None,
+            thinking_budget=model.thinking_budget_tokens,
+        )
     specs = [t.spec for t in tool_registry().values()] if tools and model.supports_tools else []
     return ChatRequest(
         model=model.model_id, messages=context, temperature=model.temperature, max_tokens=model.max_tokens, tools=specs,
@@ -118,9 +135,10 @@ def _request(model: AIModel, context: list[ChatMessage], *, tools: bool, user: A
 class Runner:
     """Runs one generation to its end (see module docstring)."""
 
-    def __init__(self, generation: Generation, store: ReplyStore) -> None:
+    def __init__(self, generation: Generation, store: ReplyStore, client: ClientTurn | None = None) -> None:
         self.generation = generation
         self.store = store
+        self.client = client
         self.publisher = generation.publisher
         #: The model answering now (a fallback replaces it), for the metrics' `model` label.
         self.model: AIModel | None = None
@@ -134,7 +152,8 @@ class Runner:
         self.added: list[ChatMessage] = []
 
     async def run(self, *, reply: Message, ai_model: AIModel, context: Context) -> None:
-        self.base, self.anchor_id = context, reply.parent_id
+        keep = self.client is None or self.client.store  # a reply not stored leaves no context behind
+        self.base, self.anchor_id = (context if keep else None), reply.parent_id
         # The reply outlives its request: its writes run on one of the runtime's DB threads,
         # and give their pooled connection back (core/db.py).
         async with db_context():
@@ -153,6 +172,10 @@ class Runner:
             while True:
                 offer_tools = rounds < settings.TOOL_MAX_ROUNDS
                 turn, position = await self._stream_turn(current, chain, position, context, tools=offer_tools, started=started)
+                if self.client is not None:  # the client runs its tools: a call ends the reply
+                    if turn.tool_calls and self.client.store:
+                        current.tool_calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in turn.tool_calls]
+                    break
                 if turn.error is not None or not turn.tool_calls or not offer_tools:
                     break
                 rounds += 1
@@ -210,7 +233,7 @@ class Runner:
             coalescer = self.coalescer = Coalescer(settings.STREAM_COALESCE_MS / 1000, send_text)
             self.reasoner = None
             async for event in adapter_for(model.provider).stream(
-                    _request(model, context, tools=tools, user=self.generation.user_id)):
+                    _request(model, context, tools=tools, user=self.generation.user_id, client=self.client)):
                 if isinstance(event, TextDelta):
                     if thinking:
                         await self.reasoner.flush()
@@ -320,7 +343,9 @@ class Runner:
         """Keep the context that ends with the stored `message` for the next turn (`message.context`)."""
         if self.base is None:
             return
-        answer = ChatMessage("assistant", turn.text, reasoning_blocks=tuple(turn.reasoning_blocks))
+        # A client's tool calls end its reply and are stored on it: the database read would give them too.
+        calls = tuple(turn.tool_calls) if self.client is not None else ()
+        answer = ChatMessage("assistant", turn.text, tool_calls=calls, reasoning_blocks=tuple(turn.reasoning_blocks))
         final = self.base.then([*self.added, answer], budget_chars=self.base.budget_chars)
         runtime().contexts.put(message.id, final, replaces=self.anchor_id, session_id=message.session_id)
 
@@ -337,7 +362,7 @@ class Runner:
                 logger.exception("could not send the last text of %s", message.pk)
             merger.close()
         # Stopped while its tools ran: the turn that asked for them is already stored complete.
-        already_stored = bool(message.tool_calls) and message.status == Status.COMPLETE
+        already_stored = self.client is None and bool(message.tool_calls) and message.status == Status.COMPLETE
         try:
             if not already_stored:
                 await self.store.turn_finish(
@@ -355,5 +380,5 @@ class Runner:
             await self.publisher.emit(payload)
         await self.publisher.message_update(message)
         await self.publisher.close()  # the whole log is in its store before the reply counts as finished
-        if status == Status.COMPLETE:
+        if status == Status.COMPLETE and (self.client is None or self.client.store):
             title_schedule(message.session_id)

@@ -1,12 +1,12 @@
-"""What one model call produced, shared by the runner (which fills it) and the store (which writes it)."""
+"""What one model call produced, shared by the runner (which fills it) and the store (which
+writes it); and how a client that runs its own tools wants its reply (`ClientTurn`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
 from typing import Any
 
-from ai_model.types import StreamError, ToolCall, Usage
+from ai_model.types import StreamError, ToolCall, ToolSpec, Usage
 
 
 @dataclass
@@ -38,3 +38,24 @@ class Turn:
     @property
     def reasoning(self) -> str:
         return "".join(self.reasoning_parts)
+
+@dataclass(frozen=True)
+class ClientTurn:
+    """A reply for a client that runs its own tools (`/v1/chat/completions`).
+
+    The model is offered `tools` (the client's, none when empty) instead of the built-in
+    ones, and a tool call ends the reply: the calls are stored on it and returned to the
+    client, no tool runs here and no further round follows. `temperature` and `max_tokens`
+    (None: the model's own settings), `tool_choice`, `response_format` and `stop` go to the
+    model as `ai_model.types.ChatRequest` says. With `store` False nothing of the reply's
+    content is written (its text, tool calls and kept context): the stored row only
+    accounts for its tokens and cost.
+    """
+
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: Any = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    response_format: dict[str, Any] | None = None
+    stop: tuple[str, ...] = ()
+    store: bool = True
