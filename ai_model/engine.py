@@ -1,4 +1,5 @@
-"""Base of the models that run in-process (the embedded LLM, Whisper, Piper), and the
+"""Base of the models that run in-process (the embedded LLM, Whisper, Piper), the fair
+bounded queue of a model that generates one reply at a time (`FairTurns`), and the
 runtime's set of them."""
 
 from __future__ import annotations
@@ -6,10 +7,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Self, TypeVar
 
+from ai_model.errors import ServerBusyError
 from core.runtime import runtime
 
 logger = logging.getLogger(__name__)
@@ -92,6 +95,79 @@ class InProcessModel:
     def close(self) -> None:
         """Stop taking work; queued calls are dropped, a running one finishes on its thread."""
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class FairTurns:
+    """Whose generation runs next on the single model: one at a time, and next the waiting
+    user served least recently, so one user's queued replies never make another user wait
+    for all of them (a newcomer waits for at most the reply running). At most
+    `max_waiting` wait; past that `take` raises ServerBusyError (`model_busy`) at once.
+    Lives on the event loop (not thread-safe).
+    """
+
+    def __init__(self, *, max_waiting: int) -> None:
+        self.max_waiting = max_waiting
+        self._busy = False
+        self._queues: dict[Hashable, deque[asyncio.Future[None]]] = {}
+        self._served: dict[Hashable, int] = {}  # user -> the sequence number of their last turn
+        self._sequence = 0
+        self.waiting = 0
+
+    def full(self) -> bool:
+        """Whether one more generation would have to wait past the bound."""
+        return self._busy and self.waiting >= self.max_waiting
+
+    async def take(self, user: Hashable) -> None:
+        """Wait for this generation's turn; `give` must follow (raises ServerBusyError)."""
+        if not self._busy:
+            self._busy = True
+            self._serve(user)
+            return
+        if self.waiting >= self.max_waiting:
+            raise ServerBusyError(
+                f"The embedded model is busy ({self.waiting} replies waiting); try again shortly.", code="model_busy",
+            )
+        turn = asyncio.get_running_loop().create_future()
+        self._queues.setdefault(user, deque()).append(turn)
+        self.waiting += 1
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self.give()  # the turn came as this waiter was cancelled: pass it on
+            else:
+                self._forget(user, turn)
+            raise
+
+    def give(self) -> None:
+        """End the running generation's turn and start the next one."""
+        while self._queues:
+            user = min(self._queues, key=lambda u: self._served.get(u, -1))
+            queue = self._queues[user]
+            turn = queue.popleft()
+            self.waiting -= 1
+            if not queue:
+                del self._queues[user]
+            if not turn.done():
+                self._serve(user)
+                turn.set_result(None)
+                return
+        self._busy = False
+
+    def _serve(self, user: Hashable) -> None:
+        self._sequence += 1
+        self._served[user] = self._sequence
+        if len(self._served) > 10_000:  # forget the users served longest ago
+            for old in sorted(self._served, key=self._served.get)[:5_000]:
+                del self._served[old]
+
+    def _forget(self, user: Hashable, turn: asyncio.Future[None]) -> None:
+        queue = self._queues.get(user)
+        if queue is not None and turn in queue:
+            queue.remove(turn)
+            self.waiting -= 1
+            if not queue:
+                del self._queues[user]
 
 
 class Engines:

@@ -19,7 +19,7 @@ from accounts.selectors import usage_limits_get
 from accounts.services import api_token_create
 from ai_model.errors import ServerBusyError
 from ai_model.models import AIModel, Provider
-from ai_model.providers.local import FairTurns
+from ai_model.engine import FairTurns
 from ai_model.types import Usage
 from chat_session.models import ChatSession
 from message.models import Message
