@@ -122,7 +122,8 @@ async def test_hostile_model_output_is_rendered_harmless_under_the_csp():
                 await page.click("#send")
                 reply = page.locator(".msg.assistant .body")
                 await reply.filter(has_text="The end.").wait_for(timeout=15_000)
-                await page.wait_for_function("document.querySelector('#send').textContent === 'Send'")
+                # (not wait_for_function: its polling evaluates a string, which the CSP refuses)
+                await page.locator("#send", has_text=re.compile("^Send$")).wait_for(timeout=15_000)
 
                 body = reply.first
                 assert await body.locator("strong").inner_text() == "bold"
