@@ -95,6 +95,9 @@ class AIModel(models.Model):
     discovered_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
     supports_tools = models.BooleanField(default=False)
+    supports_vision = models.BooleanField(
+        default=False, help_text="Reads images: attached images are sent to it (README \"Attachments\"). Without it, "
+        "a message with an image goes to the first vision model of the fallback list, or is refused.")
     temperature = models.FloatField(null=True, blank=True)
     max_tokens = models.PositiveIntegerField(null=True, blank=True)
     context_window = models.PositiveIntegerField(

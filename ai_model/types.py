@@ -25,6 +25,41 @@ class ToolCall:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file attached to a user turn, as a model sees it (`files.models.StoredFile`).
+
+    `kind` is `image` or `document`. An image is `mime` bytes of `width` × `height` pixels,
+    already cleaned (decoded and re-encoded, no metadata: `files.images`), read from the
+    storage name `storage_name` (Django's default storage) or, when `data` is set, carried
+    inline (a `/v1` request with `store: false` keeps nothing). An adapter sends it fitted to
+    its provider's documented maximum (`ai_model.images`). A document is its extracted
+    `text` as placed into the context: all of it, or its first characters when the whole
+    (`text_chars` characters) did not fit the model's budget (`truncated`).
+    """
+
+    id: str
+    name: str
+    mime: str
+    kind: Literal["image", "document"]
+    storage_name: str = ""
+    width: int = 0
+    height: int = 0
+    data: bytes = field(default=b"", repr=False)
+    text: str = field(default="", repr=False)
+    text_chars: int = 0
+
+    @property
+    def truncated(self) -> bool:
+        return self.kind == "document" and len(self.text) < self.text_chars
+
+
+#: What an image costs in a context's character budget (`message.context`): about a
+#: thousand tokens, as OpenAI's high-detail tiles and Anthropic's (w×h)/750 formula give for
+#: a picture of about a megapixel.
+IMAGE_CONTEXT_CHARS = 3000
+
+
+@dataclass(frozen=True)
 class ChatMessage:
     """One turn of the context sent to a model.
 
@@ -44,7 +79,48 @@ class ChatMessage:
     #: signed `thinking` and `redacted_thinking` blocks, as the API sent them). The
     #: reasoning text itself is never resent.
     reasoning_blocks: tuple[dict[str, Any], ...] = ()
+    #: Files attached to a user turn: images go to the model in its provider's image format,
+    #: documents as text before the turn's own (`turn_text`).
+    attachments: tuple[Attachment, ...] = ()
     encoded: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False, hash=False)
+
+    @property
+    def images(self) -> tuple[Attachment, ...]:
+        return tuple(a for a in self.attachments if a.kind == "image")
+
+    @property
+    def chars(self) -> int:
+        """What the turn costs in a context's character budget: its text, its documents'
+        text and `IMAGE_CONTEXT_CHARS` an image."""
+        if not self.attachments:
+            return len(self.content)
+        return len(self.content) + sum(
+            len(a.text) if a.kind == "document" else IMAGE_CONTEXT_CHARS for a in self.attachments
+        )
+
+
+def turn_text(message: ChatMessage) -> str:
+    """The text of a turn as a model reads it: each attached document first, between
+    delimiters that name the file (and, when it was cut to fit, a marker saying how much of
+    it is shown and asking the model to say so), then the turn's own text. A turn without
+    documents is its `content` as is."""
+    documents = [a for a in message.attachments if a.kind == "document"]
+    if not documents:
+        return message.content
+    parts = []
+    for doc in documents:
+        parts.append(f'<document name="{_quoted(doc.name)}" type="{doc.mime}">\n{doc.text}\n</document>')
+        if doc.truncated:
+            parts.append(
+                f"[{_quoted(doc.name)} was cut to fit: only its first {len(doc.text):,} of {doc.text_chars:,} "
+                "characters are shown above. Tell the user that you saw a truncated document.]"
+            )
+    parts.append(message.content)
+    return "\n\n".join(parts)
+
+
+def _quoted(name: str) -> str:
+    return name.replace('"', "'").replace("\n", " ")
 
 
 @dataclass(frozen=True)

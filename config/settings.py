@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "csp",
     "core",
     "accounts",
+    "files",
     "ai_model",
     "chat_session",
     "message",
@@ -409,6 +410,31 @@ TTS_MAX_CHARS = env.int("TTS_MAX_CHARS", default=4096)
 TTS_CACHE_MB = env.int("TTS_CACHE_MB", default=200)
 # Load the local speech models at start-up (in the background) rather than on first use.
 SPEECH_PRELOAD = env.bool("SPEECH_PRELOAD", default=True)
+
+# --- Attachments (README "Attachments") -------------------------------------------
+# Uploaded files go through Django's storage API: under DATA_DIR/media by default; S3 or
+# any S3-compatible store with django-storages (STORAGES["default"], README).
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media"))).resolve()
+MEDIA_URL = "/media/"  # never served as such: file bytes go out through /api/files/{id}/content, owner only
+STORAGES = {
+    "default": {"BACKEND": env.str("FILE_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Bytes per uploaded file; files attached to one message; pixels of an image (width ×
+# height, checked before it is decoded); longest side of a stored image (larger ones are
+# scaled down; each adapter scales further to its provider's maximum).
+FILE_MAX_BYTES = env.int("FILE_MAX_BYTES", default=20 * 1024 * 1024)
+FILES_PER_MESSAGE = env.int("FILES_PER_MESSAGE", default=10)
+FILE_IMAGE_MAX_PIXELS = env.int("FILE_IMAGE_MAX_PIXELS", default=50_000_000)
+FILE_IMAGE_MAX_EDGE = env.int("FILE_IMAGE_MAX_EDGE", default=3072)
+# A document's extracted text is kept up to this many characters; a PDF is read up to this
+# many pages (a larger one is refused as `document_too_large`).
+FILE_TEXT_MAX_CHARS = env.int("FILE_TEXT_MAX_CHARS", default=2_000_000)
+FILE_PDF_MAX_PAGES = env.int("FILE_PDF_MAX_PAGES", default=2000)
+# A file no message ever referenced is removed this many hours after its upload (checked
+# every FILE_SWEEP_INTERVAL_S seconds by each worker, and by `manage.py files_sweep`).
+FILE_UNUSED_MAX_AGE_H = env.float("FILE_UNUSED_MAX_AGE_H", default=24.0)
+FILE_SWEEP_INTERVAL_S = env.float("FILE_SWEEP_INTERVAL_S", default=3600.0)
 
 # --- Limits, quotas and costs (README "Limits, quotas and costs") --------------
 # Defaults for every user; admins override them per user or group (accounts.UsageLimit).

@@ -67,6 +67,11 @@ class Message(models.Model):
     tool_call_id = models.CharField(max_length=200, blank=True)
     tool_name = models.CharField(max_length=200, blank=True)
     is_error = models.BooleanField(default=False)
+    # Files attached to a user turn, in the order the user gave them.
+    attachments = models.ManyToManyField("files.StoredFile", through="MessageAttachment", related_name="messages", blank=True)
+    # What the attachments add to the turn in a context's character budget (documents' text as
+    # placed, `ai_model.types.IMAGE_CONTEXT_CHARS` an image): the context read trims by it.
+    attachment_chars = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -76,6 +81,22 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role}: {self.content[:60]}"
+
+
+class MessageAttachment(models.Model):
+    """A file attached to a message, at `position`; for a document, `included_chars` of its
+    text go into the context (all of it unless it did not fit the model's budget when the
+    message was sent; the same cut is used for every later turn, so replays, regenerations
+    and branches see what the first reply saw)."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachment_links")
+    file = models.ForeignKey("files.StoredFile", on_delete=models.CASCADE, related_name="message_links")
+    position = models.PositiveSmallIntegerField(default=0)
+    included_chars = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [models.UniqueConstraint(fields=["message", "file"], name="attachment_unique_per_message")]
 
 
 class UsageReport(Message):

@@ -1,0 +1,1 @@
+"""Reads for files; nothing here writes."""
