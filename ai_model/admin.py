@@ -105,8 +105,9 @@ class AIModelAdmin(admin.ModelAdmin):
     """Models users pick (chat) and remote speech engines."""
 
     list_display = ["display_name", "model_id", "provider", "purpose", "enabled", "available", "supports_tools",
-                    "supports_reasoning", "input_price", "output_price"]
-    list_filter = ["purpose", "enabled", "available", "provider__kind", "provider", "supports_tools", "supports_reasoning"]
+                    "supports_vision", "supports_reasoning", "input_price", "output_price"]
+    list_filter = ["purpose", "enabled", "available", "provider__kind", "provider", "supports_tools", "supports_vision",
+                   "supports_reasoning"]
     readonly_fields = ["discovered_at", "last_seen_at"]
     search_fields = ["display_name", "model_id", "provider__name"]
     list_select_related = ["provider"]

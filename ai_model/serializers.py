@@ -30,6 +30,7 @@ class CapabilitiesSerializer(serializers.Serializer):
 
     streaming = serializers.SerializerMethodField()
     tools = serializers.BooleanField(source="supports_tools")
+    vision = serializers.BooleanField(source="supports_vision", help_text="Reads attached images.")
     reasoning = serializers.BooleanField(
         source="reasons", help_text="Configured as a reasoning model (a flag, an effort or a thinking budget).")
 

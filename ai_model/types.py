@@ -91,12 +91,14 @@ class ChatMessage:
     @property
     def chars(self) -> int:
         """What the turn costs in a context's character budget: its text, its documents'
-        text and `IMAGE_CONTEXT_CHARS` an image."""
+        text and `IMAGE_CONTEXT_CHARS` an image (`Message.attachment_chars` stores the part
+        of the attachments)."""
         if not self.attachments:
             return len(self.content)
-        return len(self.content) + sum(
+        # At least one: `Message.attachment_chars` > 0 says a stored turn has attachments.
+        return len(self.content) + max(1, sum(
             len(a.text) if a.kind == "document" else IMAGE_CONTEXT_CHARS for a in self.attachments
-        )
+        ))
 
 
 def turn_text(message: ChatMessage) -> str:

@@ -12,6 +12,8 @@ from chat_session.models import ChatSession
 from chat_session.realtime import session_update_broadcast
 from core.errors import DomainError
 from core.sql import update
+from files.models import StoredFile
+from files.services import files_orphans_delete
 
 
 async def chat_session_accounting(*, user: Any) -> ChatSession:
@@ -76,5 +78,10 @@ async def achat_session_active_leaf_set(*, session_id: Any, leaf_id: Any, when_l
 
 
 async def chat_session_delete(*, session: ChatSession) -> None:
-    """Delete a session and its whole message tree."""
+    """Delete a session and its whole message tree, and the files only its messages used
+    (a file another message still references stays: `files.services.files_orphans_delete`)."""
+    file_ids = [pk async for pk in StoredFile.objects.filter(message_links__message__session=session).values_list(
+        "pk", flat=True).distinct()]
     await session.adelete()
+    if file_ids:
+        await files_orphans_delete(file_ids=file_ids)

@@ -72,7 +72,8 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
                 # The REST body's serializer; `stream` means nothing on a socket (replies always stream).
                 body = self._valid(MessageCreateSerializer, {k: v for k, v in content.items() if k != "stream"})
                 await message_send(
-                    session=self.session, content=body["content"], parent_id=body["parent"], model_id=body["model"]
+                    session=self.session, content=body["content"], parent_id=body["parent"], model_id=body["model"],
+                    attachment_ids=body["attachments"],
                 )
             elif kind == "cancel":
                 body = self._valid(TargetSerializer, content)

@@ -54,7 +54,7 @@ class Context:
 
     @classmethod
     def of(cls, messages: list[ChatMessage], *, budget_chars: int, whole: bool) -> Context:
-        return cls(tuple(messages), sum(len(m.content) for m in messages), budget_chars, whole)
+        return cls(tuple(messages), sum(m.chars for m in messages), budget_chars, whole)
 
     def serves(self, budget_chars: int) -> bool:
         """Whether trimming this context to `budget_chars` gives what the database would."""
@@ -65,15 +65,15 @@ class Context:
         `budget_chars` (at most this context's own budget unless it is whole)."""
         kept = [m for m in added if m.role != "assistant" or m.tool_calls or m.content.strip()]
         messages = self.messages + tuple(kept)
-        chars = self.chars + sum(len(m.content) for m in kept)
+        chars = self.chars + sum(m.chars for m in kept)
         start = 0
         while chars > budget_chars and start < len(messages) - 1:  # the newest turn always stays
-            chars -= len(messages[start].content)
+            chars -= messages[start].chars
             start += 1
         whole = self.whole and start == 0
         if start:  # trimmed: start at a user turn, as the database read does
             while start < len(messages) - 1 and messages[start].role != "user":
-                chars -= len(messages[start].content)
+                chars -= messages[start].chars
                 start += 1
         return Context(messages[start:], chars, budget_chars, whole)
 

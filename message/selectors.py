@@ -19,6 +19,7 @@ from chat_session.models import ChatSession
 from core.errors import DomainError, NotFound
 from core.ids import uuid_or_404
 from core.sql import exists
+from message.attachments import attachments_read
 from message.context import Context, context_chars
 from message.models import Message
 
@@ -39,13 +40,14 @@ async def message_list(*, session: ChatSession) -> list[Message]:
 
 _ANCESTORS_SQL = """
 WITH RECURSIVE path(id, parent_id, depth, total) AS (
-    SELECT id, parent_id, 0, LENGTH(content) FROM {table} WHERE id = %s
+    SELECT id, parent_id, 0, LENGTH(content) + attachment_chars FROM {table} WHERE id = %s
   UNION ALL
-    SELECT m.id, m.parent_id, path.depth + 1, path.total + LENGTH(m.content)
+    SELECT m.id, m.parent_id, path.depth + 1, path.total + LENGTH(m.content) + m.attachment_chars
     FROM {table} m JOIN path ON m.id = path.parent_id
     WHERE path.total <= %s AND path.depth < %s
 )
-SELECT m.role, m.content, m.tool_calls, m.tool_call_id, m.tool_name, m.is_error, m.reasoning_blocks, path.total
+SELECT m.role, m.content, m.tool_calls, m.tool_call_id, m.tool_name, m.is_error, m.reasoning_blocks,
+       m.attachment_chars, m.id, path.total
 FROM path JOIN {table} m ON m.id = path.id
 ORDER BY path.depth DESC
 """
@@ -69,17 +71,23 @@ def context_read(*, message_id: Any, budget_tokens: int) -> Context:
     (and the reasoning blocks a provider wants back, never the reasoning text);
     assistant turns with neither text nor tool calls (failed or empty replies) are left out.
 
-    Only the newest turns that fit `budget_tokens` (`message.context.context_chars`) are read, in one query that walks up the parent links and stops
+    Only the newest turns that fit `budget_tokens` (`message.context.context_chars`; a turn
+    costs its text and its attachments' `attachment_chars`) are read, in one query that walks up the parent links and stops
     once the budget is spent; the message itself is always kept. A trimmed context starts
-    at a user turn, so no tool result is left without its call. Synchronous, so a service
-    can read it in the same thread hop (and transaction) as its writes.
+    at a user turn, so no tool result is left without its call. User turns carry their
+    attachments (`message.attachments.attachments_read`: one more query, only when a turn
+    of the context has any). Synchronous, so a service can read it in the same thread hop
+    (and transaction) as its writes.
     """
     budget_chars = context_chars(budget_tokens)
     rows = _ancestors(message_id, budget_chars)
-    kept = [row for n, row in enumerate(rows) if row[7] <= budget_chars or n == len(rows) - 1]
+    kept = [row for n, row in enumerate(rows) if row[9] <= budget_chars or n == len(rows) - 1]
     trimmed = len(kept) < len(rows)
+    as_uuid = Message._meta.pk.to_python  # SQLite returns the id as hex text
+    with_files = [as_uuid(row[8]) for row in kept if row[7]]
+    attached = attachments_read(message_ids=with_files) if with_files else {}
     context = []
-    for role, content, tool_calls, tool_call_id, tool_name, is_error, blocks, _total in kept:
+    for role, content, tool_calls, tool_call_id, tool_name, is_error, blocks, _chars, pk, _total in kept:
         if trimmed and not context and role != Message.Role.USER:
             continue
         if isinstance(tool_calls, str):  # SQLite returns JSON as text
@@ -93,8 +101,9 @@ def context_read(*, message_id: Any, budget_tokens: int) -> Context:
         elif tool_calls:
             calls = tuple(ToolCall(c["id"], c["name"], c.get("arguments") or {}) for c in tool_calls)
             context.append(ChatMessage(role, content, tool_calls=calls, reasoning_blocks=kept_blocks))
-        elif content.strip():
-            context.append(ChatMessage(role, content, reasoning_blocks=kept_blocks))
+        elif content.strip() or (attached and as_uuid(pk) in attached):
+            files = attached.get(as_uuid(pk), ()) if attached else ()
+            context.append(ChatMessage(role, content, reasoning_blocks=kept_blocks, attachments=files))
     return Context.of(context, budget_chars=budget_chars, whole=not trimmed)
 
 

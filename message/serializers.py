@@ -32,6 +32,8 @@ def message_to_dict(message: Message) -> dict[str, Any]:
         "status": message.status,
         "model": str(message.model_id) if message.model_id else None,
         "error": {"code": message.error_code, "detail": message.error_text} if message.error_code else None,
+        # Read with the message (`message.attachments.attachments_attach`); a reply has none.
+        "attachments": getattr(message, "attached", None) or [],
         "tool_calls": message.tool_calls or [],
         "tool_call_id": message.tool_call_id or None,
         "tool_name": message.tool_name or None,
@@ -78,6 +80,24 @@ class MessageErrorSerializer(serializers.Serializer):
     detail = serializers.CharField(source="error_text")
 
 
+class AttachmentSerializer(serializers.Serializer):
+    """A file attached to a message (`GET /api/files/{id}`'s shape), with how much of a
+    document's text the model read."""
+
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    mime = serializers.CharField()
+    size = serializers.IntegerField()
+    sha256 = serializers.CharField()
+    kind = serializers.ChoiceField(["image", "document"])
+    text_chars = serializers.IntegerField(allow_null=True, help_text="Characters of a document's extracted text.")
+    width = serializers.IntegerField(allow_null=True)
+    height = serializers.IntegerField(allow_null=True)
+    included_chars = serializers.IntegerField(
+        allow_null=True, help_text="Characters of a document's text placed into the model's context.")
+    truncated = serializers.BooleanField(help_text="The document did not fit the model's context and was cut.")
+
+
 class MessageSerializer(serializers.Serializer):
     """A message as REST, SSE (`message_update`) and WebSocket clients see it.
 
@@ -95,6 +115,7 @@ class MessageSerializer(serializers.Serializer):
     status = serializers.ChoiceField(Message.Status.choices)
     model = serializers.UUIDField(source="model_id", allow_null=True)
     error = serializers.SerializerMethodField()
+    attachments = serializers.SerializerMethodField(help_text="Files attached to a user message, in order.")
     tool_calls = serializers.ListField(child=serializers.DictField())
     tool_call_id = BlankAsNullCharField(allow_null=True)
     tool_name = BlankAsNullCharField(allow_null=True)
@@ -106,6 +127,10 @@ class MessageSerializer(serializers.Serializer):
 
     def get_reasoning(self, message: Message) -> str:
         return "" if message.reasoning_hidden else message.reasoning
+
+    @extend_schema_field(AttachmentSerializer(many=True))
+    def get_attachments(self, message: Message) -> list[dict[str, Any]]:
+        return getattr(message, "attached", None) or []
 
     @extend_schema_field(MessageErrorSerializer(allow_null=True))
     def get_error(self, message: Message) -> dict[str, str] | None:
@@ -164,12 +189,22 @@ class MessageContentField(StrictCharField):
         ))
 
 
+@extend_schema_field({"type": "array", "items": {"type": "string", "format": "uuid"}, "maxItems": 10})
+class AttachmentIdsField(serializers.ListField):
+    """Ids of the user's files (`POST /api/files`) to attach, in order; at most
+    `FILES_PER_MESSAGE` (checked with the files: `files.selectors.files_for_message`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(child=StrictUUIDField(), **kwargs)
+
+
 class MessageCreateSerializer(serializers.Serializer):
     """`POST /api/sessions/{id}/messages` body and the WebSocket `send` frame (without `stream`)."""
 
     content = MessageContentField()
     parent = StrictUUIDField(required=False, allow_null=True, default=None)
     model = StrictUUIDField(required=False, allow_null=True, default=None)
+    attachments = AttachmentIdsField(required=False, default=list)
     stream = StrictBooleanField(required=False, default=False)
 
 
@@ -195,6 +230,7 @@ class CompareSerializer(serializers.Serializer):
     content = MessageContentField()
     parent = StrictUUIDField(required=False, allow_null=True, default=None)
     models = ModelIdsField()
+    attachments = AttachmentIdsField(required=False, default=list)
     stream = StrictBooleanField(required=False, default=False)
 
     def validate_models(self, value: list) -> list:

@@ -11,9 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from accounts.selectors import usage_limits_get
+from ai_model.selectors import ai_model_chain
 from ai_model.services import ai_model_for_reply, model_admission_check
 from chat_session.models import ChatSession
-from ai_model.types import ChatMessage
+from ai_model.types import Attachment, ChatMessage
+from files.models import StoredFile
+from files.selectors import files_for_message
 from chat_session.selectors import chat_session_get
 from chat_session.services import chat_session_accounting, chat_session_create
 from core.errors import DomainError, NotFound
@@ -33,9 +36,10 @@ from message.generation.store import (
     turn_store,
 )
 from message.generation.turn import ClientTurn
+from message.attachments import attachments_attach, attachments_plan, file_dict, needs_vision
 from message.context import Context, SessionTip, context_chars
 from message.models import Message
-from message.selectors import message_get, message_list
+from message.selectors import message_context, message_get, message_list
 
 
 @dataclass
@@ -49,24 +53,61 @@ class StartedReply:
 
 
 async def message_send(
-    *, session: ChatSession, content: str, parent_id: uuid.UUID | None = None, model_id: Any = None
+    *, session: ChatSession, content: str, parent_id: uuid.UUID | None = None, model_id: Any = None,
+    attachment_ids: list[Any] = (),
 ) -> StartedReply:
     """Store a user message under `parent_id` (default: the session's active leaf, else its
-    newest leaf) and start its assistant reply with `model_id` (default: the session's
-    model, else the local one). A `parent_id` above the leaf starts a new branch; nothing
-    is deleted. Validation happens before anything is written; raises DomainError (fields
-    `parent`, `model`)."""
+    newest leaf) with the files `attachment_ids` (the owner's, in order) and start its
+    assistant reply with `model_id` (default: the session's model, else the local one). A
+    `parent_id` above the leaf starts a new branch; nothing is deleted. Validation happens
+    before anything is written; raises DomainError (fields `parent`, `model`: also
+    `model_not_vision_capable` for an image to a model that, with its fallbacks, reads
+    none; `attachments`), NotFound for a file that is not the owner's."""
     ai_model = await ai_model_for_reply(model_id=model_id, defaults=[session.default_model_id])
-    return await _send(session=session, content=content, parent_id=parent_id, ai_model=ai_model)
+    attachments = await _attachments(
+        owner_id=session.owner_id, file_ids=attachment_ids, models=[ai_model], content=content)
+    return await _send(session=session, content=content, parent_id=parent_id, ai_model=ai_model, attachments=attachments)
 
 
-async def _send(*, session: ChatSession, content: str, parent_id: Any, ai_model: Any, slots: Slots | None = None) -> StartedReply:
-    slots = slots or await _admit(user_id=session.owner_id, models=[ai_model])
+async def _send(
+    *, session: ChatSession, content: str, parent_id: Any, ai_model: Any, attachments: list[tuple[StoredFile, Attachment]] = (),
+) -> StartedReply:
+    slots = await _admit(user_id=session.owner_id, models=[ai_model])
     with _released_on_error(slots):
         stored = await _turn_store(
-            session=session, parent_id=parent_id, content=content, models=[ai_model], budget_tokens=ai_model.context_budget
+            session=session, parent_id=parent_id, content=content, models=[ai_model], budget_tokens=ai_model.context_budget,
+            attachments=attachments,
         )
         return await _reply_start(stored, ai_model, slots)
+
+
+async def _attachments(
+    *, owner_id: Any, file_ids: list[Any], models: list[Any], content: str,
+) -> list[tuple[StoredFile, Attachment]]:
+    """The files `file_ids` of user `owner_id` as the new message's attachments (documents
+    cut to the smallest context budget of `models`: `message.attachments.attachments_plan`),
+    after checking that each of `models` (or one of its fallbacks) reads images when one is
+    attached. No query without files."""
+    if not file_ids:
+        return []
+    files = await files_for_message(user=owner_id, file_ids=file_ids)
+    attachments = attachments_plan(files=files, content=content, budget_tokens=min(m.context_budget for m in models))
+    if any(a.kind == "image" for a in attachments):
+        for model in models:
+            await vision_check(model=model)
+    return list(zip(files, attachments, strict=True))
+
+
+async def vision_check(*, model: Any) -> None:
+    """Raise DomainError 400 `model_not_vision_capable` (field `model`) unless `model` or one
+    of its fallbacks reads images (the runner then answers with the first that does)."""
+    if model.supports_vision or any(m.supports_vision for m in await ai_model_chain(model=model)):
+        return
+    raise DomainError(
+        f"{model.display_name} cannot read images, and none of its fallback models can. "
+        "Pick a model with vision, or send the message without the image.",
+        code="model_not_vision_capable", field="model",
+    )
 
 
 async def _admit(*, user_id: Any, models: list[Any]) -> Slots:
@@ -88,7 +129,8 @@ def _released_on_error(slots: Slots) -> Iterator[None]:
 
 
 async def message_send_to(
-    *, user: Any, session_id: Any, content: str, parent_id: uuid.UUID | None = None, model_id: Any = None
+    *, user: Any, session_id: Any, content: str, parent_id: uuid.UUID | None = None, model_id: Any = None,
+    attachment_ids: list[Any] = (),
 ) -> StartedReply:
     """`message_send` into the session `session_id` of `user` (raises NotFound for a
     missing id or another user's session, as `chat_session_get`). When this worker has seen
@@ -99,18 +141,20 @@ async def message_send_to(
     if tip is not None and tip.owner_id == user.pk:
         ai_model = await ai_model_for_reply(model_id=model_id, defaults=[tip.default_model_id])
         check = SessionCheck(pk, user.pk, tip.default_model_id if model_id is None else ANY_MODEL)
+        attachments = await _attachments(owner_id=user.pk, file_ids=attachment_ids, models=[ai_model], content=content)
         slots = await _admit(user_id=user.pk, models=[ai_model])
         try:
             with _released_on_error(slots):
                 stored = await _turn_store(
                     check=check, expected=parent_id or tip.leaf_id, parent_id=parent_id, content=content,
-                    models=[ai_model], budget_tokens=ai_model.context_budget,
+                    models=[ai_model], budget_tokens=ai_model.context_budget, attachments=attachments,
                 )
                 return await _reply_start(stored, ai_model, slots)
         except SessionChanged:
             pass  # the ordinary path below answers (or says NotFound)
     session = await chat_session_get(user=user, session_id=pk)
-    return await message_send(session=session, content=content, parent_id=parent_id, model_id=model_id)
+    return await message_send(
+        session=session, content=content, parent_id=parent_id, model_id=model_id, attachment_ids=attachment_ids)
 
 
 async def _reply_start(stored: StoredTurn, ai_model: Any, slots: Slots) -> StartedReply:
@@ -124,12 +168,14 @@ async def _reply_start(stored: StoredTurn, ai_model: Any, slots: Slots) -> Start
 
 async def _turn_store(
     *, session: ChatSession | None = None, check: SessionCheck | None = None, expected: Any = None,
-    parent_id: Any = None, parent: Message | None = None, **turn: Any,
+    parent_id: Any = None, parent: Message | None = None, attachments: list[tuple[StoredFile, Attachment]] = (),
+    **turn: Any,
 ) -> StoredTurn:
     """`turn_store`, given the kept context of the parent it expects (`message.context`):
     `parent`, else `parent_id`, else `expected` (with `check`) or the session's active leaf.
     The context of the new user message (or of `parent`, for a regenerate) is kept in turn,
-    and the session's tip noted."""
+    and the session's tip noted. `attachments`: the user message's files, as `_attachments`
+    checked and cut them."""
     contexts = runtime().contexts
     if parent is not None:
         expected = parent.pk
@@ -137,8 +183,12 @@ async def _turn_store(
         expected = parent_id or session.active_leaf_id
     base = contexts.get(expected, budget_chars=context_chars(turn["budget_tokens"])) if expected else None
     anchor = {"parent": parent} if parent is not None else {"parent_id": parent_id}
-    stored = await turn_store(session=session, check=check, base=base, base_id=expected, **anchor, **turn)
+    stored = await turn_store(
+        session=session, check=check, base=base, base_id=expected, attachments=[a for _, a in attachments], **anchor, **turn)
     session = stored.session
+    if stored.user_message is not None:
+        stored.user_message.attached = [
+            file_dict(f, included_chars=len(a.text) if a.kind == "document" else None) for f, a in attachments]
     contexts.tip_set(session.pk, SessionTip(session.owner_id, session.default_model_id, None))
     if stored.user_message is not None:  # it extends its parent's context
         contexts.put(stored.user_message.pk, stored.context, replaces=stored.user_message.parent_id,
@@ -157,7 +207,8 @@ class StartedComparison:
 
 
 async def message_compare(
-    *, session: ChatSession, content: str, model_ids: list[Any], parent_id: uuid.UUID | None = None
+    *, session: ChatSession, content: str, model_ids: list[Any], parent_id: uuid.UUID | None = None,
+    attachment_ids: list[Any] = (),
 ) -> StartedComparison:
     """Store one user message and start one assistant sibling per model, concurrently,
     each through the normal generation service (so each can be resumed, cancelled and
@@ -172,11 +223,17 @@ async def message_compare(
             models.append(await ai_model_for_reply(model_id=model_id))
         except DomainError as exc:
             raise DomainError(f"Model #{position + 1}: {exc.message}", code=exc.code, field="models") from None
+    try:
+        attachments = await _attachments(owner_id=session.owner_id, file_ids=attachment_ids, models=models, content=content)
+    except DomainError as exc:
+        if exc.code != "model_not_vision_capable":
+            raise
+        raise DomainError(exc.message, code=exc.code, field="models") from None
     slots = await _admit(user_id=session.owner_id, models=models)
     with _released_on_error(slots):
         stored = await _turn_store(
             session=session, parent_id=parent_id, content=content, models=models,
-            budget_tokens=min(m.context_budget for m in models),
+            budget_tokens=min(m.context_budget for m in models), attachments=attachments,
         )
         user_message = stored.user_message
         started = []
@@ -213,6 +270,12 @@ async def message_regenerate(*, message: Message, model_id: Any = None) -> Start
     else:
         raise DomainError("Only an assistant reply or a user message can be regenerated.", code="not_regenerable", field="message")
     ai_model = await ai_model_for_reply(model_id=model_id, defaults=[message.model_id, message.session.default_model_id])
+    if not ai_model.supports_vision:
+        context = runtime().contexts.get(anchor.pk, budget_chars=context_chars(ai_model.context_budget))
+        turns = context.messages if context is not None else await message_context(
+            message=anchor, budget_tokens=ai_model.context_budget)
+        if needs_vision(turns):
+            await vision_check(model=ai_model)
     slots = await _admit(user_id=message.session.owner_id, models=[ai_model])
     with _released_on_error(slots):
         stored = await _turn_store(
@@ -251,12 +314,14 @@ async def message_load(*, user: Any, message_id: Any) -> Message:
     worker generating it died (raises NotFound as `message_get`)."""
     message = await message_get(user=user, message_id=message_id)
     await messages_settle([message])
+    await attachments_attach([message])
     return message
 
 
 async def message_list_load(*, session: ChatSession) -> list[Message]:
-    """Every message of the session, oldest first, with dead workers' replies settled."""
-    return await messages_settle(await message_list(session=session))
+    """Every message of the session, oldest first, with dead workers' replies settled and
+    the user messages' attachments read (one more query when any has one)."""
+    return await attachments_attach(await messages_settle(await message_list(session=session)))
 
 
 @dataclass

@@ -132,7 +132,9 @@ class SessionMessageViewSet(_StreamingViewSet):
         body = MessageCreateSerializer(data=json_body(request))
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        started = await message_send(session=session, content=data["content"], parent_id=data["parent"], model_id=data["model"])
+        started = await message_send(
+            session=session, content=data["content"], parent_id=data["parent"], model_id=data["model"],
+            attachment_ids=data["attachments"])
         if data["stream"]:
             return _follow(started)
         made = await _finished(started)
@@ -150,7 +152,9 @@ class SessionMessageViewSet(_StreamingViewSet):
         body = CompareSerializer(data=json_body(request))
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        run = await message_compare(session=session, content=data["content"], model_ids=data["models"], parent_id=data["parent"])
+        run = await message_compare(
+            session=session, content=data["content"], model_ids=data["models"], parent_id=data["parent"],
+            attachment_ids=data["attachments"])
         if data["stream"]:
             return sse_response(sse_merge([generation_follower(r.generation) for r in run.replies], keepalive_s=settings.SSE_KEEPALIVE_S))
         replies = [(await _finished(r))[-1] for r in run.replies]

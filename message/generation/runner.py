@@ -167,6 +167,8 @@ class Runner:
         self.model = ai_model
         try:
             chain = await ai_model_chain(model=ai_model)
+            if any(m.images for m in context):
+                chain = await self._vision_chain(reply, chain)
             position = 0
             rounds = 0
             while True:
@@ -295,6 +297,22 @@ class Runner:
                 position += 1
                 continue
             return turn, position
+
+    async def _vision_chain(self, message: Message, chain: list[AIModel]) -> list[AIModel]:
+        """The models of `chain` that read images (the context has some): when the first does
+        not, the reply goes to the first that does, announced as a fallback. The services
+        checked that one does (`message.services.vision_check`); if an admin changed the
+        models since, the chain is kept and the adapters leave the images out."""
+        readers = [m for m in chain if m.supports_vision]
+        if not readers or readers[0] is chain[0]:
+            return readers or chain
+        await self.publisher.emit(Fallback(
+            message=str(message.id), from_model=str(chain[0].id), to_model=str(readers[0].id),
+            reason="model_not_vision_capable: the message has an image",
+        ))
+        await self.store.model_switch(message, readers[0])
+        self.model = readers[0]
+        return readers
 
     async def _run_tools(
         self, message: Message, model: AIModel, turn: Turn, context: list[ChatMessage], started: float

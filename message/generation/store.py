@@ -27,7 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ai_model.models import AIModel, reply_cost
-from ai_model.types import ChatMessage, StreamError
+from ai_model.types import Attachment, ChatMessage, StreamError
 from chat_session.models import ChatSession
 from chat_session.services import achat_session_active_leaf_set, chat_session_active_leaf_set
 from core.db import db_release, db_thread
@@ -35,8 +35,9 @@ from core.runtime import runtime
 from core.sql import fetch_one, insert, update
 from core.text import nul_free, nul_free_json
 from message.generation.turn import Turn
+from message.attachments import attachment_links
 from message.context import Context, context_chars
-from message.models import Message
+from message.models import Message, MessageAttachment
 from message.selectors import context_read, parent_read, path_match
 
 logger = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ _UNSET = object()
 def turn_store(
     *, session: ChatSession | None = None, check: SessionCheck | None = None, content: str | None,
     models: list[AIModel], budget_tokens: int, parent: Any = _UNSET, parent_id: Any = None,
-    base: Context | None = None, base_id: Any = None,
+    base: Context | None = None, base_id: Any = None, attachments: list[Attachment] = (),
 ) -> StoredTurn:
     """Store a user message with `content` (none when `content` is None: a regenerate) and
     one empty `streaming` assistant reply per model under it; the first reply becomes the
@@ -103,6 +104,8 @@ def turn_store(
     `invalid_parent`: then nothing is written). `base` is a kept context ending at message
     `base_id` (`message.context`): when that is the parent, the context is `base` and the
     new user message, and the database is not read for it; else `context_read` reads it.
+    `attachments` (already checked: the user's files, as `message.attachments.attachments_plan`
+    cut them) are linked to the user message in the same transaction.
 
     Without `session`, the session is read first, in the same transaction, as `check` says
     (raises SessionChanged, writing nothing, when it is not as expected).
@@ -126,16 +129,20 @@ def turn_store(
                 session=session, parent_id=anchor_id, role=Message.Role.USER, content=content, status=Status.COMPLETE
             )
             parent_of_reply = user_message.pk
+            links = attachment_links(user_message, list(attachments)) if attachments else ()
         replies = [
             Message(session=session, parent_id=parent_of_reply, role=Message.Role.ASSISTANT, content="",
                     status=Status.STREAMING, model=model, reasoning_hidden=not model.show_reasoning)
             for model in models
         ]
         insert([user_message, *replies] if user_message is not None else replies)  # prepared INSERTs (core.sql)
+        if user_message is not None and links:
+            MessageAttachment.objects.bulk_create(links)
         chat_session_active_leaf_set(session_id=session.pk, leaf_id=replies[0].pk)
     budget_chars = context_chars(budget_tokens)
     if base is not None and anchor_id is not None and anchor_id == base_id:
-        context = base.then([ChatMessage("user", content)] if user_message else [], budget_chars=budget_chars)
+        added = [ChatMessage("user", content, attachments=tuple(attachments))] if user_message else []
+        context = base.then(added, budget_chars=budget_chars)
     elif parent_of_reply is None:
         context = Context.of([], budget_chars=budget_chars, whole=True)
     else:

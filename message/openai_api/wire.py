@@ -8,8 +8,10 @@ Shapes are OpenAI's (API reference, https://platform.openai.com/docs/api-referen
   "response_format"?, "stop"?, "n"?, "user"?, "store"?}`. Messages are `system` (or
   `developer`), `user`, `assistant` (`content` may be null with `tool_calls`) and `tool`
   (with `tool_call_id`); `content` is a string or an array of `{"type": "text", "text"}`
-  parts (joined). Image, audio and file parts answer 400 (not supported yet); `n` other
-  than 1 answers 400. Other OpenAI parameters (`top_p`, `seed`, `logprobs`, penalties...)
+  parts (joined); a user message's `image_url` parts (a `data:` URL, or one of our file
+  URLs, `/api/files/{id}/content`: this server fetches no remote URL) become its
+  attachments (`message.services.message_complete`). Audio and file parts answer 400; `n`
+  other than 1 answers 400. Other OpenAI parameters (`top_p`, `seed`, `logprobs`, penalties...)
   are accepted and ignored. `user` is accepted and not forwarded (the reply is for the
   key's user). `tool_choice`, `response_format` and `stop` reach OpenAI-compatible
   providers (OpenAI, llama.cpp server, vLLM, LM Studio...); other kinds do not get them.
@@ -58,6 +60,8 @@ class CompletionRequest:
     stream: bool
     include_usage: bool
     client: ClientTurn
+    #: The image parts of user turns, by the turn's index in `turns`.
+    images: dict[int, tuple[ImagePart, ...]] = field(default_factory=dict)
 
 
 def _invalid(message: str, param: str, code: str = "invalid_value") -> DomainError:
@@ -91,8 +95,19 @@ def _flag(body: dict, name: str, default: bool, where: str | None = None) -> boo
     return value
 
 
-def _content(value: Any, param: str, *, nullable: bool = False) -> str:
-    """A message's text: a string, or the text of an array of `{"type": "text"}` parts."""
+@dataclass(frozen=True)
+class ImagePart:
+    """An `image_url` content part of a user message: its `url` (a `data:` URL, or one of
+    our file URLs, `/api/files/{id}/content`) and where it was (`param`, for errors)."""
+
+    url: str
+    param: str
+
+
+def _content(value: Any, param: str, *, nullable: bool = False, images: list[ImagePart] | None = None) -> str:
+    """A message's text: a string, or the text of an array of `{"type": "text"}` parts; with
+    `images` (a user message), its `{"type": "image_url", "image_url": {"url"}}` parts are
+    collected there."""
     if value is None and nullable:
         return ""
     if isinstance(value, str):
@@ -103,9 +118,16 @@ def _content(value: Any, param: str, *, nullable: bool = False) -> str:
             kind = part.get("type") if isinstance(part, dict) else None
             if kind == "text" and isinstance(part.get("text"), str):
                 texts.append(part["text"])
+            elif kind == "image_url" and images is not None:
+                image = part.get("image_url")
+                url = image.get("url") if isinstance(image, dict) else image
+                if not isinstance(url, str) or not url:
+                    raise _invalid('An image part must be `{"type": "image_url", "image_url": {"url": "..."}}`.',
+                                   f"{param}[{n}].image_url")
+                images.append(ImagePart(url, f"{param}[{n}].image_url.url"))
             elif kind in ("image_url", "input_audio", "file", "image"):
-                raise _invalid(f"`{kind}` content parts are not supported yet; send text parts only.",
-                               f"{param}[{n}]", "unsupported_content")
+                where = "in user messages only" if kind == "image_url" else "not supported; send text or image_url parts"
+                raise _invalid(f"`{kind}` content parts are {where}.", f"{param}[{n}]", "unsupported_content")
             else:
                 raise _invalid('A content part must be `{"type": "text", "text": "..."}`.', f"{param}[{n}]")
         return "".join(texts)
@@ -134,7 +156,8 @@ def _tool_calls(value: Any, param: str) -> tuple[ToolCall, ...]:
     return tuple(calls)
 
 
-def _turns(value: Any) -> list[ChatMessage]:
+def _turns(value: Any, images: dict[int, tuple[ImagePart, ...]]) -> list[ChatMessage]:
+    """The conversation; the image parts of user turn `n` go to `images[n]`."""
     if not isinstance(value, list) or not value:
         raise _invalid("`messages` must be a non-empty array.", "messages")
     turns: list[ChatMessage] = []
@@ -155,6 +178,11 @@ def _turns(value: Any) -> list[ChatMessage]:
                 raise _invalid("A `tool` message needs the `tool_call_id` it answers.", f"{where}.tool_call_id")
             text = _content(message.get("content"), f"{where}.content")
             turns.append(ChatMessage("tool", text, tool_call_id=call_id, name=names.get(call_id, "")))
+        elif role == "user":
+            parts: list[ImagePart] = []
+            turns.append(ChatMessage(role, _content(message.get("content"), f"{where}.content", images=parts)))
+            if parts:
+                images[n] = tuple(parts)
         else:
             turns.append(ChatMessage(role, _content(message.get("content"), f"{where}.content")))
     return turns
@@ -202,7 +230,8 @@ def completion_request(body: dict[str, Any], *, store_default: bool) -> Completi
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise _invalid("`model` is required: a name from GET /v1/models, or a model's id.", "model", "missing_model")
-    turns = _turns(body.get("messages"))
+    images: dict[int, tuple[ImagePart, ...]] = {}
+    turns = _turns(body.get("messages"), images)
     n = body.get("n")
     if n is not None and (isinstance(n, bool) or n != 1):
         raise _invalid("Only `n: 1` is supported.", "n", "unsupported_value")
@@ -226,7 +255,7 @@ def completion_request(body: dict[str, Any], *, store_default: bool) -> Completi
     return CompletionRequest(
         model=model, turns=turns, stream=_flag(body, "stream", False),
         include_usage=_flag(stream_options or {}, "include_usage", False, "stream_options.include_usage"),
-        client=client,
+        client=client, images=images,
     )
 
 

@@ -40,7 +40,7 @@ async def test_models_listing(api, fake_model, local_model):
     fake = by_name["Fake 1"]
     assert fake == {
         "id": str(fake_model.id), "name": "Fake 1", "model_id": "fake-1", "provider": "Fake",
-        "kind": "openai_compatible", "capabilities": {"streaming": True, "tools": False, "reasoning": False},
+        "kind": "openai_compatible", "capabilities": {"streaming": True, "tools": False, "vision": False, "reasoning": False},
         "is_available": True,
     }
     assert by_name["Thinker"]["capabilities"]["reasoning"] is True  # configured for reasoning
