@@ -47,10 +47,13 @@ class Attachment:
     data: bytes = field(default=b"", repr=False)
     text: str = field(default="", repr=False)
     text_chars: int = 0
+    #: The stored text is itself the beginning of a longer document (extraction stopped at
+    #: `FILE_TEXT_MAX_CHARS`), so even all `text_chars` characters are not the whole.
+    partial: bool = False
 
     @property
     def truncated(self) -> bool:
-        return self.kind == "document" and len(self.text) < self.text_chars
+        return self.kind == "document" and (self.partial or len(self.text) < self.text_chars)
 
 
 #: What an image costs in a context's character budget (`message.context`): about a
@@ -113,8 +116,9 @@ def turn_text(message: ChatMessage) -> str:
     for doc in documents:
         parts.append(f'<document name="{_quoted(doc.name)}" type="{doc.mime}">\n{doc.text}\n</document>')
         if doc.truncated:
+            whole = "of more than" if doc.partial else "of"
             parts.append(
-                f"[{_quoted(doc.name)} was cut to fit: only its first {len(doc.text):,} of {doc.text_chars:,} "
+                f"[{_quoted(doc.name)} was cut to fit: only its first {len(doc.text):,} {whole} {doc.text_chars:,} "
                 "characters are shown above. Tell the user that you saw a truncated document.]"
             )
     parts.append(message.content)

@@ -311,8 +311,6 @@ MESSAGE_MAX_CHARS = env.int("MESSAGE_MAX_CHARS", default=32_000)
 # Request bodies over this many bytes answer 413 before anything reads them (core/body_limit.py),
 # on every path; transcription uploads may instead be ASR_MAX_BYTES and their multipart envelope.
 REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", default=2_621_440)
-# Django's own cap on a body read into memory (`request.body`): the same limit, one setting.
-DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_BODY_MAX_BYTES
 # A model's context window (tokens) when its `context_window` is empty, and the tokens kept
 # for the reply when its `max_tokens` is empty; older turns are left out of the prompt to fit.
 MODEL_CONTEXT_TOKENS = env.int("MODEL_CONTEXT_TOKENS", default=32_768)
@@ -364,6 +362,12 @@ TITLE_MODEL = env.str("TITLE_MODEL", default="")
 SSE_KEEPALIVE_S = env.float("SSE_KEEPALIVE_S", default=15.0)
 # /v1/chat/completions: whether a request without OpenAI's `store` parameter is stored as a session.
 OPENAI_API_STORE_DEFAULT = env.bool("OPENAI_API_STORE_DEFAULT", default=True)
+# Largest body of POST /v1/chat/completions (bytes): room for images sent inline as base64
+# data URLs (a third larger than the image). Other routes keep REQUEST_BODY_MAX_BYTES.
+OPENAI_API_BODY_MAX_BYTES = env.int("OPENAI_API_BODY_MAX_BYTES", default=16 * 1024 * 1024)
+# Django's own cap on a body read into memory (`request.body`): the largest of the limits
+# above; `core.body_limit` holds each route to its own before Django reads anything.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(REQUEST_BODY_MAX_BYTES, OPENAI_API_BODY_MAX_BYTES)
 # Retries before a reply's first token (exponential backoff with full jitter, seconds).
 PROVIDER_RETRY = {
     "max_retries": env.int("PROVIDER_MAX_RETRIES", default=2),

@@ -81,9 +81,12 @@ TRANSCRIPTION_PATHS = frozenset({"/api/audio/transcriptions", "/v1/audio/transcr
 
 def body_limit(path: str) -> int:
     """The most bytes a request body to `path` may have (`core.body_limit`): the audio upload
-    limit for the transcription routes, `REQUEST_BODY_MAX_BYTES` everywhere else."""
+    limit for the transcription routes, OPENAI_API_BODY_MAX_BYTES for chat completions (inline
+    images), `REQUEST_BODY_MAX_BYTES` everywhere else."""
     if path in TRANSCRIPTION_PATHS:
         return transcription_body_limit()
+    if path == "/v1/chat/completions":
+        return max(settings.OPENAI_API_BODY_MAX_BYTES, settings.REQUEST_BODY_MAX_BYTES)
     return settings.REQUEST_BODY_MAX_BYTES
 
 

@@ -35,7 +35,7 @@ def attachment_of(file: StoredFile, *, included_chars: int | None = None) -> Att
                           width=file.width or 0, height=file.height or 0)
     text = file.text if included_chars is None else file.text[:included_chars]
     return Attachment(str(file.pk), file.name, file.mime, "document", text=text,
-                      text_chars=max(file.text_chars or 0, len(file.text)))
+                      text_chars=max(file.text_chars or 0, len(file.text)), partial=file.text_truncated)
 
 
 def attachments_plan(*, files: list[StoredFile], content: str, budget_tokens: int) -> list[Attachment]:
@@ -83,7 +83,8 @@ def file_dict(file: StoredFile, *, included_chars: int | None = None) -> dict[st
         "id": str(file.pk), "name": file.name, "mime": file.mime, "size": file.size, "sha256": file.sha256,
         "kind": file.kind, "text_chars": text_chars, "width": file.width, "height": file.height,
         "included_chars": included_chars,
-        "truncated": included_chars is not None and text_chars is not None and included_chars < text_chars,
+        "truncated": file.kind != StoredFile.Kind.IMAGE and (
+            file.text_truncated or (included_chars is not None and included_chars < text_chars)),
     }
 
 

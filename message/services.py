@@ -36,6 +36,8 @@ from message.generation.store import (
     turn_store,
 )
 from message.generation.turn import ClientTurn
+from message.openai_api.images import turns_with_images
+from message.openai_api.wire import ImagePart
 from message.attachments import attachments_attach, attachments_plan, file_dict, needs_vision
 from message.context import Context, SessionTip, context_chars
 from message.models import Message
@@ -335,7 +337,8 @@ class StartedCompletion:
 
 
 async def message_complete(
-    *, user: Any, turns: list[ChatMessage], model_id: Any, client: ClientTurn, session_id: Any = None
+    *, user: Any, turns: list[ChatMessage], model_id: Any, client: ClientTurn, session_id: Any = None,
+    images: dict[int, tuple[ImagePart, ...]] | None = None,
 ) -> StartedCompletion:
     """Answer the conversation `turns` (oldest first, as `/v1/chat/completions` sent it) with
     the model `model_id` names (UUID, `model_id` or public name: `ai_model_find`), for a
@@ -345,10 +348,15 @@ async def message_complete(
     `client.store`: in the session `session_id` of `user` (the conversation's stored prefix
     reused, `store.turn_path_store`), else in a new session; the model sees `turns` as sent,
     not the stored branch. Without: nothing of the conversation is written, only the reply's
-    usage row in the user's hidden accounting session. Raises DomainError (`invalid_model`,
-    field `model`; NotFound for `session_id`), TooManyRequests, ServerBusyError.
+    usage row in the user's hidden accounting session. `images`: the image parts of user
+    turns, by turn index (`openai_api.images.turns_with_images`: stored as the user's files
+    with `client.store`, else kept for this reply only). Raises DomainError (`invalid_model`,
+    field `model`; `model_not_vision_capable`; the image parts' errors; NotFound for
+    `session_id`), TooManyRequests, ServerBusyError.
     """
     ai_model = await ai_model_for_reply(model_id=model_id)
+    if images:
+        await vision_check(model=ai_model)
     session = None
     if client.store and session_id is not None:
         try:
@@ -357,6 +365,8 @@ async def message_complete(
             raise NotFound("No such session.", field="X-Session-Id") from None
     slots = await _admit(user_id=user.pk, models=[ai_model])
     with _released_on_error(slots):
+        if images:
+            turns = await turns_with_images(user=user, turns=turns, images=images, store=client.store)
         created: list[Message] = []
         if client.store:
             continued = session is not None

@@ -180,9 +180,14 @@ def turn_path_store(*, session: ChatSession, turns: list[ChatMessage], model: AI
                 tool_calls=nul_free_json([{"id": c.id, "name": c.name, "arguments": c.arguments} for c in turn.tool_calls]),
             ))
             parent_id = created[-1].pk
+        # A user turn's images are the user's stored files (`openai_api.images`): linked as a send's are.
+        links = [link for message, turn in zip(created, turns[matched:]) if turn.attachments
+                 for link in attachment_links(message, list(turn.attachments))]
         reply = Message(session=session, parent_id=parent_id, role=Message.Role.ASSISTANT, content="",
                         status=Status.STREAMING, model=model)
         insert([*created, reply])  # prepared INSERTs (core.sql)
+        if links:
+            MessageAttachment.objects.bulk_create(links)
         chat_session_active_leaf_set(session_id=session.pk, leaf_id=reply.pk)
     return StoredPath(created=created, reply=reply)
 

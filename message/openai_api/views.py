@@ -57,7 +57,7 @@ class ChatCompletionViewSet(_OpenAIViewSet):
         asked = completion_request(json_body(request), store_default=settings.OPENAI_API_STORE_DEFAULT)
         started = await message_complete(
             user=request.user, turns=asked.turns, model_id=asked.model, client=asked.client,
-            session_id=request.headers.get("X-Session-Id") or None,
+            session_id=request.headers.get("X-Session-Id") or None, images=asked.images,
         )
         headers = {"X-Message-Id": str(started.reply.id)} if started.session is not None else {}
         if started.session is not None:
