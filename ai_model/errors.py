@@ -12,6 +12,7 @@
     ├── ProviderProtocolError          protocol_error     (a malformed chunk)
     ├── ModelRuntimeError              model_error        (the embedded model failed)
     ├── ServerBusyError                upstream_pool_exhausted, model_busy (this server's capacity)
+    ├── AttachmentError                attachment_unavailable (an image of the turn cannot be read)
     └── CircuitOpenError               circuit_open       (skipped: too many recent failures)
 
 `breaker_failure` says whether one counts against the provider's circuit breaker: not
@@ -146,6 +147,15 @@ class ModelRuntimeError(ProviderError):
     """The embedded model could not be loaded or failed while generating."""
 
     code = "model_error"
+
+
+class AttachmentError(ProviderError):
+    """An image attached to the request could not be read from storage or decoded
+    (`ai_model.images`), so nothing was sent. Not the upstream's fault: no breaker failure,
+    never retried."""
+
+    code = "attachment_unavailable"
+    breaker_failure = False
 
 
 class CircuitOpenError(ProviderError):

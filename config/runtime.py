@@ -19,6 +19,8 @@ Nothing else in the project keeps mutable state at module level.
     tool_processes  worker processes for isolated (CPU-heavy) tools, started on first use
                   and killed at a call's timeout (ai_model/tool_pool.py)
     tts_cache     the on-disk cache of synthesised speech
+    images        attached images fitted to each provider's maximum, an LRU bounded in bytes
+                  (ai_model/images.py)
     event_logs    the in-memory event logs of replies (when not on Redis)
     texts         the streaming replies' texts, written behind the streams in batches
     generations   running replies, their heartbeat and the cross-worker cancel listener
@@ -38,6 +40,7 @@ from django.conf import settings
 
 from ai_model.engine import Engines
 from ai_model.http import UpstreamSlots, http_client_create
+from ai_model.images import image_cache_create
 from ai_model.providers.registry import AdapterCache
 from ai_model.tool_pool import ToolProcessPool
 from ai_model.speech.tts import SpeechCache
@@ -74,6 +77,7 @@ class Runtime:
         self.password_checks = threading.BoundedSemaphore(settings.AUTH_HASH_CONCURRENCY)
         self.tool_processes = ToolProcessPool(workers=settings.TOOL_PROCESSES, memory_mb=settings.TOOL_WORKER_MEMORY_MB)
         self.tts_cache = SpeechCache()
+        self.images = image_cache_create()
         self.event_logs = EventLogStore()
         self.texts = TextWriter()
         self.generations = GenerationRegistry()
@@ -141,6 +145,7 @@ class Runtime:
         self.tool_pool.shutdown(wait=False, cancel_futures=True)
         self.engines.close()
         self.tts_cache.close()
+        self.images.clear()
         self.event_logs.clear()
         self.contexts.clear()
         self.adapters.clear()

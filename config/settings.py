@@ -431,6 +431,9 @@ FILE_MAX_BYTES = env.int("FILE_MAX_BYTES", default=20 * 1024 * 1024)
 FILES_PER_MESSAGE = env.int("FILES_PER_MESSAGE", default=10)
 FILE_IMAGE_MAX_PIXELS = env.int("FILE_IMAGE_MAX_PIXELS", default=50_000_000)
 FILE_IMAGE_MAX_EDGE = env.int("FILE_IMAGE_MAX_EDGE", default=3072)
+# Bytes of images fitted to providers' maxima kept per worker (`ai_model.images`: a kept
+# context resends its images with every message); 0 keeps none.
+IMAGE_CACHE_BYTES = env.int("IMAGE_CACHE_BYTES", default=64 * 1024 * 1024)
 # A document's extracted text is kept up to this many characters; a PDF is read up to this
 # many pages (a larger one is refused as `document_too_large`).
 FILE_TEXT_MAX_CHARS = env.int("FILE_TEXT_MAX_CHARS", default=2_000_000)

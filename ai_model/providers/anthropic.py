@@ -21,6 +21,15 @@ no deltas). Their text streams as `ReasoningDelta`; each whole block, with its s
 (or a redacted block as it came), is yielded as a `ReasoningBlock`, stored with the turn
 and sent back first in that assistant turn's content while thinking is enabled, as the
 API requires for tool use ("Preserving thinking blocks").
+
+Attachments (Anthropic docs, "Vision", https://docs.anthropic.com/en/docs/build-with-claude/vision,
+and the Messages reference's image content block): a user turn with images has `content:
+[{"type": "image", "source": {"type": "base64", "media_type", "data"}}, ..., {"type":
+"text", "text"}]`, images before the text as the guide recommends, the text being
+`types.turn_text` (documents, then the turn's own text); without images `content` is that
+text. The guide: an image whose long edge is over 1568 px is scaled down by the API (only
+adding latency), one over 8000 × 8000 px is refused, and the API takes at most 5 MB an
+image (of its base64 text): images are fitted to 1568 px and 3.75 MiB of bytes.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ai_model.errors import ProviderProtocolError, make_status_error
+from ai_model.images import image_base64
 from ai_model.providers.base import BaseProvider
 from ai_model.providers.wire import (
     EFFORT_BUDGET,
@@ -39,7 +49,9 @@ from ai_model.providers.wire import (
     reasoning_effort_budget,
     tool_calls_from_parts,
 )
-from ai_model.types import ChatMessage, ChatRequest, Done, ReasoningBlock, ReasoningDelta, StreamEvent, TextDelta, Usage
+from ai_model.types import (
+    ChatMessage, ChatRequest, Done, ReasoningBlock, ReasoningDelta, StreamEvent, TextDelta, Usage, turn_text,
+)
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
@@ -58,6 +70,8 @@ class AnthropicProvider(BaseProvider):
 
     kind = "anthropic"
     default_base_url = "https://api.anthropic.com"
+    image_max_edge = 1568
+    image_max_bytes = 5 * 1024 * 1024 * 3 // 4
 
     def _headers(self) -> dict[str, str]:
         return {"x-api-key": self.api_key, "anthropic-version": API_VERSION, "content-type": "application/json"}
@@ -94,8 +108,9 @@ class AnthropicProvider(BaseProvider):
         for m in messages:
             if m.role == "tool":
                 block = {"type": "tool_result", "tool_use_id": m.tool_call_id, "content": m.content, "is_error": m.is_error}
-                if out and out[-1]["role"] == "user" and isinstance(out[-1]["content"], list):
-                    out[-1]["content"].append(block)
+                last = out[-1]["content"] if out and out[-1]["role"] == "user" else None
+                if isinstance(last, list) and last[0]["type"] == "tool_result":  # not a user turn's images
+                    last.append(block)
                 else:
                     out.append({"role": "user", "content": [block]})
             elif m.role == "assistant" and (m.tool_calls or (thinking and m.reasoning_blocks)):
@@ -103,8 +118,10 @@ class AnthropicProvider(BaseProvider):
                 blocks += [{"type": "text", "text": m.content}] if m.content else []
                 blocks += [{"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments} for c in m.tool_calls]
                 out.append({"role": "assistant", "content": blocks})
-            elif m.role in ("user", "assistant"):
-                out.append({"role": m.role, "content": m.content})
+            elif m.role == "user":
+                out.append({"role": "user", "content": _user_content(m)})
+            elif m.role == "assistant":
+                out.append({"role": "assistant", "content": m.content})
         return out
 
     async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
@@ -182,3 +199,18 @@ class AnthropicProvider(BaseProvider):
         """Ids from `GET /v1/models` (`{"data": [{"id"}]}`)."""
         body = await self.get_json(f"{self.base_url}/v1/models")
         return [m["id"] for m in body.get("data", [])]
+
+
+def _user_content(m: ChatMessage) -> str | list[dict[str, Any]]:
+    """The text of a user turn (`turn_text`), or its images (those made inline by
+    `ai_model.images`; any other is left out) and then that text as content blocks."""
+    text = turn_text(m)
+    images = [a for a in m.attachments if a.kind == "image" and a.data] if m.attachments else ()
+    if not images:
+        return text
+    blocks: list[dict[str, Any]] = [
+        {"type": "image", "source": {"type": "base64", "media_type": a.mime, "data": image_base64(a)}} for a in images
+    ]
+    if text:
+        blocks.append({"type": "text", "text": text})
+    return blocks

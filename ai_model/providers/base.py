@@ -9,8 +9,10 @@ subclasses on failure (see `ai_model.errors`). Callers use the public methods:
   Retry-After, via tenacity), the first-token and between-chunk timeouts, and the
   conversion of any `ProviderError` into one final `StreamError`, so it never raises
   for an upstream failure (each one counted, with the breaker's state, in the runtime's
-  metrics). Closing it closes the adapter's generator, whose `finally`
-  closes the upstream response: nothing goes back to the pool half-read.
+  metrics). Closing it closes the adapter's generator, whose `finally` closes the
+  upstream response: nothing goes back to the pool half-read. First, the request's
+  images are read and fitted to the adapter's `image_max_edge` / `image_max_bytes`
+  (`ai_model.images`; a request without attachments pays one check a turn).
 - `complete(request)`: the same call, accumulated into one `Completion`.
 - `list_models()`, `is_available()` (cached health probe).
 
@@ -42,6 +44,7 @@ from ai_model.errors import (
     redact,
 )
 from ai_model.http import Timeouts, response_json, upstream_response
+from ai_model.images import images_fitted
 from ai_model.providers.breaker import CLOSED, breaker_create
 from ai_model.providers.watchdog import ReadWatchdog
 from ai_model.providers.wire import ServerSentEvent, sse_events
@@ -96,6 +99,10 @@ class BaseProvider:
     probe_timeout_s: ClassVar[float] = 2.0
     #: Sleep used between retries (tests replace it).
     sleep = staticmethod(asyncio.sleep)
+    #: The longest side and bytes of an image the provider takes (sources in each adapter);
+    #: 0: the adapter sends no images (none is read). None: no byte limit.
+    image_max_edge: ClassVar[int] = 0
+    image_max_bytes: ClassVar[int | None] = None
 
     def __init__(self, provider: Provider) -> None:
         self.provider = provider
@@ -177,6 +184,8 @@ class BaseProvider:
                 raise CircuitOpenError(
                     f"{self.name} is skipped for {self.breaker.remaining_s():.0f} s after repeated failures"
                 )
+            if self.image_max_edge:
+                request = await images_fitted(request, max_edge=self.image_max_edge, max_bytes=self.image_max_bytes)
             events, event = await self._first_event(request)
             watchdog = ReadWatchdog(self.read_timeout)
             try:

@@ -16,6 +16,17 @@ true, thinkingBudget?}` (the model's thinking budget, else its effort as a budge
 `wire.EFFORT_BUDGET`; none: the model decides). Thought summaries come as parts with
 `thought: true` and `text`, streamed as `ReasoningDelta`; `usageMetadata.thoughtsTokenCount`
 is the reasoning tokens (not part of `candidatesTokenCount`). Thoughts are never sent back.
+
+Attachments (Gemini API reference, `Content` / `Part` / `Blob`,
+https://ai.google.dev/api/caching#Part, and "Image understanding",
+https://ai.google.dev/gemini-api/docs/image-understanding): a user turn's parts are its
+images as `{inlineData: {mimeType, data}}` (base64; camelCase like the rest of this
+payload), then `{text}`, images first as the guide advises; the text is
+`types.turn_text` (documents, then the turn's own text). Google's documented image
+requirements (Firebase AI Logic / Vertex AI, "Supported input files and requirements"):
+no pixel limit, but a larger image is scaled down to fit 3072 × 3072 (aspect kept), at
+most 7 MB a file sent inline, and the Gemini API takes 20 MB of inline data a request:
+images are fitted to 3072 px and 7 MiB.
 """
 
 from __future__ import annotations
@@ -25,6 +36,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ai_model.errors import ProviderProtocolError, make_status_error
+from ai_model.images import image_base64
 from ai_model.providers.base import BaseProvider
 from ai_model.providers.wire import (
     ServerSentEvent,
@@ -33,7 +45,9 @@ from ai_model.providers.wire import (
     generation_options,
     reasoning_effort_budget,
 )
-from ai_model.types import ChatMessage, ChatRequest, Done, ReasoningDelta, StreamEvent, TextDelta, ToolCall, Usage
+from ai_model.types import (
+    ChatMessage, ChatRequest, Done, ReasoningDelta, StreamEvent, TextDelta, ToolCall, Usage, turn_text,
+)
 
 
 class GeminiProvider(BaseProvider):
@@ -41,6 +55,8 @@ class GeminiProvider(BaseProvider):
 
     kind = "gemini"
     default_base_url = "https://generativelanguage.googleapis.com"
+    image_max_edge = 3072
+    image_max_bytes = 7 * 1024 * 1024
 
     def _headers(self) -> dict[str, str]:
         return {"x-goog-api-key": self.api_key, "Content-Type": "application/json"}
@@ -77,8 +93,16 @@ class GeminiProvider(BaseProvider):
                     out[-1]["parts"].append(part)
                 else:
                     out.append({"role": "user", "parts": [part]})
-            elif m.role in ("user", "assistant"):
-                parts: list[dict[str, Any]] = [{"text": m.content}] if m.content or not m.tool_calls else []
+            elif m.role == "user":
+                text = turn_text(m)
+                parts: list[dict[str, Any]] = [
+                    {"inlineData": {"mimeType": a.mime, "data": image_base64(a)}}
+                    for a in m.attachments if a.kind == "image" and a.data  # those made inline (ai_model.images)
+                ]
+                parts += [{"text": text}] if text or not parts else []
+                out.append({"role": "user", "parts": parts})
+            elif m.role == "assistant":
+                parts = [{"text": m.content}] if m.content or not m.tool_calls else []
                 parts += [{"functionCall": {"name": c.name, "args": c.arguments}} for c in m.tool_calls]
                 out.append({"role": "model" if m.role == "assistant" else "user", "parts": parts})
         return out

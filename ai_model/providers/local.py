@@ -8,7 +8,9 @@ instance, tokens cross to the event loop through an asyncio queue, and a
 `threading.Event` checked between tokens stops a cancelled generation within one token.
 The prompt is built with the chat template stored in the GGUF metadata. A reasoning GGUF
 that opens its reply with `<think>...</think>` has it streamed as reasoning
-(`wire.ThinkSplitter`).
+(`wire.ThinkSplitter`). The model reads text only: a user turn is `types.turn_text`
+(its documents, then its own text); images are never read nor sent (`image_max_edge` 0;
+the message service refuses them for a model without vision before storing).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from ai_model.engine import FairTurns, InProcessModel
 from ai_model.errors import ModelRuntimeError, ServerBusyError
 from ai_model.providers.base import BaseProvider
 from ai_model.providers.wire import ThinkSplitter, generation_options
-from ai_model.types import ChatMessage, ChatRequest, Done, StreamEvent, Usage
+from ai_model.types import ChatMessage, ChatRequest, Done, StreamEvent, Usage, turn_text
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +78,8 @@ def _plain(m: ChatMessage) -> dict[str, str]:
     if m.tool_calls:
         calls = "; ".join(f"{c.name}({c.arguments})" for c in m.tool_calls)
         return {"role": "assistant", "content": f"{m.content}\n[called tools: {calls}]".strip()}
+    if m.role == "user":
+        return {"role": "user", "content": turn_text(m)}
     return {"role": m.role, "content": m.content}
 
 

@@ -15,6 +15,16 @@ which gpt-oss takes); streamed lines then carry `message.thinking` beside
 refuses it for a model that cannot think. Without it, models such as DeepSeek-R1 write
 `<think>...</think>` at the start of `content`, split by `wire.ThinkSplitter`.
 Thinking is never sent back.
+
+Attachments (Ollama `docs/api.md`, "Generate a chat completion", message field `images`
+and "Chat request (with images)",
+https://github.com/ollama/ollama/blob/main/docs/api.md#generate-a-chat-completion): a user
+message's `content` is `types.turn_text` (documents, then the turn's own text) and its
+images go beside it as `images: [<base64>, ...]` (plain base64, no `data:` prefix), for
+multimodal models. Ollama documents no size limit; each model's vision encoder resizes by
+itself (LLaVA 336 or 672 px, Llama 3.2 Vision tiles of 560 up to 1120, Gemma 3 896,
+Qwen2.5-VL about a megapixel): images are fitted to a long side of 1024, which keeps what
+these models use and spares a local server decoding a 12-megapixel photo.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ from typing import Any
 import aiohttp
 
 from ai_model.errors import ProviderProtocolError, make_status_error
+from ai_model.images import image_base64
 from ai_model.providers.base import BaseProvider
 from ai_model.providers.wire import (
     ThinkSplitter,
@@ -34,7 +45,9 @@ from ai_model.providers.wire import (
     generation_options,
     json_lines,
 )
-from ai_model.types import ChatMessage, ChatRequest, Done, ReasoningDelta, StreamEvent, TextDelta, ToolCall, Usage
+from ai_model.types import (
+    ChatMessage, ChatRequest, Done, ReasoningDelta, StreamEvent, TextDelta, ToolCall, Usage, turn_text,
+)
 
 #: How long Ollama keeps the model loaded after a request (a Go duration).
 KEEP_ALIVE = "10m"
@@ -45,6 +58,8 @@ class OllamaProvider(BaseProvider):
 
     kind = "ollama"
     default_base_url = "http://127.0.0.1:11434"
+    image_max_edge = 1024
+    image_max_bytes = None
 
     def _payload(self, request: ChatRequest) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -66,7 +81,13 @@ class OllamaProvider(BaseProvider):
     def _message(m: ChatMessage) -> dict[str, Any]:
         if m.role == "tool":
             return {"role": "tool", "content": m.content, "tool_name": m.name}
-        message: dict[str, Any] = {"role": m.role, "content": m.content}
+        if m.role == "user":
+            message: dict[str, Any] = {"role": "user", "content": turn_text(m)}
+            images = [image_base64(a) for a in m.attachments if a.kind == "image" and a.data]  # made inline
+            if images:
+                message["images"] = images
+            return message
+        message = {"role": m.role, "content": m.content}
         if m.tool_calls:
             message["tool_calls"] = [{"function": {"name": c.name, "arguments": c.arguments}} for c in m.tool_calls]
         return message

@@ -22,6 +22,16 @@ messages carry `reasoning_content`). A model that writes `<think>...</think>` at
 start of its `content` (a server without a reasoning parser) is split by
 `wire.ThinkSplitter`, for every server of this format: a reply that does not start with
 the tag costs one comparison per chunk.
+
+Attachments (OpenAI API reference, "Create chat completion", user message `content` as an
+array of content parts, https://platform.openai.com/docs/api-reference/chat/create; vision
+guide, https://platform.openai.com/docs/guides/images-vision): a user turn with images
+has `content: [{"type": "image_url", "image_url": {"url": "data:<mime>;base64,<data>"}},
+..., {"type": "text", "text"}]`, images first (as for every adapter here), the text being
+`types.turn_text` (its documents between delimiters, then the turn's own text); without
+images `content` is that text. The guide's high detail fits an image within 2048 × 2048
+(then its short side to 768) and takes up to 20 MB an image: images are fitted to a long
+side of 2048 and, as base64 inside the data URL, 15 MiB of bytes.
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ai_model.errors import ProviderProtocolError, make_status_error
+from ai_model.images import image_base64
 from ai_model.providers.base import BaseProvider
 from ai_model.providers.wire import (
     ServerSentEvent,
@@ -42,7 +53,7 @@ from ai_model.providers.wire import (
     json_object_with_list,
     tool_calls_from_parts,
 )
-from ai_model.types import ChatMessage, ChatRequest, Done, ReasoningDelta, StreamEvent, TextDelta, Usage
+from ai_model.types import ChatMessage, ChatRequest, Done, ReasoningDelta, StreamEvent, TextDelta, Usage, turn_text
 
 
 class OpenAICompatibleProvider(BaseProvider):
@@ -53,6 +64,8 @@ class OpenAICompatibleProvider(BaseProvider):
     #: The key of this wire format's encodings in `ChatMessage.encoded` (a subclass that
     #: changes `_message` names its own).
     wire = "openai-chat"
+    image_max_edge = 2048
+    image_max_bytes = 15 * 1024 * 1024
 
     def _payload(self, request: ChatRequest) -> bytes:
         """The request body, JSON. Each turn is encoded once and kept on its `ChatMessage`
@@ -77,15 +90,35 @@ class OpenAICompatibleProvider(BaseProvider):
 
     @classmethod
     def _encoded(cls, m: ChatMessage) -> bytes:
+        if m.attachments:
+            return cls._encoded_with_attachments(m)
         found = m.encoded.get(cls.wire)
         if found is None:
-            found = m.encoded[cls.wire] = json.dumps(cls._message(m), separators=(",", ":")).encode()
+            found = m.encoded[cls.wire] = _dumps(cls._message(m))
+        return found
+
+    @classmethod
+    def _encoded_with_attachments(cls, m: ChatMessage) -> bytes:
+        """A turn with images is encoded again for each request: kept on the turn, its
+        base64 images would live as long as every kept context holding it, beyond the
+        runtime's bounded image cache (which makes the encoding cheap). A turn with
+        documents only is kept under a key naming each document's id, name and length, so
+        the same turn with a document cut differently (another model's budget, a
+        `dataclasses.replace`, which shares `encoded`) is not sent a stale encoding."""
+        if any(a.kind == "image" for a in m.attachments):
+            return _dumps(cls._message(m))
+        key = cls.wire + "|" + "|".join(f"{a.id}:{a.name}:{len(a.text)}:{a.text_chars}" for a in m.attachments)
+        found = m.encoded.get(key)
+        if found is None:
+            found = m.encoded[key] = _dumps(cls._message(m))
         return found
 
     @staticmethod
     def _message(m: ChatMessage) -> dict[str, Any]:
         if m.role == "tool":
             return {"role": "tool", "tool_call_id": m.tool_call_id, "content": m.content}
+        if m.role == "user":
+            return {"role": "user", "content": _user_content(m)}
         message: dict[str, Any] = {"role": m.role, "content": m.content}
         if m.tool_calls:
             message["content"] = m.content or None
@@ -166,3 +199,22 @@ class OpenAICompatibleProvider(BaseProvider):
         """Ids from `GET /models` (`{"data": [{"id"}]}`)."""
         body = await self.get_json(f"{self.base_url}/models")
         return [m["id"] for m in body.get("data", [])]
+
+
+def _dumps(message: dict[str, Any]) -> bytes:
+    return json.dumps(message, separators=(",", ":")).encode()
+
+
+def _user_content(m: ChatMessage) -> str | list[dict[str, Any]]:
+    """The text of a user turn (`turn_text`), or its images (those made inline by
+    `ai_model.images`; any other is left out) and then that text as content parts."""
+    text = turn_text(m)
+    images = [a for a in m.attachments if a.kind == "image" and a.data] if m.attachments else ()
+    if not images:
+        return text
+    parts: list[dict[str, Any]] = [
+        {"type": "image_url", "image_url": {"url": f"data:{a.mime};base64,{image_base64(a)}"}} for a in images
+    ]
+    if text:
+        parts.append({"type": "text", "text": text})
+    return parts
