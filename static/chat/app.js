@@ -116,6 +116,7 @@
       meta.textContent = metaText(msg);
       addControls(el, msg);
     } else {
+      if (msg.attachments && msg.attachments.length) el.insertBefore(attachmentList(msg.attachments), body);
       body.textContent = msg.content;
     }
     return el;
@@ -322,7 +323,9 @@
   }
 
   // Applies a reply's events to the page as they arrive, then reloads the stored state.
-  async function follow(res, compareStream = false) {
+  // `sent`: the text and attachments of the user message this page just sent (its `message`
+  // event carries neither), shown at once.
+  async function follow(res, compareStream = false, sent = null) {
     if (!res.ok) { alert(await errorText(res)); return; }
     const index = byId();
     try {
@@ -331,6 +334,7 @@
         if (ev.event === "message") {
           const known = index.get(d.id);
           const msg = { created_at: new Date().toISOString(), ...(known || {}), ...d, content: known ? known.content : "", reasoning: known ? known.reasoning || "" : "", usage: {}, tool_calls: [] };
+          if (sent && msg.role === "user") { msg.content = sent.content; msg.attachments = sent.attachments; }
           if (!known) { state.messages.push(msg); index.set(d.id, msg); }
           else { known.content = ""; known.reasoning = ""; }
           if (msg.role !== "user") setStreaming(state.streaming || d.id);
@@ -380,19 +384,104 @@
     const branch = activeBranch();
     const models = compareSelection();
     const parent = branch.length ? branch[branch.length - 1].id : null;
+    const files = pending.filter((p) => p.id);
+    const attachments = files.map((p) => p.id);
+    const sent = { content, attachments: files.map((p) => p.meta) };
+    const taken = () => { for (const p of files) { pending.splice(pending.indexOf(p), 1); if (p.url) URL.revokeObjectURL(p.url); } renderPending(); };
     if (models.length >= 2) {
       const res = await api(`/api/sessions/${state.sessionId}/compare`, {
-        method: "POST", body: JSON.stringify({ content, parent, models, stream: true }), headers: { Accept: "text/event-stream" },
+        method: "POST", body: JSON.stringify({ content, parent, models, attachments, stream: true }), headers: { Accept: "text/event-stream" },
       });
-      await follow(res, true);
+      if (res.ok) taken();
+      await follow(res, true, sent);
       return;
     }
-    const payload = { content, stream: true, model: $("#model-picker").value || null };
+    const payload = { content, stream: true, model: $("#model-picker").value || null, attachments };
     if (parent) payload.parent = parent;
     const res = await api(`/api/sessions/${state.sessionId}/messages`, {
       method: "POST", body: JSON.stringify(payload), headers: { Accept: "text/event-stream" },
     });
-    await follow(res);
+    if (res.ok) taken();
+    await follow(res, false, sent);
+  }
+
+  // --- attachments --------------------------------------------------------------------------
+  // Files dropped on the chat, pasted into the prompt or picked with 📎 go to POST /api/files
+  // at once; each shows as a chip above the prompt (an image with its preview) until the
+  // message that carries them is sent. A refused file keeps its chip, with the reason.
+  const pending = []; // { file, url (a local preview), id and meta once stored, error }
+  const fileSize = (n) => (n < 1024 ? `${n} B` : n < 1048576 ? `${Math.round(n / 1024)} KB` : `${(n / 1048576).toFixed(1)} MB`);
+
+  function chipElement({ name, image, note, href, cls, onRemove }) {
+    const li = document.createElement("li");
+    li.className = `chip ${cls || ""}`;
+    if (image) {
+      const img = document.createElement("img");
+      img.src = image; img.alt = ""; img.loading = "lazy";
+      li.append(img);
+    } else {
+      const icon = document.createElement("span");
+      icon.className = "doc-icon"; icon.textContent = "📄"; icon.setAttribute("aria-hidden", "true");
+      li.append(icon);
+    }
+    const label = document.createElement(href ? "a" : "span");
+    label.className = "name"; label.textContent = name; label.title = name;
+    if (href) { label.href = href; label.target = "_blank"; label.rel = "noopener"; }
+    li.append(label);
+    if (note) {
+      const small = document.createElement("span");
+      small.className = "note"; small.textContent = note;
+      li.append(small);
+    }
+    if (onRemove) {
+      const remove = document.createElement("button");
+      remove.type = "button"; remove.className = "remove"; remove.textContent = "×";
+      remove.setAttribute("aria-label", `Remove ${name}`);
+      remove.addEventListener("click", onRemove);
+      li.append(remove);
+    }
+    return li;
+  }
+
+  // A stored message's attachments (REST `attachments`), shown above its text.
+  function attachmentList(files) {
+    const list = document.createElement("ul");
+    list.className = "chips";
+    list.setAttribute("aria-label", "Attachments");
+    for (const f of files) {
+      const href = `/api/files/${f.id}/content`;
+      const note = f.truncated ? "cut to fit the model" : fileSize(f.size);
+      list.append(chipElement({ name: f.name, image: f.kind === "image" ? href : null, note, href }));
+    }
+    return list;
+  }
+
+  function renderPending() {
+    const list = $("#attachments");
+    list.replaceChildren(...pending.map((p) => chipElement({
+      name: p.file.name || "pasted image", image: p.url,
+      note: p.error || (p.id ? fileSize(p.meta.size) + (p.meta.text_chars != null ? ` · ${p.meta.text_chars.toLocaleString()} chars` : "") : "uploading…"),
+      cls: p.error ? "failed" : p.id ? "ready" : "uploading",
+      onRemove: () => { pending.splice(pending.indexOf(p), 1); if (p.url) URL.revokeObjectURL(p.url); renderPending(); },
+    })));
+    list.hidden = pending.length === 0;
+  }
+
+  async function upload(item) {
+    const form = new FormData();
+    form.append("file", item.file, item.file.name || "pasted.png");
+    try {
+      const res = await fetch("/api/files", { method: "POST", body: form, credentials: "same-origin", headers: { "X-CSRFToken": csrfToken() } });
+      if (res.ok) { item.meta = await res.json(); item.id = item.meta.id; } else item.error = await errorText(res);
+    } catch (err) { item.error = String(err); }
+    renderPending();
+  }
+
+  function attach(files) {
+    const items = [...files].map((file) => ({ file, url: file.type.startsWith("image/") ? URL.createObjectURL(file) : null }));
+    pending.push(...items);
+    renderPending();
+    return Promise.all(items.map(upload));
   }
 
   async function prefer(msg) {
@@ -466,12 +555,28 @@
     const box = $("#prompt");
     const content = box.value;
     if (!content.trim()) return;
+    if (pending.some((p) => !p.id && !p.error)) { alert("A file is still uploading; send once its chip is ready."); return; }
     box.value = "";
     try { await send(content); } catch (err) { alert("Sending failed: " + err); box.value = content; }
     finally { box.focus(); }
   });
   $("#prompt").addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); if (!state.streaming) $("#composer").requestSubmit(); }
+  });
+  $("#attach").addEventListener("click", () => $("#attach-input").click());
+  $("#attach-input").addEventListener("change", (e) => { attach(e.target.files); e.target.value = ""; });
+  $("#prompt").addEventListener("paste", (e) => {
+    const files = [...(e.clipboardData ? e.clipboardData.files : [])];
+    if (files.length) { e.preventDefault(); attach(files); }
+  });
+  const chat = $("#chat");
+  let dragDepth = 0;
+  chat.addEventListener("dragenter", (e) => { if (e.dataTransfer && [...e.dataTransfer.types].includes("Files")) { dragDepth++; chat.classList.add("dropping"); } });
+  chat.addEventListener("dragleave", () => { if (dragDepth && !--dragDepth) chat.classList.remove("dropping"); });
+  chat.addEventListener("dragover", (e) => { if (e.dataTransfer && [...e.dataTransfer.types].includes("Files")) e.preventDefault(); });
+  chat.addEventListener("drop", (e) => {
+    dragDepth = 0; chat.classList.remove("dropping");
+    if (e.dataTransfer && e.dataTransfer.files.length) { e.preventDefault(); attach(e.dataTransfer.files); }
   });
   $("#new-session").addEventListener("click", () => openSession(null));
   $("#mic").addEventListener("click", toggleDictation);
