@@ -25,6 +25,8 @@ Nothing else in the project keeps mutable state at module level.
     texts         the streaming replies' texts, written behind the streams in batches
     generations   running replies, their heartbeat and the cross-worker cancel listener
     background    fire-and-forget tasks (automatic titles)
+    file_threads  threads that sniff, clean and read uploads (Pillow, pypdf, python-docx: files/uploads.py)
+    file_sweeper  the periodic deletion of unused uploads (files/sweep.py), started by `preload`
     metrics       Prometheus metrics on a registry of their own (`core.metrics`, `GET /metrics`)
 """
 
@@ -49,6 +51,7 @@ from core.cache import row_cache_create
 from core.db import DbThreads
 from core.redis import redis_client_create, redis_enabled
 from core.tasks import BackgroundTasks
+from files.sweep import FileSweeper
 from message.context import context_cache_create
 from message.generation.admission import Admission
 from message.generation.registry import GenerationRegistry
@@ -82,6 +85,9 @@ class Runtime:
         self.texts = TextWriter()
         self.generations = GenerationRegistry()
         self.background = BackgroundTasks()
+        # CPU and memory of uploads (a 50-megapixel decode, a PDF's text) are bounded by these few threads.
+        self.file_threads = ThreadPoolExecutor(max_workers=settings.FILE_PROCESS_THREADS, thread_name_prefix="file")
+        self.file_sweeper = FileSweeper()
         self.closed = False
 
     @property
@@ -101,10 +107,12 @@ class Runtime:
         """Start loading the embedded chat model and the speech models on their own
         threads (as settings ask), so the first request does not pay for it, and the
         discovery of local runtimes as a background task (`DISCOVERY_ON_START`,
-        `ai_model.discovery`). Returns at once; call it inside the running loop."""
+        `ai_model.discovery`), and the periodic sweep of unused uploads (`files.sweep`).
+        Returns at once; call it inside the running loop."""
         from ai_model.discovery import local_runtimes_discover_logged
         from ai_model.providers.local import LocalEngine, runtime_available
 
+        self.file_sweeper.start()
         if settings.DISCOVERY_ON_START and settings.LOCAL_RUNTIMES.strip():
             self.background.spawn(local_runtimes_discover_logged(), name="local-runtime-discovery")
         from ai_model.speech.asr import LocalWhisper
@@ -129,6 +137,7 @@ class Runtime:
         self.closed = True
         steps = (
             lambda: self.generations.drain(grace_s=grace_s),
+            self.file_sweeper.close,
             self.background.settle,
             self.admission.close,
             self.texts.drain,
@@ -143,6 +152,7 @@ class Runtime:
             except Exception:
                 logger.exception("error during shutdown")
         self.tool_pool.shutdown(wait=False, cancel_futures=True)
+        self.file_threads.shutdown(wait=False, cancel_futures=True)
         self.engines.close()
         self.tts_cache.close()
         self.images.clear()

@@ -420,10 +420,22 @@ SPEECH_PRELOAD = env.bool("SPEECH_PRELOAD", default=True)
 # any S3-compatible store with django-storages (STORAGES["default"], README).
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media"))).resolve()
 MEDIA_URL = "/media/"  # never served as such: file bytes go out through /api/files/{id}/content, owner only
+FILE_STORAGE_BACKEND = env.str("FILE_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")
 STORAGES = {
-    "default": {"BACKEND": env.str("FILE_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")},
+    "default": {"BACKEND": FILE_STORAGE_BACKEND},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# django-storages' S3 backend takes its bucket and endpoint from the environment's AWS_*
+# variables below; the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) it and boto3
+# read from the environment themselves.
+if FILE_STORAGE_BACKEND.startswith("storages.backends.s3"):
+    STORAGES["default"]["OPTIONS"] = {
+        option: os.environ[name] for option, name in (
+            ("bucket_name", "AWS_STORAGE_BUCKET_NAME"), ("region_name", "AWS_S3_REGION_NAME"),
+            ("endpoint_url", "AWS_S3_ENDPOINT_URL"), ("location", "AWS_LOCATION"),
+            ("addressing_style", "AWS_S3_ADDRESSING_STYLE"),
+        ) if os.environ.get(name)
+    }
 # Bytes per uploaded file; files attached to one message; pixels of an image (width ×
 # height, checked before it is decoded); longest side of a stored image (larger ones are
 # scaled down; each adapter scales further to its provider's maximum).
@@ -438,6 +450,15 @@ IMAGE_CACHE_BYTES = env.int("IMAGE_CACHE_BYTES", default=64 * 1024 * 1024)
 # many pages (a larger one is refused as `document_too_large`).
 FILE_TEXT_MAX_CHARS = env.int("FILE_TEXT_MAX_CHARS", default=2_000_000)
 FILE_PDF_MAX_PAGES = env.int("FILE_PDF_MAX_PAGES", default=2000)
+# Reading a document's text keeps what it has after this many seconds (checked between PDF
+# pages; the document is then marked `text_truncated`).
+FILE_TEXT_MAX_S = env.float("FILE_TEXT_MAX_S", default=60.0)
+# The most bytes a document may expand to while its text is read: one decompressed PDF
+# stream, or all of a DOCX's parts unzipped (past it: `document_too_large`, so a small file
+# that inflates to gigabytes never does).
+FILE_DOCUMENT_MAX_EXPANDED_BYTES = env.int("FILE_DOCUMENT_MAX_EXPANDED_BYTES", default=32 * 1024 * 1024)
+# Uploads are sniffed, cleaned and read on this many threads per worker (CPU and memory bound).
+FILE_PROCESS_THREADS = env.int("FILE_PROCESS_THREADS", default=2)
 # A file no message ever referenced is removed this many hours after its upload (checked
 # every FILE_SWEEP_INTERVAL_S seconds by each worker, and by `manage.py files_sweep`).
 FILE_UNUSED_MAX_AGE_H = env.float("FILE_UNUSED_MAX_AGE_H", default=24.0)

@@ -19,6 +19,7 @@ from core.http import HealthzView, ReadyzView
 from core.lean import LeanRoute
 from core.views import metrics
 from core.errors import error_body, openai_error_body
+from files.views import FileViewSet, upload_body_limit
 from message.lean_views import session_messages_stream
 from message.openai_api.views import ChatCompletionViewSet, OpenAIModelViewSet
 from message.views import MessageViewSet, ReplyViewSet, SessionMessageViewSet, UsageView
@@ -39,6 +40,7 @@ api.register("sessions", SessionMessageViewSet, basename="session-message")  # /
 api.register("messages", MessageViewSet, basename="message")
 api.register("messages", ReplyViewSet, basename="reply")  # /{message_id}/stream, /regenerate
 api.register("audio", AudioViewSet, basename="audio")
+api.register("files", FileViewSet, basename="file")
 
 openai = _router()
 openai.register("audio", OpenAIAudioViewSet, basename="openai-audio")
@@ -77,14 +79,19 @@ lean_routes = [
 
 #: The upload routes whose bodies may be as large as the audio limit allows.
 TRANSCRIPTION_PATHS = frozenset({"/api/audio/transcriptions", "/v1/audio/transcriptions"})
+#: The attachment upload route (`POST /api/files`).
+FILE_UPLOAD_PATH = "/api/files"
 
 
 def body_limit(path: str) -> int:
     """The most bytes a request body to `path` may have (`core.body_limit`): the audio upload
-    limit for the transcription routes, OPENAI_API_BODY_MAX_BYTES for chat completions (inline
-    images), `REQUEST_BODY_MAX_BYTES` everywhere else."""
+    limit for the transcription routes, FILE_MAX_BYTES and the multipart envelope for file
+    uploads, OPENAI_API_BODY_MAX_BYTES for chat completions (inline images),
+    `REQUEST_BODY_MAX_BYTES` everywhere else."""
     if path in TRANSCRIPTION_PATHS:
         return transcription_body_limit()
+    if path == FILE_UPLOAD_PATH:
+        return upload_body_limit()
     if path == "/v1/chat/completions":
         return max(settings.OPENAI_API_BODY_MAX_BYTES, settings.REQUEST_BODY_MAX_BYTES)
     return settings.REQUEST_BODY_MAX_BYTES

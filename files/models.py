@@ -19,7 +19,8 @@ class StoredFile(models.Model):
     client sent). `mime` and `kind` were sniffed from the content, never from the name or
     the client's type. An image's bytes are the cleaned re-encoding (`files.images`: no
     metadata, at most `FILE_IMAGE_MAX_EDGE` pixels a side) of `width` × `height`; a
-    document keeps its bytes as sent and its extracted `text` (`text_chars` characters)."""
+    document keeps its bytes as sent and its extracted `text` (`text_chars` characters; the
+    document's first ones when `text_truncated`)."""
 
     class Kind(models.TextChoices):
         IMAGE = "image"
@@ -38,6 +39,9 @@ class StoredFile(models.Model):
     height = models.PositiveIntegerField(null=True, blank=True)
     text = models.TextField(blank=True)
     text_chars = models.PositiveIntegerField(null=True, blank=True)
+    # The document has more text than `text` holds (FILE_TEXT_MAX_CHARS, or FILE_TEXT_MAX_S
+    # spent reading it): `text` is its beginning.
+    text_truncated = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
