@@ -427,9 +427,11 @@ STORAGES = {
 }
 # django-storages' S3 backend takes its bucket and endpoint from the environment's AWS_*
 # variables below; the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) it and boto3
-# read from the environment themselves.
+# read from the environment themselves. A name already taken gets another one, as on the
+# file system (django-storages would overwrite it: a deletion finishing late could then
+# remove the bytes of a new upload of the same content).
 if FILE_STORAGE_BACKEND.startswith("storages.backends.s3"):
-    STORAGES["default"]["OPTIONS"] = {
+    STORAGES["default"]["OPTIONS"] = {"file_overwrite": False} | {
         option: os.environ[name] for option, name in (
             ("bucket_name", "AWS_STORAGE_BUCKET_NAME"), ("region_name", "AWS_S3_REGION_NAME"),
             ("endpoint_url", "AWS_S3_ENDPOINT_URL"), ("location", "AWS_LOCATION"),
@@ -459,8 +461,9 @@ FILE_TEXT_MAX_S = env.float("FILE_TEXT_MAX_S", default=60.0)
 FILE_DOCUMENT_MAX_EXPANDED_BYTES = env.int("FILE_DOCUMENT_MAX_EXPANDED_BYTES", default=32 * 1024 * 1024)
 # Uploads are sniffed, cleaned and read on this many threads per worker (CPU and memory bound).
 FILE_PROCESS_THREADS = env.int("FILE_PROCESS_THREADS", default=2)
-# A file no message ever referenced is removed this many hours after its upload (checked
-# every FILE_SWEEP_INTERVAL_S seconds by each worker, and by `manage.py files_sweep`).
+# A file no message references (never attached, or its messages deleted since) is removed
+# once it is this many hours old (checked every FILE_SWEEP_INTERVAL_S seconds by each
+# worker, 0 turning that off, and by `manage.py files_sweep`).
 FILE_UNUSED_MAX_AGE_H = env.float("FILE_UNUSED_MAX_AGE_H", default=24.0)
 FILE_SWEEP_INTERVAL_S = env.float("FILE_SWEEP_INTERVAL_S", default=3600.0)
 

@@ -3,7 +3,7 @@
 - `file_create`: an upload, checked, cleaned and stored once per user and content.
 - `file_delete`: one file (the API's DELETE); messages it was attached to lose it.
 - `files_orphans_delete`: files no message references any more (after a session is deleted).
-- `files_sweep`: files never attached to a message, past an age (periodic, `files.sweep`,
+- `files_sweep`: files no message references (any more), past an age (periodic, `files.sweep`,
   and `manage.py files_sweep`).
 - `files_delete`: the synchronous core of the three deletions (the admin calls it).
 

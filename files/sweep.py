@@ -1,8 +1,8 @@
 """The periodic sweep of unused files in a worker (`runtime.file_sweeper`).
 
 Every FILE_SWEEP_INTERVAL_S seconds (0 turns it off) each worker deletes the files no
-message ever referenced that are older than FILE_UNUSED_MAX_AGE_H hours
-(`files.services.files_sweep`). Several workers sweeping at once is safe: each file is
+message references (never attached, or whose messages were deleted since) that are older
+than FILE_UNUSED_MAX_AGE_H hours (`files.services.files_sweep`). Several workers sweeping at once is safe: each file is
 deleted by one of them (the rows are locked), the others find nothing left.
 `manage.py files_sweep` does one sweep by hand.
 """

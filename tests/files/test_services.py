@@ -83,11 +83,13 @@ async def test_the_sweep_removes_old_unreferenced_files_only(user, other_user, m
     recent = await _file(user, "recent.txt", b"recent and unused", age_h=1)
     old_used = await _file(user, "used.txt", b"old but attached", age_h=72)
     await _attach(user, old_used)
+    once_used = await _file(user, "once.txt", b"attached to a message deleted since", age_h=30)
+    await (await _attach(user, once_used)).adelete()
 
-    assert await files_sweep(older_than_s=24 * 3600) == 2
+    assert await files_sweep(older_than_s=24 * 3600) == 3
     assert await _ids() == {recent.pk, old_used.pk}
-    assert not _exists(old) and not _exists(old_theirs) and _exists(recent) and _exists(old_used)
-    assert len(stored_paths(media)) == 2
+    assert not _exists(old) and not _exists(old_theirs) and not _exists(once_used)
+    assert _exists(recent) and _exists(old_used) and len(stored_paths(media)) == 2
     assert await files_sweep(older_than_s=24 * 3600) == 0
 
 

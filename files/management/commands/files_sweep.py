@@ -12,7 +12,7 @@ from files.services import files_sweep
 
 
 class Command(BaseCommand):
-    help = "Delete unused uploaded files (never attached to a message) older than --hours, with their bytes."
+    help = "Delete uploaded files no message references, older than --hours, with their bytes."
 
     def add_arguments(self, parser):
         parser.add_argument("--hours", type=float, default=None,
