@@ -18,12 +18,13 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ai_model.models import AIModel, reply_cost
@@ -31,6 +32,7 @@ from ai_model.types import Attachment, ChatMessage, StreamError
 from chat_session.models import ChatSession
 from chat_session.services import achat_session_active_leaf_set, chat_session_active_leaf_set
 from core.db import db_release, db_thread
+from core.errors import NotFound
 from core.runtime import runtime
 from core.sql import fetch_one, insert, update
 from core.text import nul_free, nul_free_json
@@ -84,6 +86,19 @@ class SessionChanged(Exception):
 _UNSET = object()
 
 
+@contextmanager
+def _files_exist(attaching: bool) -> Iterator[None]:
+    """An attached file deleted between its check and the turn's INSERT (its owner's DELETE,
+    or the sweep of unreferenced files) fails the turn's foreign key (at the INSERT, or at
+    COMMIT on SQLite): the transaction is rolled back and the send answers NotFound."""
+    try:
+        yield
+    except IntegrityError:
+        if not attaching:
+            raise
+        raise NotFound("An attached file was deleted meanwhile.", field="attachments") from None
+
+
 # One thread hop for the whole turn (the hot path of every send): the parent is looked up,
 # the user message and the replies inserted and the active leaf moved in one transaction
 # (Django has no async transaction API), and the context read right after it.
@@ -110,7 +125,7 @@ def turn_store(
     Without `session`, the session is read first, in the same transaction, as `check` says
     (raises SessionChanged, writing nothing, when it is not as expected).
     """
-    with transaction.atomic():
+    with _files_exist(bool(attachments)), transaction.atomic():
         if session is None:
             session = fetch_one(ChatSession, where={"id": check.session_id, "owner_id": check.owner_id})
             if session is None or (
@@ -170,7 +185,7 @@ def turn_path_store(*, session: ChatSession, turns: list[ChatMessage], model: AI
     added under it (a conversation sent again with one more turn continues its branch; one
     that differs earlier branches off where it differs); else every turn is stored, from
     the root. Assistant turns keep their tool calls, tool turns the call they answer."""
-    with transaction.atomic():
+    with _files_exist(any(t.attachments for t in turns)), transaction.atomic():
         parent_id, matched = path_match(session_id=session.pk, turns=turns) if match else (None, 0)
         created = []
         for turn in turns[matched:]:

@@ -245,3 +245,20 @@ async def test_deleting_a_session_deletes_the_files_only_it_used(api, session, v
 async def test_models_report_vision(api, vision_model):
     listed = (await api.get("/api/models")).json()
     assert next(m for m in listed if m["id"] == str(vision_model.id))["capabilities"]["vision"] is True
+
+
+async def test_a_file_deleted_between_its_check_and_the_insert_is_not_found(api, session, vision_model, user, monkeypatch):
+    import message.services
+
+    doc = await stored_file(user, kind="document", text="gone soon")
+    checked = message.services.files_for_message
+
+    async def check_then_delete(**kwargs):
+        rows = await checked(**kwargs)
+        await StoredFile.objects.filter(pk=doc.pk).adelete()  # the sweep, or the owner's DELETE, just now
+        return rows
+
+    monkeypatch.setattr(message.services, "files_for_message", check_then_delete)
+    res = await api.post(f"/api/sessions/{session.id}/messages", json={"content": "Read", "attachments": [str(doc.id)]})
+    assert res.status_code == 404 and "attachments" in res.json()["detail"]
+    assert await Message.objects.acount() == 0
