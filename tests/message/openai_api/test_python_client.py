@@ -144,7 +144,9 @@ async def test_a_user_limit_answers_429_with_retry_after(client, fake_model, use
 async def test_bad_requests_answer_400_naming_the_param(client, fake_model):
     cases = [
         ({"messages": [{"role": "user", "content": "hi"}], "n": 2}, "n"),
-        ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]},
+        ({"messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "x"}}]}]},
+         "messages[0].content[0]"),
+        ({"messages": [{"role": "system", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]},
          "messages[0].content[0]"),
         ({"messages": []}, "messages"),
         ({"messages": [{"role": "robot", "content": "x"}]}, "messages[0].role"),

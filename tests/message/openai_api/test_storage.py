@@ -113,7 +113,7 @@ async def test_a_client_that_disconnects_mid_stream_does_not_lose_the_reply(live
 
 
 async def test_request_plumbing_errors_are_openai_shaped(live_url, live_client, fake_model, settings):
-    settings.REQUEST_BODY_MAX_BYTES = 1000
+    settings.REQUEST_BODY_MAX_BYTES = settings.OPENAI_API_BODY_MAX_BYTES = 1000
     big = json.dumps(_ask(("user", "x" * 5000))).encode()
     for headers in ({}, {"Transfer-Encoding": "chunked"}):
         if headers:
@@ -123,7 +123,7 @@ async def test_request_plumbing_errors_are_openai_shaped(live_url, live_client, 
         else:
             res = await live_client.post(URL, content=big, headers={"Content-Type": "application/json"})
         assert res.status_code == 413 and res.json()["error"]["code"] == "body_too_large", res.text
-    settings.REQUEST_BODY_MAX_BYTES = 10_000_000
+    settings.REQUEST_BODY_MAX_BYTES = settings.OPENAI_API_BODY_MAX_BYTES = 10_000_000
     res = await live_client.post(URL, content=b"[" * 100_000, headers={"Content-Type": "application/json"})
     assert res.status_code == 400 and res.json()["error"]["type"] == "invalid_request_error"
     res = await live_client.post(URL, content=b"{not json", headers={"Content-Type": "application/json"})
