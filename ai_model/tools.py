@@ -222,13 +222,11 @@ def tool_registry() -> dict[str, Tool]:
 
 
 async def tools_for_reply(*, model: Any, servers: Iterable[Any] | None = None, builtins: bool = True) -> dict[str, Tool]:
-    """The tools a reply of `model` may call, by name: none unless `model.supports_tools`;
-    else the built-ins (`tool_registry`; unless `builtins` is False) and the MCP tools
-    allowed (`ai_model.mcp.tools.mcp_tools_load`): with `servers` None those of the model's
-    `mcp_servers`, else the allow-list `servers` (MCPServer ids, all of that server's
-    tools; exposed tool names `<server>__<tool>`, those tools). The MCP part is cached
-    per worker for ROW_CACHE_TTL_S; a model known to have no MCP server (`has_mcp_servers`,
-    annotated by `ai_model_resolve`) costs no query and no import of the MCP code."""
+    """The tools a reply of `model` may call, by name: none unless `model.supports_tools`, else
+    the built-ins (unless `builtins` is False) and the allowed MCP tools (`ai_model.mcp.tools.
+    mcp_tools_load`: the model's `mcp_servers`, or the allow-list `servers` of MCPServer ids
+    and `<server>__<tool>` names), cached per worker for ROW_CACHE_TTL_S. A model known to have
+    no MCP server (`has_mcp_servers`, from `ai_model_resolve`) costs no query and no import."""
     if not model.supports_tools:
         return {}
     tools = tool_registry() if builtins else {}

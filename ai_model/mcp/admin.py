@@ -14,7 +14,7 @@ from django.utils.timesince import timesince
 from ai_model.mcp.forms import MCPServerForm
 from ai_model.mcp.names import exposed_name
 from ai_model.mcp.services import mcp_server_check
-from ai_model.mcp.spec import ServerSpec
+from ai_model.mcp.spec import target_of
 from ai_model.models import MCPServer
 
 
@@ -41,8 +41,7 @@ class MCPServerAdmin(admin.ModelAdmin):
 
     @admin.display(description="runs or reaches")
     def target(self, obj: MCPServer) -> str:
-        return ServerSpec(id=obj.pk, name=obj.name, transport=obj.transport, command=obj.command,
-                          args=tuple(obj.args or ()), url=obj.url).target
+        return target_of(obj.transport, obj.command, obj.args, obj.url)
 
     @admin.display(description="health", ordering="status")
     def health(self, obj: MCPServer) -> str:

@@ -23,69 +23,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import os
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import httpx2
 import mcp_types as types
 from django.conf import settings
-from mcp import Client, StdioServerParameters, stdio_client
-from mcp.client.streamable_http import streamable_http_client
+from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
 
 from ai_model.mcp.spec import ServerSpec
+from ai_model.mcp.transport import Died, StderrTail, client_open, describe, list_all
 from ai_model.tools import ToolError
 
 logger = logging.getLogger(__name__)
 
 #: Called on every start (ok, tool listing) and failure (reason): stores the status.
 StatusHook = Callable[[ServerSpec, bool, str, list[types.Tool] | None], Awaitable[None]]
-_CLIENT_INFO = types.Implementation(name="chat-backend", version="1")
-_LIST_PAGES_MAX = 20
-
-
-class _Died(Exception):
-    """The running connection is gone; the message says why."""
-
-
-def describe(exc: BaseException) -> str:
-    """A one-line reason for admins and models (the first leaf of an exception group)."""
-    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        exc = exc.exceptions[0]
-    if isinstance(exc, _Died):
-        return str(exc)
-    if isinstance(exc, TimeoutError):
-        return "no answer in time"
-    if isinstance(exc, MCPError):
-        return f"{exc.message} (JSON-RPC error {exc.code})"
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-
-
-class _StderrTail(asyncio.Protocol):
-    """Reads a stdio server's stderr: keeps its last lines, logs them at DEBUG, and calls
-    `on_eof` when the pipe ends (every holder of its write end, the server, has exited)."""
-
-    def __init__(self, name: str, on_eof: Callable[[], None]) -> None:
-        self.name = name
-        self.lines: deque[str] = deque(maxlen=5)
-        self._partial = b""
-        self._on_eof = on_eof
-
-    def data_received(self, data: bytes) -> None:
-        *lines, self._partial = (self._partial + data).split(b"\n")
-        self._partial = self._partial[-2000:]
-        for raw in lines:
-            if line := raw.decode("utf-8", "replace").strip():
-                self.lines.append(line[:300])
-                logger.debug("mcp %s: %s", self.name, line)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._on_eof()
 
 
 class MCPConnection:
@@ -114,7 +72,7 @@ class MCPConnection:
         self._changed = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._side: set[asyncio.Task] = set()
-        self._stderr: _StderrTail | None = None
+        self._stderr: StderrTail | None = None
         #: The last HTTP error status the server answered (the SDK's error does not name it).
         self._http_status: int | None = None
 
@@ -123,7 +81,9 @@ class MCPConnection:
     def start(self) -> None:
         """Start the supervisor (once); returns at once."""
         if self._task is None and not self._stopping.is_set():
-            self._task = asyncio.get_running_loop().create_task(self._supervise(), name=f"mcp:{self.spec.name}")
+            # A context of its own: it outlives the reply that started it (and that reply's db_context).
+            self._task = asyncio.get_running_loop().create_task(
+                self._supervise(), name=f"mcp:{self.spec.name}", context=contextvars.Context())
 
     async def listing(self, *, wait_s: float) -> list[types.Tool] | None:
         """The server's tools: the live listing, waiting up to `wait_s` for a first start;
@@ -225,7 +185,7 @@ class MCPConnection:
         async def check() -> None:
             try:
                 async with asyncio.timeout(settings.MCP_CHECK_TIMEOUT_S):
-                    self.tools = await _list_all(client)
+                    self.tools = await list_all(client)
             except Exception as exc:
                 self._die(f"did not answer within {settings.MCP_CHECK_TIMEOUT_S:g} s after a call timed out "
                           f"({describe(exc)})", attempt)
@@ -234,12 +194,17 @@ class MCPConnection:
             self._spawn(check())
 
     def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
+        task = asyncio.get_running_loop().create_task(coro, context=contextvars.Context())
         self._side.add(task)
         task.add_done_callback(self._side.discard)
 
     def _describe(self, exc: BaseException) -> str:
         status, self._http_status = self._http_status, None
+        leaf = exc
+        while isinstance(leaf, BaseExceptionGroup) and leaf.exceptions:
+            leaf = leaf.exceptions[0]
+        if self.spec.transport == "stdio" and isinstance(leaf, MCPError) and leaf.code == CONNECTION_CLOSED:
+            return "its process exited (or closed its output)"
         return describe(exc) + (f" (HTTP {status})" if status else "")
 
     def _stderr_tail(self) -> str:
@@ -280,7 +245,7 @@ class MCPConnection:
         async with contextlib.AsyncExitStack() as stack:
             async with asyncio.timeout(settings.MCP_START_TIMEOUT_S):
                 client = await self._connect(stack, attempt)
-                tools = await _list_all(client)
+                tools = await list_all(client)
             self.start_ms = round((time.monotonic() - began) * 1000, 1)
             self.starts += 1
             self.tools, self.error = tools, None
@@ -293,29 +258,13 @@ class MCPConnection:
                 self._client = None
 
     async def _connect(self, stack: contextlib.AsyncExitStack, attempt: int) -> Client:
-        spec = self.spec
-        if spec.transport == "http":
-            async def note(response: httpx2.Response) -> None:
-                if response.status_code >= 400:
-                    self._http_status = response.status_code
+        def noted(status: int) -> None:
+            self._http_status = status
 
-            http = await stack.enter_async_context(httpx2.AsyncClient(
-                headers=dict(spec.headers), timeout=httpx2.Timeout(settings.MCP_START_TIMEOUT_S, read=300.0),
-                event_hooks={"response": [note]}))
-            transport = streamable_http_client(spec.url, http_client=http)
-            return await stack.enter_async_context(Client(transport, cache=None, client_info=_CLIENT_INFO))
-        # stderr is a pipe of ours: its end tells the process exited (see the module docstring).
-        read_fd, write_fd = os.pipe()
-        errlog = os.fdopen(write_fd, "w")
-        try:
-            self._stderr = _StderrTail(spec.name, lambda: self._die("its process exited", attempt))
-            pipe, _ = await asyncio.get_running_loop().connect_read_pipe(lambda: self._stderr, os.fdopen(read_fd, "rb", 0))
-            stack.callback(pipe.close)
-            params = StdioServerParameters(command=spec.command, args=list(spec.args), env=dict(spec.env) or None)
-            return await stack.enter_async_context(
-                Client(stdio_client(params, errlog=errlog), cache=None, client_info=_CLIENT_INFO))
-        finally:
-            errlog.close()  # the process has its own copy now
+        self._stderr = None
+        if self.spec.transport == "stdio":
+            self._stderr = StderrTail(self.spec.name, lambda: self._die("its process exited", attempt))
+        return await client_open(stack, self.spec, stderr=self._stderr, on_http_error=noted)
 
     async def _watch(self, client: Client) -> None:
         """Until stopped or dead; every MCP_CHECK_INTERVAL_S, re-list the tools (liveness)."""
@@ -327,26 +276,13 @@ class MCPConnection:
             if self._stopping.is_set():
                 return
             if self._dead.is_set():
-                raise _Died(self._death)
+                raise Died(self._death)
             try:
                 async with asyncio.timeout(settings.MCP_CHECK_TIMEOUT_S):
-                    self.tools = await _list_all(client)
+                    self.tools = await list_all(client)
             except Exception as exc:
-                raise _Died(f"did not list its tools within {settings.MCP_CHECK_TIMEOUT_S:g} s ({describe(exc)})") from exc
+                raise Died(f"did not list its tools within {settings.MCP_CHECK_TIMEOUT_S:g} s ({describe(exc)})") from exc
 
     def _report(self, ok: bool, detail: str, tools: list[types.Tool] | None) -> None:
         if self._on_status is not None:
             self._spawn(self._on_status(self.spec, ok, detail, tools))
-
-
-async def _list_all(client: Client) -> list[types.Tool]:
-    """Every page of the server's tool listing (at most `_LIST_PAGES_MAX` pages)."""
-    tools: list[types.Tool] = []
-    cursor = None
-    for _ in range(_LIST_PAGES_MAX):
-        page = await client.list_tools(cursor=cursor)
-        tools.extend(page.tools)
-        cursor = page.next_cursor
-        if not cursor:
-            break
-    return tools

@@ -11,6 +11,7 @@ runtime's shutdown). Each connection reports its starts and failures to the row'
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import uuid
 from typing import Any
@@ -46,7 +47,8 @@ class MCPManager:
         made = self._connections[spec.id] = MCPConnection(spec, on_status=_status_store)
         made.start()
         if self._reaper is None:
-            self._reaper = asyncio.get_running_loop().create_task(self._reap(), name="mcp-reaper")
+            self._reaper = asyncio.get_running_loop().create_task(
+                self._reap(), name="mcp-reaper", context=contextvars.Context())  # outlives the reply that made it
         return made
 
     def get(self, server_id: uuid.UUID) -> MCPConnection | None:
@@ -64,7 +66,7 @@ class MCPManager:
     def _retire(self, connection: MCPConnection) -> None:
         if self._connections.get(connection.spec.id) is connection:
             del self._connections[connection.spec.id]
-        task = asyncio.get_running_loop().create_task(connection.stop())
+        task = asyncio.get_running_loop().create_task(connection.stop(), context=contextvars.Context())
         self._stopping.add(task)
         task.add_done_callback(self._stopping.discard)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shlex
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,14 @@ class ServerSpec:
 
     @property
     def target(self) -> str:
-        """What it runs or reaches, for admins (no secrets): the command line or the URL."""
-        if self.transport == "http":
-            return self.url
-        return " ".join([self.command, *self.args])
+        """What it runs or reaches, for admins (no secrets): see `target_of`."""
+        return target_of(self.transport, self.command, self.args, self.url)
+
+
+def target_of(transport: str, command: str, args: Any, url: str) -> str:
+    """What a server runs or reaches, for admins: the command line (as shell words), or the
+    URL without any user:password part. Secrets belong in `env` / `headers`, never shown."""
+    if transport == "http":
+        parts = urlsplit(url)
+        return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])) if parts.netloc else url
+    return shlex.join([command, *(str(a) for a in args or ())])

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ai_model.mcp.selectors import mcp_server_list
 from ai_model.mcp.services import mcp_server_check
+from ai_model.mcp.spec import target_of
 from core.runtime import runtime
 
 
@@ -38,7 +39,7 @@ class Command(BaseCommand):
 
         failed = False
         for server, check in zip(servers, asyncio.run(run())):
-            target = server.url if server.transport == "http" else " ".join([server.command, *server.args])
+            target = target_of(server.transport, server.command, server.args, server.url)
             if check.ok:
                 self.stdout.write(f"{server.name} [{server.transport}] {target}: ok, started in {check.start_ms:.0f} ms, "
                                   f"stopped in {check.stop_ms:.0f} ms, {len(check.tools)} tools")

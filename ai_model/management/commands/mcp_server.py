@@ -22,6 +22,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 
 from ai_model.mcp.selectors import as_uuid, mcp_server_list
+from ai_model.mcp.spec import target_of
 from ai_model.mcp.services import (
     mcp_server_create,
     mcp_server_models_set,
@@ -105,7 +106,7 @@ class Command(BaseCommand):
         if not servers:
             self.stdout.write("No MCP servers registered.")
         for server in servers:
-            target = server.url if server.transport == MCPServer.Transport.HTTP else shlex.join([server.command, *server.args])
+            target = target_of(server.transport, server.command, server.args, server.url)
             secrets = f"env {', '.join(sorted(server.env_dict())) or '-'}; headers {', '.join(sorted(server.headers_dict())) or '-'}"
             models = ", ".join(m.model_id for m in server.models.all()) or "(no model)"
             self.stdout.write(f"{server.name} [{server.transport}{'' if server.enabled else ', disabled'}] {target}\n"

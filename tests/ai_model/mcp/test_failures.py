@@ -28,24 +28,32 @@ async def _wait_for(predicate, timeout_s: float) -> float:
     return time.monotonic() - began
 
 
-async def test_a_server_killed_mid_call_gives_a_tool_error_and_is_restarted(tool_model, tmp_path, runtime):
+async def test_a_server_killed_mid_call_gives_a_tool_error_and_is_restarted(
+        api, session, fake_provider, tool_model, tmp_path, runtime):
     pid_file = tmp_path / "nap.pid"
     row = await stdio_server("sleepy", SLEEPY, env={"SLEEPY_PID_FILE": str(pid_file)}, timeout_s=10,
                              models=(tool_model,))
-    tools = await tools_for_reply(model=tool_model)
-    call = asyncio.ensure_future(tool_run(ToolCall("n", "sleepy__nap", {"seconds": 30}), tools))
-    await _wait_for(pid_file.exists, 10)
+    fake_provider.enqueue([ToolCall("n", "sleepy__nap", {"seconds": 30})])
+    fake_provider.enqueue(["The server went away."])
+    reply = asyncio.ensure_future(
+        read_sse(api, "POST", f"/api/sessions/{session.id}/messages", json={"content": "nap", "stream": True}))
+    await _wait_for(pid_file.exists, 15)
     first_pid = int(pid_file.read_text())
     killed_at = time.monotonic()
     os.kill(first_pid, signal.SIGKILL)
-    result = await asyncio.wait_for(call, 10)
-    error_after = time.monotonic() - killed_at
-    assert result.is_error and "went away during the call" in result.content, result.content
-    assert error_after < 2, error_after  # at once, not at the 10 s timeout
+    events = await asyncio.wait_for(reply, 10)
+    done_after = time.monotonic() - killed_at
+    result = next(e.json() for e in events if e.event == "tool_result")
+    assert result["is_error"] and "went away during the call to 'nap'" in result["content"], result
+    assert events[-1].json()["status"] == "complete"
+    assert done_after < 3, done_after  # at once, not at the 10 s timeout
+    stored = await Message.objects.aget(role="tool")
+    assert stored.is_error and stored.content == result["content"]
 
     connection = runtime.mcp.get(row.pk)
     restart_s = await _wait_for(lambda: connection.state == "ready" and connection.starts == 2, 15)
-    print(f"tool error {error_after * 1000:.0f} ms after the kill; ready again {restart_s * 1000:.0f} ms later")
+    print(f"reply done {done_after * 1000:.0f} ms after the kill; server ready again {restart_s * 1000:.0f} ms later")
+    tools = await tools_for_reply(model=tool_model)
     again = await tool_run(ToolCall("p", "sleepy__pid", {}), tools)
     assert not again.is_error and int(again.content) != first_pid
 
