@@ -1,4 +1,4 @@
-"""Admin pages for providers, models (with their fallback lists) and the model leaderboard."""
+"""Admin pages for providers, models (with their fallback lists), the model leaderboard and MCP servers."""
 
 from __future__ import annotations
 
@@ -109,6 +109,7 @@ class AIModelAdmin(admin.ModelAdmin):
     list_filter = ["purpose", "enabled", "available", "provider__kind", "provider", "supports_tools", "supports_vision",
                    "supports_reasoning"]
     readonly_fields = ["discovered_at", "last_seen_at"]
+    filter_horizontal = ["mcp_servers"]
     search_fields = ["display_name", "model_id", "provider__name"]
     list_select_related = ["provider"]
     inlines = [ModelFallbackInline]
@@ -160,3 +161,7 @@ class ModelLeaderboardAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# The MCP servers' page lives with the rest of the MCP code.
+from ai_model.mcp import admin as _mcp_admin  # noqa: E402,F401

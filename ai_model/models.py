@@ -1,11 +1,13 @@
-"""Providers (where a model runs) and the models users can pick."""
+"""Providers (where a model runs), the models users can pick, and MCP servers (tools)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 
 from core.encryption import EncryptedTextField
@@ -126,6 +128,10 @@ class AIModel(models.Model):
     fallback_models = models.ManyToManyField(
         "self", through="ModelFallback", symmetrical=False, related_name="+", blank=True
     )
+    mcp_servers = models.ManyToManyField(
+        "MCPServer", related_name="models", blank=True,
+        help_text="MCP servers whose tools replies of this model may call (with supports_tools; all of each "
+        "server's tools, named `<server>__<tool>`). The built-in tools are offered either way.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -188,3 +194,93 @@ class ModelLeaderboard(AIModel):
         proxy = True
         verbose_name = "model leaderboard entry"
         verbose_name_plural = "model leaderboard"
+
+
+#: An MCP server's name prefixes its tools' names (`<name>__<tool>`), which providers limit to
+#: `^[a-zA-Z0-9_-]{1,64}$` (Gemini: starting with a letter): a letter first, no `__` inside.
+MCP_SERVER_NAME_MAX = 24
+mcp_server_name_validator = RegexValidator(
+    r"^(?!.*__)[A-Za-z][A-Za-z0-9_-]*$",
+    "A letter, then letters, digits, '-' or '_' (no '__'): it prefixes the names of the server's tools.",
+)
+
+
+class MCPServer(models.Model):
+    """An MCP server whose tools models may call (`ai_model/mcp/`): a command run over stdio
+    (`command`, `args`, `env`) or a Streamable HTTP endpoint (`url`, `headers`).
+
+    `env` and `headers` are secrets: JSON objects of strings stored encrypted (like
+    `Provider.api_key`), write-only in admin, never printed (`env_dict()`, `headers_dict()`
+    read them). `timeout_s` bounds each tool call (empty: MCP_TOOL_TIMEOUT_S). The status
+    fields are the last check or connection of any worker (written with `update()`, so
+    `updated_at` moves only when an admin edits the server): `status`, `status_detail`,
+    `checked_at` and `tools`, the listing `[{"name", "description", "input_schema"}]`.
+    """
+
+    class Transport(models.TextChoices):
+        STDIO = "stdio", "stdio (a command this server runs)"
+        HTTP = "http", "Streamable HTTP (a URL)"
+
+    class Status(models.TextChoices):
+        UNKNOWN = "unknown", "not checked yet"
+        OK = "ok", "answering"
+        ERROR = "error", "failing"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(
+        max_length=MCP_SERVER_NAME_MAX, unique=True, validators=[mcp_server_name_validator],
+        help_text="Prefixes its tools' names as the models see them, e.g. `time` gives `time__get_current_time`.")
+    transport = models.CharField(max_length=8, choices=Transport.choices, default=Transport.STDIO)
+    command = models.CharField(max_length=500, blank=True, help_text="stdio: the program, e.g. /usr/bin/python3.")
+    args = models.JSONField(default=list, blank=True, help_text="stdio: its arguments, a list of strings.")
+    env = EncryptedTextField(blank=True, help_text="stdio: extra environment variables (a JSON object; secret).")
+    url = models.URLField(max_length=500, blank=True, help_text="Streamable HTTP: the endpoint, e.g. http://127.0.0.1:8000/mcp.")
+    headers = EncryptedTextField(blank=True, help_text="Streamable HTTP: request headers (a JSON object; secret).")
+    enabled = models.BooleanField(default=True)
+    timeout_s = models.FloatField(
+        null=True, blank=True, help_text="Longest a tool call may take, in seconds; empty: MCP_TOOL_TIMEOUT_S.")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.UNKNOWN, editable=False)
+    status_detail = models.TextField(blank=True, editable=False)
+    checked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    tools = models.JSONField(default=list, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "MCP server"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        # Never include env or headers.
+        return f"<MCPServer {self.name!r} {self.transport}>"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if self.transport == self.Transport.STDIO and not self.command.strip():
+            raise ValidationError({"command": "A stdio server needs the command to run."})
+        if self.transport == self.Transport.HTTP and not self.url:
+            raise ValidationError({"url": "A Streamable HTTP server needs its URL."})
+        if not isinstance(self.args, list) or not all(isinstance(a, str) for a in self.args):
+            raise ValidationError({"args": "A list of strings."})
+        if self.timeout_s is not None and not 0 < self.timeout_s <= 3600:
+            raise ValidationError({"timeout_s": "Between 0 and 3600 seconds."})
+
+    def env_dict(self) -> dict[str, str]:
+        """The extra environment variables (decrypted); {} when none or unreadable."""
+        return _string_map(self.env)
+
+    def headers_dict(self) -> dict[str, str]:
+        """The request headers (decrypted); {} when none or unreadable."""
+        return _string_map(self.headers)
+
+
+def _string_map(text: str) -> dict[str, str]:
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}

@@ -7,7 +7,7 @@ from typing import Any
 
 from collections.abc import Iterable
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils.text import slugify
 
 from ai_model.models import AIModel, ModelFallback, Provider
@@ -36,12 +36,16 @@ def _as_uuid(value: Any) -> uuid.UUID | None:
 
 def _with_chain(query: QuerySet[AIModel], purpose: str) -> QuerySet[AIModel]:
     """`query` with each model's usable fallbacks fetched alongside (one more query for
-    all of them), so `ai_model_chain` needs no lookup of its own."""
+    all of them), so `ai_model_chain` needs no lookup of its own, and `has_mcp_servers`
+    (`ai_model.tools.tools_for_reply`)."""
     entries = ModelFallback.objects.filter(
         fallback__enabled=True, fallback__provider__enabled=True, fallback__purpose=purpose,
         fallback__provider__kind__in=supported_kinds(),
     ).select_related("fallback__provider").order_by("position")
-    return query.prefetch_related(Prefetch("fallback_entries", queryset=entries, to_attr="usable_fallbacks"))
+    # Whether the model has an enabled MCP server: a reply of one without gets its tools with no query.
+    has_mcp = Exists(AIModel.mcp_servers.through.objects.filter(aimodel_id=OuterRef("pk"), mcpserver__enabled=True))
+    return query.annotate(has_mcp_servers=has_mcp).prefetch_related(
+        Prefetch("fallback_entries", queryset=entries, to_attr="usable_fallbacks"))
 
 
 async def ai_model_find(

@@ -6,7 +6,8 @@ worker is killed at the timeout) with a JSON-Schema description. Built-ins are s
 offline: `current_time`, `calculator` (simpleeval, a sandboxed expression evaluator, with
 bounded numbers) and `convert_units` (pint); the last two are CPU-bound and isolated.
 More are registered by import path in `settings.TOOLS` (a list of `Tool` objects'
-dotted paths). No tool reaches the network by default.
+dotted paths), and MCP servers' tools come from `ai_model/mcp/` (`tools_for_reply`: what
+one reply may call). No tool reaches the network by default.
 
 Every call is bounded: its arguments must be a JSON object of at most
 `TOOL_ARGUMENTS_MAX_CHARS` characters whose strings respect the schema's `maxLength`; it
@@ -21,8 +22,9 @@ import ast
 import asyncio
 import inspect
 import json
+import logging
 import math
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -35,6 +37,8 @@ from django.utils.module_loading import import_string
 
 from ai_model.types import ToolCall, ToolSpec
 from core.runtime import runtime
+
+logger = logging.getLogger(__name__)
 
 
 class ToolError(Exception):
@@ -215,6 +219,29 @@ def tool_registry() -> dict[str, Tool]:
     paths = [*BUILTIN_TOOLS, *getattr(settings, "TOOLS", [])]
     tools = [import_string(path) for path in paths]
     return {tool.name: tool for tool in tools}
+
+
+async def tools_for_reply(*, model: Any, servers: Iterable[Any] | None = None, builtins: bool = True) -> dict[str, Tool]:
+    """The tools a reply of `model` may call, by name: none unless `model.supports_tools`, else
+    the built-ins (unless `builtins` is False) and the allowed MCP tools (`ai_model.mcp.tools.
+    mcp_tools_load`: the model's `mcp_servers`, or the allow-list `servers` of MCPServer ids
+    and `<server>__<tool>` names), cached per worker for ROW_CACHE_TTL_S. A model known to have
+    no MCP server (`has_mcp_servers`, from `ai_model_resolve`) costs no query and no import."""
+    if not model.supports_tools:
+        return {}
+    tools = tool_registry() if builtins else {}
+    if servers is None and getattr(model, "has_mcp_servers", None) is False:
+        return tools
+    from ai_model.mcp.tools import allow_key, mcp_tools_load
+
+    servers = None if servers is None else list(servers)
+    key = ("mcp_tools", model.pk, allow_key(servers))
+    try:
+        mcp = await runtime().rows.get_or_load(key, lambda: mcp_tools_load(model=model, servers=servers))
+    except Exception:  # the reply goes on with the built-ins; the MCP servers' failures are for admins
+        logger.exception("cannot load the MCP tools of %s", model.pk)
+        mcp = {}
+    return {**tools, **mcp}
 
 
 async def _call(tool: Tool, call: ToolCall) -> Any:

@@ -18,6 +18,9 @@ Nothing else in the project keeps mutable state at module level.
     password_checks  slots for password hashes at once (accounts.services.login_check)
     tool_processes  worker processes for isolated (CPU-heavy) tools, started on first use
                   and killed at a call's timeout (ai_model/tool_pool.py)
+    mcp           the MCP servers' connections (stdio processes, HTTP sessions), each kept up by
+                  a supervisor that restarts it with back-off (ai_model/mcp/manager.py); made
+                  on first use, started at boot when MCP_START_ON_BOOT and a server is enabled
     tts_cache     the on-disk cache of synthesised speech
     images        attached images fitted to each provider's maximum, an LRU bounded in bytes
                   (ai_model/images.py)
@@ -35,6 +38,7 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import aiohttp
 
@@ -81,6 +85,7 @@ class Runtime:
         self.tool_processes = ToolProcessPool(workers=settings.TOOL_PROCESSES, memory_mb=settings.TOOL_WORKER_MEMORY_MB)
         self.tts_cache = SpeechCache()
         self.images = image_cache_create()
+        self._mcp: Any = None
         self.event_logs = EventLogStore()
         self.texts = TextWriter()
         self.generations = GenerationRegistry()
@@ -103,6 +108,26 @@ class Runtime:
     def http(self, value: aiohttp.ClientSession) -> None:
         self._http = value
 
+    @property
+    def mcp(self) -> Any:
+        """The MCP connections (`ai_model.mcp.manager.MCPManager`), made on first use: a
+        worker whose models use no MCP server never imports the SDK."""
+        if self._mcp is None:
+            if self.closed:
+                raise RuntimeError("the runtime is closed")
+            from ai_model.mcp.manager import MCPManager
+
+            self._mcp = MCPManager()
+        return self._mcp
+
+    async def _mcp_boot(self) -> None:
+        """Start the enabled MCP servers (MCP_START_ON_BOOT), so the first reply finds them up."""
+        from ai_model.mcp.selectors import mcp_servers_enabled
+
+        specs = await mcp_servers_enabled()
+        if specs and not self.closed:
+            self.mcp.start_all(specs)
+
     def preload(self) -> None:
         """Start loading the embedded chat model and the speech models on their own
         threads (as settings ask), so the first request does not pay for it, and the
@@ -115,6 +140,8 @@ class Runtime:
         self.file_sweeper.start()
         if settings.DISCOVERY_ON_START and settings.LOCAL_RUNTIMES.strip():
             self.background.spawn(local_runtimes_discover_logged(), name="local-runtime-discovery")
+        if settings.MCP_START_ON_BOOT:
+            self.background.spawn(self._mcp_boot(), name="mcp-boot")
         from ai_model.speech.asr import LocalWhisper
         from ai_model.speech.tts import LocalPiper
 
@@ -138,6 +165,7 @@ class Runtime:
         steps = (
             lambda: self.generations.drain(grace_s=grace_s),
             self.file_sweeper.close,
+            *((self._mcp.close,) if self._mcp is not None else ()),
             self.background.settle,
             self.admission.close,
             self.texts.drain,

@@ -344,6 +344,24 @@ TOOL_WORKER_MEMORY_MB = env.int("TOOL_WORKER_MEMORY_MB", default=1024)
 TOOL_ARGUMENTS_MAX_CHARS = env.int("TOOL_ARGUMENTS_MAX_CHARS", default=10_000)
 # A tool result longer than this is cut, with a note saying how long it was.
 TOOL_RESULT_MAX_CHARS = env.int("TOOL_RESULT_MAX_CHARS", default=16_000)
+# Tools from MCP servers (ai_model/mcp/, README "Tools, MCP and assistants"). A call's timeout
+# unless the server sets its own (s); how long a server may take to start and list its tools;
+# how long a reply waits for a starting server's tools before offering its last stored listing.
+MCP_TOOL_TIMEOUT_S = env.float("MCP_TOOL_TIMEOUT_S", default=30.0)
+MCP_START_TIMEOUT_S = env.float("MCP_START_TIMEOUT_S", default=20.0)
+MCP_TOOLS_WAIT_S = env.float("MCP_TOOLS_WAIT_S", default=5.0)
+# A server that died (or never started) is restarted after this, doubling per failure in a row up to the max (s).
+MCP_RESTART_BACKOFF_S = env.float("MCP_RESTART_BACKOFF_S", default=0.5)
+MCP_RESTART_BACKOFF_MAX_S = env.float("MCP_RESTART_BACKOFF_MAX_S", default=30.0)
+# Every interval each running server re-lists its tools (the liveness check: the 2026 protocol has no ping);
+# one that does not answer within the timeout, there or after a call timed out, is restarted (s).
+MCP_CHECK_INTERVAL_S = env.float("MCP_CHECK_INTERVAL_S", default=30.0)
+MCP_CHECK_TIMEOUT_S = env.float("MCP_CHECK_TIMEOUT_S", default=5.0)
+# Each worker starts the enabled stdio servers at start-up (else on first use).
+MCP_START_ON_BOOT = env.bool("MCP_START_ON_BOOT", default=True)
+# Images tools return: described to the model as text, their bytes kept here by SHA-256 (at most this many bytes each).
+MCP_IMAGE_DIR = Path(env.str("MCP_IMAGE_DIR", default=str(DATA_DIR / "mcp_images")))
+MCP_IMAGE_MAX_BYTES = env.int("MCP_IMAGE_MAX_BYTES", default=10_000_000)
 # Threads that replies, background tasks and the lean API path run their database calls on
 # (each keeps one connection). SQLite: one, a single writer per worker (several queue on the
 # write lock, whose busy handler waits in sleeps of milliseconds); PostgreSQL: four.

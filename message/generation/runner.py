@@ -36,7 +36,7 @@ from django.conf import settings
 
 from ai_model.providers.registry import adapter_for
 from ai_model.selectors import ai_model_chain
-from ai_model.tools import tool_registry, tools_run_concurrently
+from ai_model.tools import Tool, tools_for_reply, tools_run_concurrently
 from ai_model.types import (
     ChatMessage,
     ChatRequest,
@@ -112,7 +112,8 @@ async def generation_start(
 
 
 def _request(
-    model: AIModel, context: list[ChatMessage], *, tools: bool, user: Any = None, client: ClientTurn | None = None
+    model: AIModel, context: list[ChatMessage], *, tools: dict[str, Tool], user: Any = None,
+    client: ClientTurn | None = None,
 ) -> ChatRequest:
     if client is not None:  # the client's own tools and options, over the model's settings
         return ChatRequest(
@@ -124,7 +125,7 @@ def _request(
             reasoning=model.reasons, reasoning_effort=model.reasoning_effort or None,
             thinking_budget=model.thinking_budget_tokens,
         )
-    specs = [t.spec for t in tool_registry().values()] if tools and model.supports_tools else []
+    specs = [t.spec for t in tools.values()]
     return ChatRequest(
         model=model.model_id, messages=context, temperature=model.temperature, max_tokens=model.max_tokens, tools=specs,
         user=user, reasoning=model.reasons, reasoning_effort=model.reasoning_effort or None,
@@ -150,6 +151,8 @@ class Runner:
         self.base: Context | None = None
         self.anchor_id: uuid.UUID | None = None
         self.added: list[ChatMessage] = []
+        #: The tools offered in the current model call (`tools_for_reply`); its calls may use only these.
+        self.tools: dict[str, Tool] = {}
 
     async def run(self, *, reply: Message, ai_model: AIModel, context: Context) -> None:
         keep = self.client is None or self.client.store  # a reply not stored leaves no context behind
@@ -234,8 +237,9 @@ class Runner:
             turn.error = None
             coalescer = self.coalescer = Coalescer(settings.STREAM_COALESCE_MS / 1000, send_text)
             self.reasoner = None
+            self.tools = await tools_for_reply(model=model) if tools and self.client is None else {}
             async for event in adapter_for(model.provider).stream(
-                    _request(model, context, tools=tools, user=self.generation.user_id, client=self.client)):
+                    _request(model, context, tools=self.tools, user=self.generation.user_id, client=self.client)):
                 if isinstance(event, TextDelta):
                     if thinking:
                         await self.reasoner.flush()
@@ -330,7 +334,7 @@ class Runner:
         context = [*context, asked]
         self.added.append(asked)
         parent = message
-        async for result in tools_run_concurrently(turn.tool_calls, tool_registry()):
+        async for result in tools_run_concurrently(turn.tool_calls, self.tools):
             tool_message = await self.store.tool_result_store(
                 parent=parent, call_id=result.call.id, name=result.call.name, content=result.content,
                 is_error=result.is_error,
