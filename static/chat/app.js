@@ -4,7 +4,7 @@
 (() => {
   "use strict";
   const $ = (sel) => document.querySelector(sel);
-  const state = { sessionId: null, session: null, models: [], messages: [], streaming: null };
+  const state = { sessionId: null, session: null, models: [], assistants: [], messages: [], streaming: null };
 
   function csrfToken() {
     const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
@@ -109,6 +109,7 @@
     if (msg.role === "tool") {
       body.textContent = `${msg.is_error ? "⚠" : "🔧"} ${msg.tool_name}: ${msg.content}`;
     } else if (msg.role === "assistant") {
+      if (msg.plan && msg.plan.length) showPlan(el, msg.plan);
       if (msg.reasoning) showReasoning(el, msg.reasoning, msg.status === "streaming" && !msg.content);
       renderMarkdown(body, msg.content);
       if (msg.tool_calls && msg.tool_calls.length)
@@ -120,6 +121,18 @@
       body.textContent = msg.content;
     }
     return el;
+  }
+
+  // A `plan` assistant's numbered steps, above its answer (revised plans replace it).
+  function showPlan(el, steps) {
+    let list = el.querySelector(":scope > ol.plan");
+    if (!list) {
+      list = document.createElement("ol");
+      list.className = "plan";
+      list.setAttribute("aria-label", "Plan");
+      el.insertBefore(list, el.querySelector(":scope > .body"));
+    }
+    list.replaceChildren(...steps.map((step) => { const li = document.createElement("li"); li.textContent = step; return li; }));
   }
 
   // The model's reasoning: its own collapsible block above the answer, as plain text (it is
@@ -227,6 +240,22 @@
     }
   }
 
+  // Assistants (a prompt, a model and tools under one name): picking one sends its id, and
+  // the assistant's own model answers (the model picker is off meanwhile).
+  async function loadAssistants() {
+    const res = await api("/api/assistants");
+    state.assistants = res.ok ? await res.json() : [];
+    const picker = $("#assistant-picker");
+    for (const a of state.assistants) {
+      const opt = document.createElement("option");
+      opt.value = a.id; opt.textContent = a.name; opt.title = a.description || "";
+      picker.append(opt);
+    }
+    picker.closest("label").hidden = state.assistants.length === 0;
+  }
+  const assistantChosen = () => $("#assistant-picker").value || null;
+  function assistantChanged() { $("#model-picker").disabled = !!assistantChosen(); }
+
   const compareSelection = () => [...document.querySelectorAll("#compare-models input:checked")].map((b) => b.value);
 
   async function loadSessions() {
@@ -288,6 +317,10 @@
     const branch = activeBranch();
     const last = branch[branch.length - 1];
     if (last && last.role === "assistant" && last.model) $("#model-picker").value = last.model;
+    if (last && last.role === "assistant" && state.assistants.some((a) => a.id === last.assistant)) {
+      $("#assistant-picker").value = last.assistant;
+    } else $("#assistant-picker").value = "";
+    assistantChanged();
     if (last && (last.status === "streaming" || last.status === "pending")) {
       // Reloaded mid-reply: follow the rest of it.
       follow(await api(`/api/messages/${last.id}/stream`, { headers: { Accept: "text/event-stream" } }));
@@ -358,6 +391,12 @@
             if (block) block.open = false; // the answer has started: fold the reasoning away
             renderMarkdown(el, msg.content); el.closest(".msg").scrollIntoView({ block: "end" });
           }
+        } else if (ev.event === "plan") {
+          const msg = index.get(d.message);
+          if (!msg) continue;
+          msg.plan = d.steps;
+          const el = document.querySelector(`.msg[data-id="${d.message}"]`);
+          if (el) showPlan(el, d.steps);
         } else if (ev.event === "tool_result") {
           await refresh();
         } else if (ev.event === "done" && !compareStream) {
@@ -374,7 +413,8 @@
 
   async function send(content) {
     if (!state.sessionId) {
-      const res = await api("/api/sessions", { method: "POST", body: JSON.stringify({ model: $("#model-picker").value || null }) });
+      const res = await api("/api/sessions", { method: "POST", body: JSON.stringify(assistantChosen()
+        ? { assistant: assistantChosen() } : { model: $("#model-picker").value || null }) });
       if (!res.ok) { alert(await errorText(res)); return; }
       const session = await res.json();
       state.sessionId = session.id; state.session = session; state.messages = [];
@@ -396,7 +436,8 @@
       await follow(res, true, sent);
       return;
     }
-    const payload = { content, stream: true, model: $("#model-picker").value || null, attachments };
+    const payload = { content, stream: true, model: assistantChosen() ? null : $("#model-picker").value || null, attachments };
+    if (assistantChosen()) payload.assistant = assistantChosen();
     if (parent) payload.parent = parent;
     const res = await api(`/api/sessions/${state.sessionId}/messages`, {
       method: "POST", body: JSON.stringify(payload), headers: { Accept: "text/event-stream" },
@@ -578,11 +619,13 @@
     dragDepth = 0; chat.classList.remove("dropping");
     if (e.dataTransfer && e.dataTransfer.files.length) { e.preventDefault(); attach(e.dataTransfer.files); }
   });
+  $("#assistant-picker").addEventListener("change", assistantChanged);
   $("#new-session").addEventListener("click", () => openSession(null));
   $("#mic").addEventListener("click", toggleDictation);
 
   (async () => {
     await loadModels();
+    await loadAssistants();
     await loadSessions();
     const m = location.pathname.match(/^\/s\/([0-9a-f-]{36})/);
     if (m) await openSession(m[1]);
