@@ -113,7 +113,8 @@ class Planner:
         conversation, results, revised, index = list(context), [], False, 0
         while index < len(steps):
             messages = [*conversation, ChatMessage("user", step_prompt(steps, index, results))]
-            heading = f"{chr(10) * 2 if turn.parts else ''}### Step {index + 1}: {steps[index]}\n\n"
+            gap = "\n\n" if turn.parts else ""
+            heading = f"{gap}### Step {index + 1}: {steps[index]}\n\n"
             mark = len(turn.parts) + 1
             previous = turn
             turn, self.position, extended = await runner.tool_loop(
