@@ -1,4 +1,5 @@
-"""Admin pages for providers, models (with their fallback lists), the model leaderboard and MCP servers."""
+"""Admin pages for providers, models (with their fallback lists), assistants (with their grants),
+the model and assistant leaderboards, and MCP servers."""
 
 from __future__ import annotations
 
@@ -12,7 +13,16 @@ from django.urls import path
 from django.views.decorators.http import require_POST
 
 from ai_model.discovery import local_runtimes_discover
-from ai_model.models import AIModel, ModelFallback, ModelLeaderboard, Provider
+from ai_model.models import (
+    AIModel,
+    Assistant,
+    AssistantGrant,
+    AssistantLeaderboard,
+    ModelFallback,
+    ModelLeaderboard,
+    Provider,
+)
+from ai_model.tools import MCP_TOOL_NAME, tool_registry
 
 
 class ProviderForm(forms.ModelForm):
@@ -152,6 +162,109 @@ class ModelLeaderboardAdmin(admin.ModelAdmin):
     @admin.display(description="mean tokens/s", ordering="avg_tps")
     def mean_tokens_per_s(self, obj):
         return None if obj.avg_tps is None else round(obj.avg_tps, 1)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class AssistantForm(forms.ModelForm):
+    """`tools` edited as checkboxes of the registry's tools (`ai_model.tools.tool_registry`)
+    and a list of MCP tool names (`<server>__<tool>`, `<server>__*`); anything else is a
+    form error."""
+
+    builtin_tools = forms.MultipleChoiceField(
+        required=False, widget=forms.CheckboxSelectMultiple, label="Tools",
+        help_text="Built-in tools and those of settings.TOOLS. Ignored with the chat strategy.")
+    mcp_tools = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3}), label="MCP tools",
+        help_text="One per line: <server>__<tool>, or <server>__* for every tool of a server.")
+
+    class Meta:
+        model = Assistant
+        exclude = ["tools"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.registry = tool_registry()
+        self.fields["builtin_tools"].choices = [(name, f"{name}: {tool.description}") for name, tool in self.registry.items()]
+        stored = list(self.instance.tools or []) if self.instance.pk else []
+        self.initial.setdefault("builtin_tools", [n for n in stored if n in self.registry])
+        self.initial.setdefault("mcp_tools", "\n".join(n for n in stored if n not in self.registry))
+
+    def clean_mcp_tools(self):
+        names = [line.strip() for line in self.cleaned_data["mcp_tools"].replace(",", "\n").splitlines() if line.strip()]
+        wrong = [n for n in names if n not in self.registry and not MCP_TOOL_NAME.fullmatch(n)]
+        if wrong:
+            raise forms.ValidationError(
+                f"Not a tool name: {', '.join(wrong)}. Use <server>__<tool> or <server>__* (letters, digits, _ - .).")
+        return names
+
+    def clean(self):
+        data = super().clean()
+        self.instance.tools = list(dict.fromkeys([*data.get("builtin_tools", []), *data.get("mcp_tools", [])]))
+        return data
+
+
+class AssistantGrantInline(admin.TabularInline):
+    """Who may use the assistant: users and groups (none: everyone)."""
+
+    model = AssistantGrant
+    extra = 0
+    raw_id_fields = ["user"]
+    verbose_name = "given to"
+    verbose_name_plural = "given to (none: every user)"
+
+
+@admin.register(Assistant)
+class AssistantAdmin(admin.ModelAdmin):
+    """Assistants: an admin's are everyone's unless given to users or groups; users' private
+    ones (`owner` set) are listed too."""
+
+    form = AssistantForm
+    list_display = ["name", "strategy", "model", "owner", "enabled", "updated_at"]
+    list_filter = ["strategy", "enabled", ("owner", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "description", "owner__username"]
+    list_select_related = ["model", "owner"]
+    raw_id_fields = ["owner"]
+    inlines = [AssistantGrantInline]
+    fields = ["name", "description", "system_prompt", "model", "temperature", "max_tokens", "strategy",
+              "builtin_tools", "mcp_tools", "owner", "enabled"]
+
+
+@admin.register(AssistantLeaderboard)
+class AssistantLeaderboardAdmin(admin.ModelAdmin):
+    """Per assistant: replies (their first turns), those preferred by users, mean TTFB of the
+    first turns and mean tokens/s of every turn, like the model leaderboard."""
+
+    list_display = ["name", "strategy", "model", "replies", "preferred_replies", "mean_ttfb_ms", "mean_tokens_per_s"]
+    list_select_related = ["model"]
+    list_filter = ["strategy"]
+    search_fields = ["name"]
+
+    def get_queryset(self, request):
+        turns = Q(messages__role="assistant", messages__status="complete")
+        replies = turns & Q(messages__parent__role="user")  # a reply's first turn (tool rounds follow it)
+        return (
+            super().get_queryset(request)
+            .annotate(
+                n_replies=Count("messages", filter=replies),
+                n_preferred=Count("messages", filter=replies & Q(messages__preferred=True)),
+                avg_ttfb=Avg("messages__ttfb_ms", filter=replies),
+                avg_tps=Avg("messages__tokens_per_s", filter=turns),
+            )
+            .order_by("-n_preferred", "-avg_tps")
+        )
+
+    replies = ModelLeaderboardAdmin.replies
+    preferred_replies = ModelLeaderboardAdmin.preferred_replies
+    mean_ttfb_ms = ModelLeaderboardAdmin.mean_ttfb_ms
+    mean_tokens_per_s = ModelLeaderboardAdmin.mean_tokens_per_s
 
     def has_add_permission(self, request):
         return False

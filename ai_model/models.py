@@ -1,4 +1,5 @@
-"""Providers (where a model runs), the models users can pick, and MCP servers (tools)."""
+"""Providers (where a model runs), the models users can pick, MCP servers (tools) and
+assistants (presets of a prompt, a model and tools)."""
 
 from __future__ import annotations
 
@@ -284,3 +285,87 @@ def _string_map(text: str) -> dict[str, str]:
     except ValueError:
         return {}
     return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+class Assistant(models.Model):
+    """A preset users pick instead of a bare model: a system prompt, a model (its fallback
+    list applies), sampling settings, the tools it may call and how it uses them.
+
+    Who may use it: an admin's assistant (`owner` empty) without grants is everyone's; with
+    grants (`AssistantGrant`), only the granted users and the members of the granted groups.
+    A user's private assistant (`owner` set, made through `/api/assistants` when
+    `ASSISTANTS_USER_CREATED` is on) is its owner's alone; grants do not apply to it.
+
+    `tools` lists tool names: built-in ones (`ai_model.tools.tool_registry`) and MCP tools as
+    `<server>__<tool>`, or `<server>__*` for every tool of a server (`tools_allowed`).
+    `strategy`: `chat` offers no tools, `tools` the usual tool loop, `plan` a numbered plan
+    first (`message.generation.plan`).
+    """
+
+    class Strategy(models.TextChoices):
+        CHAT = "chat", "Chat (no tools)"
+        TOOLS = "tools", "Tools (call tools as needed)"
+        PLAN = "plan", "Plan (a numbered plan, then each step with tools)"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True, max_length=2000)
+    system_prompt = models.TextField(blank=True, help_text="Sent first, before the conversation, with every reply.")
+    model = models.ForeignKey(
+        AIModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="assistants",
+        limit_choices_to={"purpose": AIModel.Purpose.CHAT},
+        help_text="Empty: the session's model. The model's own fallback list applies.",
+    )
+    temperature = models.FloatField(null=True, blank=True, help_text="Empty: the model's.")
+    max_tokens = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: the model's.")
+    tools = models.JSONField(
+        default=list, blank=True,
+        help_text="Tool names it may call: built-in ones, and MCP tools as <server>__<tool> (<server>__* for all of a server's).",
+    )
+    strategy = models.CharField(max_length=8, choices=Strategy.choices, default=Strategy.TOOLS)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="assistants",
+        help_text="Set: a user's private assistant (only they see it). Empty: an admin's.",
+    )
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["owner", "name"], name="assistant_owner_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AssistantGrant(models.Model):
+    """Gives an admin's assistant to one user or one group (exactly one of the two is set);
+    an assistant with no grant is everyone's."""
+
+    assistant = models.ForeignKey(Assistant, on_delete=models.CASCADE, related_name="grants")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="assistant_grants")
+    group = models.ForeignKey("auth.Group", null=True, blank=True, on_delete=models.CASCADE, related_name="assistant_grants")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(user__isnull=False, group__isnull=True) | models.Q(user__isnull=True, group__isnull=False),
+                name="assistant_grant_user_xor_group",
+            ),
+            models.UniqueConstraint(fields=["assistant", "user"], name="assistant_grant_unique_user"),
+            models.UniqueConstraint(fields=["assistant", "group"], name="assistant_grant_unique_group"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.assistant} for {self.user or self.group}"
+
+
+class AssistantLeaderboard(Assistant):
+    """Admin view of assistants ranked by how often users preferred their replies."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "assistant leaderboard entry"
+        verbose_name_plural = "assistant leaderboard"

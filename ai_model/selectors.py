@@ -1,4 +1,4 @@
-"""Reads for providers and models (database only: no network probe, no write)."""
+"""Reads for providers, models and assistants (database only: no network probe, no write)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from collections.abc import Iterable
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils.text import slugify
 
-from ai_model.models import AIModel, ModelFallback, Provider
+from ai_model.models import AIModel, Assistant, AssistantGrant, ModelFallback, Provider
 from ai_model.providers.registry import supported_kinds
-from core.errors import DomainError
+from core.errors import DomainError, NotFound
 
 
 def usable_models(purpose: str = AIModel.Purpose.CHAT) -> QuerySet[AIModel]:
@@ -146,3 +146,63 @@ async def ai_model_chain(*, model: AIModel) -> list[AIModel]:
         fetched = await _with_chain(AIModel.objects.filter(pk=model.pk), model.purpose).afirst()
         entries = fetched.usable_fallbacks if fetched is not None else []
     return [model, *(e.fallback for e in entries if e.fallback_id != model.id)]
+
+
+# --- assistants -------------------------------------------------------------------------------
+
+#: How `/v1` names an assistant (`assistant_public_names`): `assistant/<slug of its name>`.
+ASSISTANT_PREFIX = "assistant/"
+
+
+def assistants_usable(*, user_id: Any) -> QuerySet[Assistant]:
+    """The enabled assistants user `user_id` may use (a queryset, by name): the admins' ones
+    with no grant, the admins' ones granted to the user or to one of the user's groups, and
+    the user's own private ones. Another user's private assistant is never among them."""
+    grants = AssistantGrant.objects.filter(assistant=OuterRef("pk"))
+    granted = grants.filter(Q(user_id=user_id) | Q(group__user=user_id))
+    admins = Q(owner__isnull=True) & (~Exists(grants) | Exists(granted))
+    return Assistant.objects.filter(admins | Q(owner_id=user_id), enabled=True).order_by("name", "created_at")
+
+
+async def assistant_list_for(*, user_id: Any) -> list[Assistant]:
+    """`assistants_usable` as a list (one query)."""
+    return [a async for a in assistants_usable(user_id=user_id)]
+
+
+async def assistant_get_for(*, user_id: Any, assistant_id: Any) -> Assistant:
+    """The assistant `assistant_id` if user `user_id` may use it; raises NotFound (field
+    `assistant`) for a malformed or unknown id, a disabled assistant, another user's private
+    one or one not granted to the user: never told apart. One query."""
+    pk = _as_uuid(assistant_id)
+    found = await assistants_usable(user_id=user_id).filter(pk=pk).afirst() if pk is not None else None
+    if found is None:
+        raise NotFound("No such assistant.", field="assistant")
+    return found
+
+
+def assistant_public_names(assistants: Iterable[Assistant]) -> dict[uuid.UUID, str]:
+    """`{assistant id: name on /v1}`: `assistant/<slug of its name>`; when several of
+    `assistants` give the same slug, the oldest keeps it and the others are
+    `assistant/<id>`. No query."""
+    names: dict[uuid.UUID, str] = {}
+    taken: set[str] = set()
+    for assistant in sorted(assistants, key=lambda a: (a.created_at, str(a.pk))):
+        name = f"{ASSISTANT_PREFIX}{slugify(assistant.name) or 'assistant'}"
+        names[assistant.pk] = name if name not in taken else f"{ASSISTANT_PREFIX}{assistant.pk}"
+        taken.add(name)
+    return names
+
+
+async def assistant_find_for(*, user_id: Any, name: str) -> Assistant | None:
+    """The assistant of user `user_id` that a `/v1` model name names (`assistant/<slug>` as
+    `assistant_public_names` gives it, or `assistant/<id>`), or None (also for a name not
+    starting with `assistant/`, and for an assistant the user may not use)."""
+    if not isinstance(name, str) or not name.startswith(ASSISTANT_PREFIX):
+        return None
+    usable = await assistant_list_for(user_id=user_id)
+    rest = name[len(ASSISTANT_PREFIX):]
+    by_id = next((a for a in usable if str(a.pk) == rest.lower()), None)
+    if by_id is not None:
+        return by_id
+    names = assistant_public_names(usable)
+    return next((a for a in usable if names[a.pk] == name), None)

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.validators import MaxLengthValidator
 from rest_framework import serializers
 
-from ai_model.models import Provider
+from ai_model.models import Assistant, Provider
 from ai_model.speech.asr import Transcription
 from ai_model.speech.tts import (
     FORMATS,
@@ -20,7 +20,8 @@ from ai_model.speech.tts import (
     SpeechRequest,
     speech_validate,
 )
-from core.schema import NOT_BLANK_NO_NUL, DocumentedPattern
+from core.fields import StrictCharField, StrictUUIDField
+from core.schema import NO_NUL, NOT_BLANK_NO_NUL, DocumentedPattern
 
 TRANSCRIPTION_FORMATS = ("json", "text", "verbose_json")
 
@@ -123,3 +124,44 @@ def speech_request(body: dict[str, Any]) -> SpeechRequest:
             raise SpeechInputError(message, code=code, field=name)
     return speech_validate(input=body.get("input"), voice=body.get("voice"), response_format=body.get("response_format"),
                            speed=body.get("speed"), model=body.get("model"))
+
+
+class AssistantSerializer(serializers.Serializer):
+    """An assistant as `GET /api/assistants` lists it (API.md). `system_prompt` is shown for
+    the user's own private assistants only (an admin's prompt stays the admin's)."""
+
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    model = serializers.UUIDField(source="model_id", allow_null=True, help_text="null: the session's model.")
+    tools = serializers.ListField(child=serializers.CharField(), help_text="Tool names it may call.")
+    strategy = serializers.ChoiceField(Assistant.Strategy.choices)
+    temperature = serializers.FloatField(allow_null=True)
+    max_tokens = serializers.IntegerField(allow_null=True)
+    private = serializers.SerializerMethodField(help_text="The user's own assistant (editable through this API).")
+    system_prompt = serializers.SerializerMethodField(help_text="Own private assistants only; null otherwise.")
+
+    def get_private(self, assistant: Assistant) -> bool:
+        return assistant.owner_id is not None
+
+    def get_system_prompt(self, assistant: Assistant) -> str | None:
+        return assistant.system_prompt if assistant.owner_id is not None else None
+
+
+def _text(max_length: int, **kwargs: Any) -> StrictCharField:
+    return StrictCharField(max_length=max_length, validators=[DocumentedPattern(NO_NUL)], **kwargs)
+
+
+class AssistantWriteSerializer(serializers.Serializer):
+    """`POST /api/assistants` (name required) and `PATCH /api/assistants/{id}` body."""
+
+    name = StrictCharField(max_length=100, trim_whitespace=True, validators=[DocumentedPattern(NOT_BLANK_NO_NUL)])
+    description = _text(2000, required=False, allow_blank=True)
+    system_prompt = _text(20_000, required=False, allow_blank=True, trim_whitespace=False)
+    model = StrictUUIDField(required=False, allow_null=True, help_text="A chat model's id; null: the session's model.")
+    temperature = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=2)
+    max_tokens = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=1_000_000)
+    tools = serializers.ListField(
+        child=StrictCharField(max_length=200), required=False, max_length=64,
+        help_text="Built-in tool names, or <server>__<tool> / <server>__* for MCP tools.")
+    strategy = serializers.ChoiceField(Assistant.Strategy.choices, required=False)

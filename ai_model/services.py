@@ -1,4 +1,5 @@
-"""Writes for providers and models."""
+"""Writes for providers, models and users' private assistants; the cached reads of a reply's
+hot path (`ai_model_for_reply`, `assistant_for_reply`)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
-from ai_model.models import AIModel, Provider
+from ai_model.models import AIModel, Assistant, Provider
 from ai_model.providers.registry import adapter_for
-from ai_model.selectors import ai_model_resolve
+from ai_model.selectors import ai_model_find, ai_model_resolve, assistant_get_for
+from ai_model.tools import tool_name_problem, tool_registry
 from core.errors import DomainError
 from core.runtime import runtime
 
@@ -117,3 +120,88 @@ def model_admission_check(*, model: AIModel) -> None:
     is full): raises ServerBusyError (503 `model_busy`, `Retry-After`). Remote models
     always have room here: their limits are the upstream's and the user's."""
     adapter_for(model.provider).admission_check()
+
+
+async def assistant_for_reply(*, user_id: Any, assistant_id: Any) -> Assistant:
+    """`assistant_get_for` (same errors: NotFound, field `assistant`), cached per worker and
+    user for `ROW_CACHE_TTL_S` seconds like the models: a send with an assistant reads no
+    assistant row while the cache holds it. An edit in admin (or a grant taken back) shows
+    within that time; the owner's own edits through the API at once on this worker."""
+    key = ("assistant", user_id, str(assistant_id))
+    return await runtime().rows.get_or_load(key, lambda: assistant_get_for(user_id=user_id, assistant_id=assistant_id))
+
+
+#: At most this many tool names on one assistant.
+ASSISTANT_MAX_TOOLS = 64
+
+_EDITABLE = ("name", "description", "system_prompt", "model", "temperature", "max_tokens", "tools", "strategy")
+
+
+def _may_write_assistants() -> None:
+    if not settings.ASSISTANTS_USER_CREATED:
+        raise DomainError("Creating or changing assistants is not enabled on this server (ASSISTANTS_USER_CREATED).",
+                          code="assistants_not_allowed", field="assistant", status_code=403)
+
+
+async def _assistant_checked(fields: dict[str, Any]) -> dict[str, Any]:
+    """`fields` with `model` (an id or None) turned into a usable chat model and `tools`
+    checked; raises DomainError (fields `model`, `tools`)."""
+    checked = dict(fields)
+    if "model" in checked and checked["model"] is not None:
+        model = await ai_model_find(purpose=AIModel.Purpose.CHAT, name=checked["model"])
+        if model is None:
+            raise DomainError("Unknown or disabled model.", code="invalid_model", field="model")
+        checked["model"] = model
+    if "tools" in checked:
+        names = list(dict.fromkeys(checked["tools"] or ()))
+        if len(names) > ASSISTANT_MAX_TOOLS:
+            raise DomainError(f"At most {ASSISTANT_MAX_TOOLS} tools.", code="too_many_tools", field="tools")
+        known = tool_registry()
+        for name in names:
+            if (problem := tool_name_problem(name, known=known)) is not None:
+                raise DomainError(problem, code="invalid_tool", field="tools")
+        checked["tools"] = names
+    return checked
+
+
+async def assistant_create(*, user: Any, name: str, **fields: Any) -> Assistant:
+    """A private assistant of `user` (only they see it) with `name` and any of `description`,
+    `system_prompt`, `model` (a chat model's id, None: the session's), `temperature`,
+    `max_tokens`, `tools` (names: `ai_model.tools.tool_name_problem`) and `strategy`. Allowed
+    only with `ASSISTANTS_USER_CREATED` (else DomainError 403 `assistants_not_allowed`);
+    raises DomainError (fields `model`, `tools`)."""
+    _may_write_assistants()
+    unknown = set(fields) - set(_EDITABLE)
+    if unknown:
+        raise TypeError(f"unknown fields {sorted(unknown)}")
+    checked = await _assistant_checked(fields)
+    return await Assistant.objects.acreate(owner=user, name=name, **checked)
+
+
+async def assistant_update(*, user: Any, assistant: Assistant, **fields: Any) -> Assistant:
+    """Change the fields given (as `assistant_create` names them) of `user`'s own private
+    `assistant`. An admin's assistant is read-only to users (DomainError 403
+    `assistant_read_only`); also `assistants_not_allowed` and the field errors of
+    `assistant_create`."""
+    _own(user, assistant)
+    _may_write_assistants()
+    checked = await _assistant_checked({k: v for k, v in fields.items() if k in _EDITABLE})
+    for name, value in checked.items():
+        setattr(assistant, name, value)
+    await assistant.asave(update_fields=[*checked, "updated_at"])
+    runtime().rows.forget("assistant")
+    return assistant
+
+
+async def assistant_delete(*, user: Any, assistant: Assistant) -> None:
+    """Delete `user`'s own private `assistant` (always allowed, whatever
+    `ASSISTANTS_USER_CREATED` says); the replies and sessions that used it keep no link."""
+    _own(user, assistant)
+    await assistant.adelete()
+    runtime().rows.forget("assistant")
+
+
+def _own(user: Any, assistant: Assistant) -> None:
+    if assistant.owner_id != user.pk:
+        raise DomainError("This assistant is managed by the administrators.", code="assistant_read_only",
+                          field="assistant", status_code=403)

@@ -24,6 +24,7 @@ import inspect
 import json
 import logging
 import math
+import re
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -242,6 +243,33 @@ async def tools_for_reply(*, model: Any, servers: Iterable[Any] | None = None, b
         logger.exception("cannot load the MCP tools of %s", model.pk)
         mcp = {}
     return {**tools, **mcp}
+
+
+#: An MCP tool's name as an assistant allows it: `<server>__<tool>`, or `<server>__*` for
+#: every tool of the server (`<server>` and `<tool>` letters, digits, `_`, `-`, `.`).
+MCP_TOOL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*__(\*|[A-Za-z0-9][A-Za-z0-9_.-]*)$")
+
+
+def tool_name_problem(name: Any, *, known: Iterable[str]) -> str | None:
+    """Why `name` cannot be in an assistant's allowed tools, or None: it must be one of
+    `known` (the registry's names) or look like an MCP tool (`MCP_TOOL_NAME`)."""
+    if not isinstance(name, str) or not name:
+        return "A tool name is a non-empty string."
+    if name in known or MCP_TOOL_NAME.fullmatch(name):
+        return None
+    return f"Unknown tool {name!r}: use a built-in tool's name, or <server>__<tool> for an MCP tool."
+
+
+def tools_allowed(tools: dict[str, Tool], allowed: Iterable[str]) -> dict[str, Tool]:
+    """The tools of `tools` (by name, as `tool_registry` gives them, and MCP tools named
+    `<server>__<tool>`) that `allowed` lists, by name or as `<server>__*`; in the order of
+    `tools`. The one filter every reply of an assistant goes through (offered and run)."""
+    allowed = set(allowed)
+    servers = {name[:-3] for name in allowed if name.endswith("__*")}
+    return {
+        name: tool for name, tool in tools.items()
+        if name in allowed or ("__" in name and name.split("__", 1)[0] in servers)
+    }
 
 
 async def _call(tool: Tool, call: ToolCall) -> Any:

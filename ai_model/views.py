@@ -1,4 +1,5 @@
-"""Model and speech endpoints, adrf viewsets: `GET /api/models`, `/api/audio/*` (API.md)
+"""Model, assistant and speech endpoints, adrf viewsets: `GET /api/models`, `/api/assistants`,
+`/api/audio/*` (API.md)
 and `/v1/audio/*` (OpenAI's shapes); and the first-run page's cloud provider step
 (`/setup/provider/`, a plain Django view).
 
@@ -21,7 +22,8 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_http_methods
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import DataAndFiles, FormParser, MultiPartParser
@@ -29,17 +31,25 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ai_model.forms import CloudProviderForm
-from ai_model.selectors import ai_model_list
+from ai_model.selectors import ai_model_list, assistant_get_for, assistant_list_for
 from ai_model.serializers import (
     TRANSCRIPTION_FORMATS,
     AIModelSerializer,
+    AssistantSerializer,
+    AssistantWriteSerializer,
     OpenAITranscriptionSerializer,
     SpeechRequestSerializer,
     TranscriptionRequestSerializer,
     TranscriptionSerializer,
     speech_request,
 )
-from ai_model.services import ai_model_availability, cloud_provider_create
+from ai_model.services import (
+    ai_model_availability,
+    assistant_create,
+    assistant_delete,
+    assistant_update,
+    cloud_provider_create,
+)
 from ai_model.speech.asr import Transcription, transcription_create
 from ai_model.speech.tts import speech_create
 from core.errors import DomainError
@@ -67,6 +77,53 @@ class AIModelViewSet(viewsets.ViewSet):
         models = await ai_model_list()
         available = await ai_model_availability(models=models)
         return Response(AIModelSerializer(models, many=True, context={"available": available}).data)
+
+
+_ASSISTANT_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+_ASSISTANT_ERRORS = {401: ErrorSerializer, 404: ErrorSerializer}
+_ASSISTANT_WRITE_ERRORS = {400: ErrorSerializer, 403: ErrorSerializer, **_ASSISTANT_ERRORS}
+
+
+class AssistantViewSet(viewsets.ViewSet):
+    """`/api/assistants`: the assistants the user may use (`ai_model.selectors.assistants_usable`);
+    with `ASSISTANTS_USER_CREATED`, POST a private one, PATCH and DELETE one's own. Any other
+    id (another user's, not granted) answers 404; an admin's assistant is read-only (403)."""
+
+    lookup_value_regex = "[^/]+"  # a malformed id reaches the view and answers the JSON 404
+
+    @extend_schema(operation_id="assistants_list", tags=["assistants"],
+                   responses={200: AssistantSerializer(many=True), 401: ErrorSerializer})
+    async def alist(self, request: Request) -> Response:
+        return Response(AssistantSerializer(await assistant_list_for(user_id=request.user.pk), many=True).data)
+
+    @extend_schema(operation_id="assistants_create", tags=["assistants"], request=AssistantWriteSerializer,
+                   responses={201: AssistantSerializer, **_ASSISTANT_WRITE_ERRORS})
+    async def acreate(self, request: Request) -> Response:
+        body = AssistantWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        assistant = await assistant_create(user=request.user, **body.validated_data)
+        return Response(AssistantSerializer(assistant).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(operation_id="assistants_retrieve", tags=["assistants"], parameters=[_ASSISTANT_ID],
+                   responses={200: AssistantSerializer, **_ASSISTANT_ERRORS})
+    async def aretrieve(self, request: Request, pk: str) -> Response:
+        return Response(AssistantSerializer(await assistant_get_for(user_id=request.user.pk, assistant_id=pk)).data)
+
+    @extend_schema(operation_id="assistants_update", tags=["assistants"], parameters=[_ASSISTANT_ID],
+                   request=AssistantWriteSerializer, responses={200: AssistantSerializer, **_ASSISTANT_WRITE_ERRORS})
+    async def partial_aupdate(self, request: Request, pk: str) -> Response:
+        assistant = await assistant_get_for(user_id=request.user.pk, assistant_id=pk)
+        body = AssistantWriteSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        assistant = await assistant_update(user=request.user, assistant=assistant, **body.validated_data)
+        return Response(AssistantSerializer(assistant).data)
+
+    @extend_schema(operation_id="assistants_destroy", tags=["assistants"], parameters=[_ASSISTANT_ID],
+                   responses={204: None, 403: ErrorSerializer, **_ASSISTANT_ERRORS})
+    async def adestroy(self, request: Request, pk: str) -> Response:
+        assistant = await assistant_get_for(user_id=request.user.pk, assistant_id=pk)
+        await assistant_delete(user=request.user, assistant=assistant)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class AudioUploadParser(MultiPartParser):

@@ -1,4 +1,4 @@
-"""A conversation: its owner, title and default model; its messages form a tree."""
+"""A conversation: its owner, title, default model and assistant; its messages form a tree."""
 
 from __future__ import annotations
 
@@ -18,6 +18,10 @@ class ChatSession(models.Model):
     title_set_by_user = models.BooleanField(default=False)
     default_model = models.ForeignKey(
         "ai_model.AIModel", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The assistant a send uses when it names none (`message.services.message_send`).
+    default_assistant = models.ForeignKey(
+        "ai_model.Assistant", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     # The branch shown: the leaf the next message continues from by default.
     active_leaf = models.ForeignKey(

@@ -14,14 +14,16 @@ from core.schema import NO_NUL, DocumentedPattern
 
 
 class ChatSessionSerializer(serializers.ModelSerializer):
-    """A session as clients see it; `model` is the default model's id."""
+    """A session as clients see it; `model` is the default model's id, `assistant` the default
+    assistant's (the one a send that names none uses)."""
 
     model = serializers.UUIDField(source="default_model_id", read_only=True, allow_null=True)
+    assistant = serializers.UUIDField(source="default_assistant_id", read_only=True, allow_null=True)
     active_leaf = serializers.UUIDField(source="active_leaf_id", read_only=True, allow_null=True)
 
     class Meta:
         model = ChatSession
-        fields = ["id", "title", "title_set_by_user", "model", "active_leaf", "created_at", "updated_at"]
+        fields = ["id", "title", "title_set_by_user", "model", "assistant", "active_leaf", "created_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -35,8 +37,9 @@ class ModelIdField(serializers.PrimaryKeyRelatedField):
 
 
 class ChatSessionWriteSerializer(serializers.Serializer):
-    """Body of session create (`{"title"?, "model"?}`) and PATCH (also `{"active_leaf"}`:
-    switch the branch shown to the one ending at that message)."""
+    """Body of session create (`{"title"?, "model"?, "assistant"?}`) and PATCH (also
+    `{"active_leaf"}`: switch the branch shown to the one ending at that message). `assistant`
+    is an id of `GET /api/assistants` (checked by the view: another's answers 404), null for none."""
 
     active_leaf = StrictUUIDField(required=False)
 
@@ -46,6 +49,7 @@ class ChatSessionWriteSerializer(serializers.Serializer):
         queryset=usable_models(), required=False, allow_null=True,
         error_messages={"does_not_exist": "Unknown or disabled model.", "incorrect_type": "Must be a model id."},
     )
+    assistant = StrictUUIDField(required=False, allow_null=True)
 
 
 class QueryIntegerField(serializers.IntegerField):

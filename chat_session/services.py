@@ -7,7 +7,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
-from ai_model.models import AIModel
+from ai_model.models import AIModel, Assistant
 from chat_session.models import ChatSession
 from chat_session.realtime import session_update_broadcast
 from core.errors import DomainError
@@ -25,11 +25,14 @@ async def chat_session_accounting(*, user: Any) -> ChatSession:
     return session
 
 
-async def chat_session_create(*, user: Any, title: str = "", model: AIModel | None = None) -> ChatSession:
-    """Create a session; a non-empty `title` counts as set by the user."""
+async def chat_session_create(
+    *, user: Any, title: str = "", model: AIModel | None = None, assistant: Assistant | None = None,
+) -> ChatSession:
+    """Create a session; a non-empty `title` counts as set by the user. `assistant` (one the
+    user may use: `ai_model.selectors.assistant_get_for`) is its default assistant."""
     title = title.strip()
     return await ChatSession.objects.acreate(
-        owner=user, title=title, title_set_by_user=bool(title), default_model=model
+        owner=user, title=title, title_set_by_user=bool(title), default_model=model, default_assistant=assistant,
     )
 
 
@@ -40,9 +43,11 @@ async def chat_session_update(
     model: AIModel | None = None,
     set_model: bool = False,
     active_leaf_id: Any = None,
+    assistant: Assistant | None = None,
+    set_assistant: bool = False,
 ) -> ChatSession:
-    """Set a user title (protected from automatic titles from then on), the default model
-    and/or the active leaf (the branch shown). Raises DomainError (field `active_leaf`) for
+    """Set a user title (protected from automatic titles from then on), the default model,
+    the default assistant (`set_assistant`; None: none) and/or the active leaf (the branch shown). Raises DomainError (field `active_leaf`) for
     a message of another session. Validation happens before anything is written."""
     fields = ["updated_at"]
     if active_leaf_id is not None:
@@ -58,6 +63,9 @@ async def chat_session_update(
     if set_model:
         session.default_model = model
         fields.append("default_model")
+    if set_assistant:
+        session.default_assistant = assistant
+        fields.append("default_assistant")
     await session.asave(update_fields=fields)
     await session_update_broadcast(session)
     return session

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from adrf import viewsets
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
@@ -10,13 +12,14 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.csrf import ensure_csrf_cookie
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ai_model.selectors import assistant_get_for
 from chat_session.selectors import chat_session_get, chat_session_list
 from chat_session.serializers import (
     ChatSessionSerializer,
@@ -48,7 +51,8 @@ _PAGE = inline_serializer("SessionPage", {
 
 
 class ChatSessionViewSet(viewsets.ViewSet):
-    """`/api/sessions`: list (newest first, `?limit=&offset=`), create, retrieve, PATCH, DELETE."""
+    """`/api/sessions`: list (newest first, `?limit=&offset=`), create, retrieve, PATCH, DELETE.
+    `assistant` (create, PATCH) must be one the user may use: any other id answers 404."""
 
     lookup_value_regex = "[^/]+"
 
@@ -62,13 +66,15 @@ class ChatSessionViewSet(viewsets.ViewSet):
         return paginator.get_paginated_response(ChatSessionSerializer(page, many=True).data)
 
     @extend_schema(operation_id="sessions_create", request=ChatSessionWriteSerializer,
-        responses={201: ChatSessionSerializer, 400: ErrorSerializer, 401: ErrorSerializer})
+        responses={201: ChatSessionSerializer, 400: ErrorSerializer, 401: ErrorSerializer,
+                   404: OpenApiResponse(ErrorSerializer, description="`assistant` is not one the user may use")})
     async def acreate(self, request: Request) -> Response:
         body = ChatSessionWriteSerializer(data=request.data)
         # The model field's queryset lookup is synchronous.
         await sync_to_async(body.is_valid)(raise_exception=True)
+        data = body.validated_data
         session = await chat_session_create(
-            user=request.user, title=body.validated_data.get("title", ""), model=body.validated_data.get("model")
+            user=request.user, title=data.get("title", ""), model=data.get("model"), assistant=await _assistant(request, data),
         )
         return Response(ChatSessionSerializer(session).data, status=status.HTTP_201_CREATED)
 
@@ -86,7 +92,8 @@ class ChatSessionViewSet(viewsets.ViewSet):
         data = body.validated_data
         session = await chat_session_update(
             session=session, title=data.get("title"), model=data.get("model"), set_model="model" in data,
-            active_leaf_id=data.get("active_leaf"),
+            active_leaf_id=data.get("active_leaf"), assistant=await _assistant(request, data),
+            set_assistant="assistant" in data,
         )
         return Response(ChatSessionSerializer(session).data)
 
@@ -107,6 +114,14 @@ class ChatSessionViewSet(viewsets.ViewSet):
         session = await chat_session_get(user=request.user, session_id=pk)
         await chat_session_delete(session=session)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+async def _assistant(request: Request, data: dict) -> Any:
+    """The body's `assistant`, one the user may use (NotFound, field `assistant`, for any
+    other), or None."""
+    if data.get("assistant") is None:
+        return None
+    return await assistant_get_for(user_id=request.user.pk, assistant_id=data["assistant"])
 
 
 @ensure_csrf_cookie

@@ -372,6 +372,11 @@ ROW_CACHE_TTL_S = env.float("ROW_CACHE_TTL_S", default=5.0)
 # The class of the runtime object that owns process state (core.runtime).
 RUNTIME_CLASS = "config.runtime.Runtime"
 TOOLS = env.list("TOOLS", default=[])
+# Assistants (ai_model.Assistant): whether users may create, change and delete private ones
+# through /api/assistants (admins always manage theirs in admin), and the most steps a `plan`
+# assistant's plan may have (a longer plan is cut; a revision stays within it).
+ASSISTANTS_USER_CREATED = env.bool("ASSISTANTS_USER_CREATED", default=False)
+ASSISTANT_PLAN_MAX_STEPS = env.int("ASSISTANT_PLAN_MAX_STEPS", default=6)
 # Automatic session titles, generated after the first reply with this model (an AIModel id
 # or model id; empty: the embedded local model).
 TITLES_ENABLED = env.bool("TITLES_ENABLED", default=True)

@@ -13,7 +13,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.permissions import AllowAny
 
 from accounts.views import TokenView, login_view, logout_view, setup_view
-from ai_model.views import AIModelViewSet, AudioViewSet, OpenAIAudioViewSet, setup_provider_view, transcription_body_limit
+from ai_model.views import AIModelViewSet, AssistantViewSet, AudioViewSet, OpenAIAudioViewSet, setup_provider_view, transcription_body_limit
 from chat_session.views import ChatSessionViewSet, chat_page
 from core.http import HealthzView, ReadyzView
 from core.lean import LeanRoute
@@ -35,6 +35,7 @@ def _router() -> DefaultRouter:
 
 api = _router()
 api.register("models", AIModelViewSet, basename="model")
+api.register("assistants", AssistantViewSet, basename="assistant")
 api.register("sessions", ChatSessionViewSet, basename="session")
 api.register("sessions", SessionMessageViewSet, basename="session-message")  # /{session_id}/messages, /compare
 api.register("messages", MessageViewSet, basename="message")

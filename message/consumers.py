@@ -34,10 +34,12 @@ MALFORMED = object()
 
 
 class TargetSerializer(serializers.Serializer):
-    """`cancel` and `regenerate` frames: the message, and for `regenerate` an optional model."""
+    """`cancel` and `regenerate` frames: the message, and for `regenerate` an optional model
+    and assistant."""
 
     message = serializers.UUIDField()
     model = serializers.UUIDField(required=False, allow_null=True, default=None)
+    assistant = serializers.UUIDField(required=False, allow_null=True, default=None)
 
 
 class SessionConsumer(AsyncJsonWebsocketConsumer):
@@ -73,7 +75,7 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
                 body = self._valid(MessageCreateSerializer, {k: v for k, v in content.items() if k != "stream"})
                 await message_send(
                     session=self.session, content=body["content"], parent_id=body["parent"], model_id=body["model"],
-                    attachment_ids=body["attachments"],
+                    attachment_ids=body["attachments"], assistant_id=body["assistant"],
                 )
             elif kind == "cancel":
                 body = self._valid(TargetSerializer, content)
@@ -82,7 +84,7 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
             elif kind == "regenerate":
                 body = self._valid(TargetSerializer, content)
                 message = await self._own_message(body["message"])
-                await message_regenerate(message=message, model_id=body["model"])
+                await message_regenerate(message=message, model_id=body["model"], assistant_id=body["assistant"])
             else:
                 raise DomainError("Unknown type; expected send, cancel or regenerate.", code="invalid_type", field="type")
         except Exception as exc:

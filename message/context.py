@@ -15,7 +15,7 @@ edit made in admin shows within that time), and the cache holds at most
 `CONTEXT_CACHE_CHARS` characters of context in all (an entry that extends its parent's
 replaces it).
 
-Beside them, a `SessionTip` per session: its owner, its default model and the message whose
+Beside them, a `SessionTip` per session: its owner, its default model (and assistant) and the message whose
 context was kept last, as this worker last saw them. It lets a send resolve its model and
 pick the kept context before reading the session, so the session is read in the same thread
 hop as the turn; that hop checks the owner and the default model against the row, and a
@@ -85,6 +85,7 @@ class SessionTip:
     owner_id: int
     default_model_id: uuid.UUID | None
     leaf_id: uuid.UUID | None
+    default_assistant_id: uuid.UUID | None = None
 
 
 class ContextCache:
@@ -116,7 +117,7 @@ class ContextCache:
             self._entries[message_id] = context
         tip = self._tips.get(session_id) if session_id is not None else None
         if tip is not None:
-            self._tips[session_id] = SessionTip(tip.owner_id, tip.default_model_id, message_id)
+            self._tips[session_id] = SessionTip(tip.owner_id, tip.default_model_id, message_id, tip.default_assistant_id)
 
     def tip(self, session_id: uuid.UUID) -> SessionTip | None:
         """What this worker last saw of the session, if anything (a hint: check it)."""

@@ -47,6 +47,12 @@ class Message(models.Model):
     model = models.ForeignKey(
         "ai_model.AIModel", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
     )
+    # The assistant (`ai_model.Assistant`) the reply was made with, if any.
+    assistant = models.ForeignKey(
+        "ai_model.Assistant", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    # The steps of a `plan` assistant's plan, as its `plan` event announced them (the latest, once revised).
+    plan = models.JSONField(null=True, blank=True)
     error_code = models.CharField(max_length=64, blank=True)
     error_text = models.TextField(blank=True)
     prompt_tokens = models.PositiveIntegerField(null=True, blank=True)

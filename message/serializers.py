@@ -31,6 +31,8 @@ def message_to_dict(message: Message) -> dict[str, Any]:
         "reasoning": "" if message.reasoning_hidden else message.reasoning,
         "status": message.status,
         "model": str(message.model_id) if message.model_id else None,
+        "assistant": str(message.assistant_id) if message.assistant_id else None,
+        "plan": message.plan,
         "error": {"code": message.error_code, "detail": message.error_text} if message.error_code else None,
         # Read with the message (`message.attachments.attachments_attach`); a reply has none.
         "attachments": getattr(message, "attached", None) or [],
@@ -114,6 +116,10 @@ class MessageSerializer(serializers.Serializer):
         help_text="The model's reasoning, apart from the answer; empty when none, or when the model does not show it.")
     status = serializers.ChoiceField(Message.Status.choices)
     model = serializers.UUIDField(source="model_id", allow_null=True)
+    assistant = serializers.UUIDField(source="assistant_id", allow_null=True, help_text="The assistant the reply was made with.")
+    plan = serializers.ListField(
+        child=serializers.CharField(), allow_null=True,
+        help_text="A `plan` assistant's steps (the latest, once revised), on the turn that announced them.")
     error = serializers.SerializerMethodField()
     attachments = serializers.SerializerMethodField(help_text="Files attached to a user message, in order.")
     tool_calls = serializers.ListField(child=serializers.DictField())
@@ -204,6 +210,9 @@ class MessageCreateSerializer(serializers.Serializer):
     content = MessageContentField()
     parent = StrictUUIDField(required=False, allow_null=True, default=None)
     model = StrictUUIDField(required=False, allow_null=True, default=None)
+    assistant = StrictUUIDField(
+        required=False, allow_null=True, default=None,
+        help_text="An assistant of `GET /api/assistants` (default: the session's); another's answers 404.")
     attachments = AttachmentIdsField(required=False, default=list)
     stream = StrictBooleanField(required=False, default=False)
 
@@ -212,6 +221,9 @@ class RegenerateSerializer(serializers.Serializer):
     """`POST /api/messages/{id}/regenerate` body (optional)."""
 
     model = StrictUUIDField(required=False, allow_null=True, default=None)
+    assistant = StrictUUIDField(
+        required=False, allow_null=True, default=None,
+        help_text="Default: the replaced reply's assistant (for a user message, the session's).")
     stream = StrictBooleanField(required=False, default=False)
 
 

@@ -38,6 +38,7 @@ from message.generation.store import (
 from message.generation.turn import ClientTurn
 from message.openai_api.images import turns_with_images
 from message.openai_api.wire import ImagePart
+from message.assistants import completion_assistant, model_defaults, reply_assistant
 from message.attachments import attachments_attach, attachments_plan, file_dict, needs_vision
 from message.context import Context, SessionTip, context_chars
 from message.models import Message
@@ -56,7 +57,7 @@ class StartedReply:
 
 async def message_send(
     *, session: ChatSession, content: str, parent_id: uuid.UUID | None = None, model_id: Any = None,
-    attachment_ids: list[Any] = (),
+    attachment_ids: list[Any] = (), assistant_id: Any = None,
 ) -> StartedReply:
     """Store a user message under `parent_id` (default: the session's active leaf, else its
     newest leaf) with the files `attachment_ids` (the owner's, in order) and start its
@@ -64,23 +65,21 @@ async def message_send(
     `parent_id` above the leaf starts a new branch; nothing is deleted. Validation happens
     before anything is written; raises DomainError (fields `parent`, `model`: also
     `model_not_vision_capable` for an image to a model that, with its fallbacks, reads
-    none; `attachments`), NotFound for a file that is not the owner's."""
-    ai_model = await ai_model_for_reply(model_id=model_id, defaults=[session.default_model_id])
+    none; `attachments`), NotFound for a file that is not the owner's. `assistant_id`
+    (default: the session's assistant) must be one the owner may use (NotFound, field
+    `assistant`); its model comes before the session's when `model_id` is None."""
+    assistant = await reply_assistant(
+        user_id=session.owner_id, assistant_id=assistant_id, default_id=session.default_assistant_id)
+    ai_model = await ai_model_for_reply(model_id=model_id, defaults=model_defaults(assistant, session.default_model_id))
     attachments = await _attachments(
         owner_id=session.owner_id, file_ids=attachment_ids, models=[ai_model], content=content)
-    return await _send(session=session, content=content, parent_id=parent_id, ai_model=ai_model, attachments=attachments)
-
-
-async def _send(
-    *, session: ChatSession, content: str, parent_id: Any, ai_model: Any, attachments: list[tuple[StoredFile, Attachment]] = (),
-) -> StartedReply:
     slots = await _admit(user_id=session.owner_id, models=[ai_model])
     with _released_on_error(slots):
         stored = await _turn_store(
             session=session, parent_id=parent_id, content=content, models=[ai_model], budget_tokens=ai_model.context_budget,
-            attachments=attachments,
+            attachments=attachments, assistant_id=assistant.pk if assistant else None,
         )
-        return await _reply_start(stored, ai_model, slots)
+        return await _reply_start(stored, ai_model, slots, assistant)
 
 
 async def _attachments(
@@ -132,17 +131,21 @@ def _released_on_error(slots: Slots) -> Iterator[None]:
 
 async def message_send_to(
     *, user: Any, session_id: Any, content: str, parent_id: uuid.UUID | None = None, model_id: Any = None,
-    attachment_ids: list[Any] = (),
+    attachment_ids: list[Any] = (), assistant_id: Any = None,
 ) -> StartedReply:
     """`message_send` into the session `session_id` of `user` (raises NotFound for a
     missing id or another user's session, as `chat_session_get`). When this worker has seen
     the session lately (`message.context.SessionTip`), the session is read in the same
-    thread hop as the turn (its owner and default model checked there); else it is read first."""
+    thread hop as the turn (its owner, default model and assistant checked there); else it is
+    read first. Without an assistant, nothing is read for one."""
     pk = uuid_or_404(session_id)
     tip = runtime().contexts.tip(pk)
     if tip is not None and tip.owner_id == user.pk:
-        ai_model = await ai_model_for_reply(model_id=model_id, defaults=[tip.default_model_id])
-        check = SessionCheck(pk, user.pk, tip.default_model_id if model_id is None else ANY_MODEL)
+        assistant = await reply_assistant(
+            user_id=user.pk, assistant_id=assistant_id, default_id=tip.default_assistant_id)
+        ai_model = await ai_model_for_reply(model_id=model_id, defaults=model_defaults(assistant, tip.default_model_id))
+        check = SessionCheck(pk, user.pk, tip.default_model_id if model_id is None else ANY_MODEL,
+                             tip.default_assistant_id if assistant_id is None else ANY_MODEL)
         attachments = await _attachments(owner_id=user.pk, file_ids=attachment_ids, models=[ai_model], content=content)
         slots = await _admit(user_id=user.pk, models=[ai_model])
         try:
@@ -150,20 +153,22 @@ async def message_send_to(
                 stored = await _turn_store(
                     check=check, expected=parent_id or tip.leaf_id, parent_id=parent_id, content=content,
                     models=[ai_model], budget_tokens=ai_model.context_budget, attachments=attachments,
+                    assistant_id=assistant.pk if assistant else None,
                 )
-                return await _reply_start(stored, ai_model, slots)
+                return await _reply_start(stored, ai_model, slots, assistant)
         except SessionChanged:
             pass  # the ordinary path below answers (or says NotFound)
     session = await chat_session_get(user=user, session_id=pk)
     return await message_send(
-        session=session, content=content, parent_id=parent_id, model_id=model_id, attachment_ids=attachment_ids)
+        session=session, content=content, parent_id=parent_id, model_id=model_id, attachment_ids=attachment_ids,
+        assistant_id=assistant_id)
 
 
-async def _reply_start(stored: StoredTurn, ai_model: Any, slots: Slots) -> StartedReply:
+async def _reply_start(stored: StoredTurn, ai_model: Any, slots: Slots, assistant: Any = None) -> StartedReply:
     (reply,) = stored.replies
     generation = await generation_start(
         reply=reply, ai_model=ai_model, context=stored.context, before=[stored.user_message] if stored.user_message else (),
-        slot=(slots, slots.ids[0]),
+        slot=(slots, slots.ids[0]), assistant=assistant,
     )
     return StartedReply(user_message=stored.user_message, reply=reply, generation=generation)
 
@@ -191,7 +196,7 @@ async def _turn_store(
     if stored.user_message is not None:
         stored.user_message.attached = [
             file_dict(f, included_chars=len(a.text) if a.kind == "document" else None) for f, a in attachments]
-    contexts.tip_set(session.pk, SessionTip(session.owner_id, session.default_model_id, None))
+    contexts.tip_set(session.pk, SessionTip(session.owner_id, session.default_model_id, None, session.default_assistant_id))
     if stored.user_message is not None:  # it extends its parent's context
         contexts.put(stored.user_message.pk, stored.context, replaces=stored.user_message.parent_id,
                      session_id=session.pk)
@@ -214,8 +219,10 @@ async def message_compare(
 ) -> StartedComparison:
     """Store one user message and start one assistant sibling per model, concurrently,
     each through the normal generation service (so each can be resumed, cancelled and
-    regenerated). A failing model fails only its own reply. Validation happens before
-    anything is written; raises DomainError (fields `parent`, `models`)."""
+    regenerated), each with the session's assistant if it has one (its prompt, settings and
+    tools; the models are the ones given). A failing model fails only its own reply.
+    Validation happens before anything is written; raises DomainError (fields `parent`,
+    `models`), NotFound (the session's assistant taken back)."""
     limit = (await usage_limits_get(user_id=session.owner_id)).models_per_comparison
     if len(model_ids) > limit:
         raise DomainError(f"You can compare at most {limit} models at once.", code="too_many_models", field="models")
@@ -231,18 +238,20 @@ async def message_compare(
         if exc.code != "model_not_vision_capable":
             raise
         raise DomainError(exc.message, code=exc.code, field="models") from None
+    assistant = await reply_assistant(user_id=session.owner_id, default_id=session.default_assistant_id)
     slots = await _admit(user_id=session.owner_id, models=models)
     with _released_on_error(slots):
         stored = await _turn_store(
             session=session, parent_id=parent_id, content=content, models=models,
             budget_tokens=min(m.context_budget for m in models), attachments=attachments,
+            assistant_id=assistant.pk if assistant else None,
         )
         user_message = stored.user_message
         started = []
         for index, (reply, model, slot_id) in enumerate(zip(stored.replies, models, list(slots.ids), strict=True)):
             generation = await generation_start(
                 reply=reply, ai_model=model, context=stored.context, before=[user_message] if index == 0 else (),
-                slot=(slots, slot_id),
+                slot=(slots, slot_id), assistant=assistant,
             )
             started.append(StartedReply(user_message=user_message, reply=reply, generation=generation))
     return StartedComparison(user_message=user_message, replies=started)
@@ -261,17 +270,24 @@ async def message_prefer(*, message: Message) -> Message:
     return message
 
 
-async def message_regenerate(*, message: Message, model_id: Any = None) -> StartedReply:
+async def message_regenerate(*, message: Message, model_id: Any = None, assistant_id: Any = None) -> StartedReply:
     """A new assistant sibling of `message` (an assistant reply) under the same parent, or a
     new reply under `message` itself when it is a user message; earlier replies stay.
-    Uses `model_id`, else the replaced reply's model. Raises DomainError (field `message`, `model`)."""
+    Uses `model_id`, else the replaced reply's model; `assistant_id`, else the replaced
+    reply's assistant (for a user message, the session's). Raises DomainError (field
+    `message`, `model`), NotFound (field `assistant`: one the user may not use)."""
     if message.role == Message.Role.USER:
         anchor = message
     elif message.role == Message.Role.ASSISTANT and message.parent_id:
         anchor = await Message.objects.aget(pk=message.parent_id)
     else:
         raise DomainError("Only an assistant reply or a user message can be regenerated.", code="not_regenerable", field="message")
-    ai_model = await ai_model_for_reply(model_id=model_id, defaults=[message.model_id, message.session.default_model_id])
+    session = message.session
+    inherited = message.assistant_id if message.role == Message.Role.ASSISTANT else session.default_assistant_id
+    assistant = await reply_assistant(user_id=session.owner_id, assistant_id=assistant_id, default_id=inherited)
+    defaults = [message.model_id, session.default_model_id]
+    ai_model = await ai_model_for_reply(
+        model_id=model_id, defaults=model_defaults(assistant, *defaults) if assistant_id is not None else defaults)
     if not ai_model.supports_vision:
         context = runtime().contexts.get(anchor.pk, budget_chars=context_chars(ai_model.context_budget))
         turns = context.messages if context is not None else await message_context(
@@ -281,9 +297,10 @@ async def message_regenerate(*, message: Message, model_id: Any = None) -> Start
     slots = await _admit(user_id=message.session.owner_id, models=[ai_model])
     with _released_on_error(slots):
         stored = await _turn_store(
-            session=message.session, parent=anchor, content=None, models=[ai_model], budget_tokens=ai_model.context_budget
+            session=session, parent=anchor, content=None, models=[ai_model], budget_tokens=ai_model.context_budget,
+            assistant_id=assistant.pk if assistant else None,
         )
-        return await _reply_start(stored, ai_model, slots)
+        return await _reply_start(stored, ai_model, slots, assistant)
 
 
 async def message_cancel(*, message: Message, wait_s: float = 2.0) -> Message:
@@ -352,9 +369,16 @@ async def message_complete(
     turns, by turn index (`openai_api.images.turns_with_images`: stored as the user's files
     with `client.store`, else kept for this reply only). Raises DomainError (`invalid_model`,
     field `model`; `model_not_vision_capable`; the image parts' errors; NotFound for
-    `session_id`), TooManyRequests, ServerBusyError.
+    `session_id`), TooManyRequests, ServerBusyError. A `model_id` of the form
+    `assistant/<slug>` names one of the user's assistants (`message.assistants`): its model,
+    system prompt and sampling settings answer (tools stay the client's: no built-in tool
+    and no plan runs on `/v1`).
     """
-    ai_model = await ai_model_for_reply(model_id=model_id)
+    assistant = await completion_assistant(user_id=user.pk, model_name=model_id)
+    if assistant is not None:
+        ai_model = await ai_model_for_reply(defaults=model_defaults(assistant))
+    else:
+        ai_model = await ai_model_for_reply(model_id=model_id)
     if images:
         await vision_check(model=ai_model)
     session = None
@@ -370,14 +394,17 @@ async def message_complete(
         created: list[Message] = []
         if client.store:
             continued = session is not None
-            session = session or await chat_session_create(user=user, model=ai_model)
-            stored = await turn_path_store(session=session, turns=turns, model=ai_model, match=continued)
+            session = session or await chat_session_create(user=user, model=ai_model, assistant=assistant)
+            stored = await turn_path_store(session=session, turns=turns, model=ai_model, match=continued,
+                                           assistant_id=assistant.pk if assistant else None)
             created, reply = stored.created, stored.reply
         else:
-            reply = await accounting_reply_store(session=await chat_session_accounting(user=user), model=ai_model)
+            reply = await accounting_reply_store(session=await chat_session_accounting(user=user), model=ai_model,
+                                                 assistant_id=assistant.pk if assistant else None)
         # The model answers the conversation as the client sent it (whole: never trimmed here).
         context = Context.of(turns, budget_chars=context_chars(ai_model.context_budget), whole=True)
         generation = await generation_start(
             reply=reply, ai_model=ai_model, context=context, before=created, slot=(slots, slots.ids[0]), client=client,
+            assistant=assistant,
         )
     return StartedCompletion(session=session if client.store else None, reply=reply, generation=generation)

@@ -134,7 +134,7 @@ class SessionMessageViewSet(_StreamingViewSet):
         data = body.validated_data
         started = await message_send(
             session=session, content=data["content"], parent_id=data["parent"], model_id=data["model"],
-            attachment_ids=data["attachments"])
+            attachment_ids=data["attachments"], assistant_id=data["assistant"])
         if data["stream"]:
             return _follow(started)
         made = await _finished(started)
@@ -200,11 +200,12 @@ class ReplyViewSet(_StreamingViewSet):
                    responses={201: RegenerateResultSerializer, **_SSE, **_INVALID, **_LIMITED})
     @action(detail=True, methods=["post"])
     async def regenerate(self, request: Request, message_id: str) -> HttpResponse:
-        """A new assistant sibling (`{"model"?, "stream"?}`); SSE or 201 `{"assistant", "messages"}` when done."""
+        """A new assistant sibling (`{"model"?, "assistant"?, "stream"?}`); SSE or 201 `{"assistant", "messages"}` when done."""
         message = await message_load(user=request.user, message_id=message_id)
         body = RegenerateSerializer(data=json_body(request, optional=True))
         body.is_valid(raise_exception=True)
-        started = await message_regenerate(message=message, model_id=body.validated_data["model"])
+        started = await message_regenerate(
+            message=message, model_id=body.validated_data["model"], assistant_id=body.validated_data["assistant"])
         if body.validated_data["stream"]:
             return _follow(started)
         made = await _finished(started)

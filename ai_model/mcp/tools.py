@@ -52,33 +52,38 @@ def mcp_tool(spec: ServerSpec, tool_name: str, description: str, schema: Any, *,
                 timeout_s=spec.timeout_s + GUARD_S)
 
 
-def _allow_list(servers: Iterable[Any]) -> tuple[set[uuid.UUID], set[str], set[str]]:
-    """An allow-list as (server ids, server names its tool names name, exposed tool names)."""
+def _allow_list(servers: Iterable[Any]) -> tuple[set[uuid.UUID], set[str], set[str], set[str]]:
+    """An allow-list as (server ids, server names its tool names name, exposed tool names,
+    names of servers allowed whole: `<server>__*`)."""
     ids: set[uuid.UUID] = set()
     names: set[str] = set()
     tools: set[str] = set()
+    wholes: set[str] = set()
     for item in servers:
         pk = as_uuid(item)
         if pk is not None:
             ids.add(pk)
+        elif isinstance(item, str) and item.endswith("__*") and len(item) > 3:
+            names.add(item[:-3])
+            wholes.add(item[:-3])
         elif isinstance(item, str) and (server := server_of(item)):
             names.add(server)
             tools.add(item)
         # anything else (a built-in's name, which is offered anyway) names no MCP tool
-    return ids, names, tools
+    return ids, names, tools, wholes
 
 
 async def mcp_tools_load(*, model: Any, servers: Iterable[Any] | None) -> dict[str, Tool]:
     """The MCP tools `model`'s reply may use, by exposed name: of the model's `mcp_servers`
-    (`servers` None) or of the allow-list `servers` (server ids: all their tools; exposed
-    tool names such as `time__get_current_time`: those tools). Enabled servers only; each
+    (`servers` None) or of the allow-list `servers` (server ids, or `<server>__*`: all their
+    tools; exposed tool names such as `time__get_current_time`: those tools). Enabled servers only; each
     is started in this worker if it is not running (waiting up to MCP_TOOLS_WAIT_S for a
     first listing, else its last stored one; a server with neither offers nothing)."""
     if servers is None:
         specs = await mcp_server_specs(model=model)
-        ids, picked = {s.id for s in specs}, set()
+        ids, picked, wholes = {s.id for s in specs}, set(), set()
     else:
-        ids, names, picked = _allow_list(servers)
+        ids, names, picked, wholes = _allow_list(servers)
         specs = await mcp_server_specs(ids=ids, names=names)
     if not specs:
         return {}
@@ -93,7 +98,7 @@ async def mcp_tools_load(*, model: Any, servers: Iterable[Any] | None) -> dict[s
             listed = [(t["name"], t.get("description") or "", t.get("input_schema")) for t in spec.stored_tools]
             if not listed:
                 logger.warning("MCP server %s has no tools to offer yet", spec.name)
-        whole = spec.id in ids
+        whole = spec.id in ids or spec.name in wholes
         taken: set[str] = set()
         for tool_name, description, schema in listed:
             taken.add(name := exposed_name(spec.name, tool_name, taken=taken))

@@ -18,6 +18,11 @@ Per turn:
 A reply for a client that runs its own tools (`turn.ClientTurn`: `/v1/chat/completions`)
 is one model call offered the client's tools: a tool call ends it (step 2 never runs).
 
+A reply made with an assistant (`ai_model.Assistant`) sends its system prompt first and its
+sampling settings, and offers only its allowed tools (`request.py`); a `chat` assistant's
+offers none, and a `plan` assistant's reply is a plan and its steps (`plan.py`), each step
+the loop above, with the same bound on tool rounds for the whole reply.
+
 Writes go through a `ReplyStore`, events through a `Publisher`; this module does not
 touch the ORM. A failure or a cancel still stores the text so far and ends the log
 with `usage`, `error`?, `done`.
@@ -30,46 +35,33 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
 from ai_model.providers.registry import adapter_for
 from ai_model.selectors import ai_model_chain
-from ai_model.tools import Tool, tools_for_reply, tools_run_concurrently
-from ai_model.types import (
-    ChatMessage,
-    ChatRequest,
-    ReasoningBlock,
-    ReasoningDelta,
-    StreamError,
-    TextDelta,
-    ToolCall,
-    Usage,
-)
+from ai_model.tools import Tool, tools_run_concurrently
+from ai_model.types import ChatMessage, ChatRequest, ReasoningBlock, ReasoningDelta, StreamError, TextDelta, ToolCall, Usage
 from chat_session.titles import title_schedule
 from core.db import db_context
 from core.runtime import runtime
+from message.generation.plan import Planner
 from message.generation.publisher import Publisher
 from message.generation.admission import Slots
 from message.generation.registry import Generation, generations
 from message.generation.store import ReplyStore, Status
-from message.generation.turn import ClientTurn, Turn
+from message.generation.request import chat_request, reply_tools, system_turn
+from message.generation.turn import ClientTurn, Turn, usage_sum
 from message.context import Context
 from message.streaming.coalesce import Coalescer
 from message.streaming.log import event_log_create
 from message.streaming.payloads import (
-    Delta,
-    Fallback,
-    Reasoning,
-    ToolCallMade,
-    ToolResultMade,
-    closing_events,
-    usage_report,
+    Delta, Fallback, Reasoning, ToolCallMade, ToolResultMade, closing_events, usage_report,
 )
 
 if TYPE_CHECKING:
-    from ai_model.models import AIModel
+    from ai_model.models import AIModel, Assistant
     from message.models import Message
 
 logger = logging.getLogger(__name__)
@@ -83,6 +75,7 @@ async def generation_start(
     before: Iterable[Message] = (),
     slot: tuple[Slots, str] | None = None,
     client: ClientTurn | None = None,
+    assistant: Assistant | None = None,
 ) -> Generation:
     """Start generating `reply` (an assistant message stored with status `streaming`) to
     `context` (the turns it answers, ending at its user message).
@@ -91,7 +84,8 @@ async def generation_start(
     once the `message` events are logged; the reply is written by a background task, and
     its final context is kept (`message.context`) for the next turn. `slot` (the user's
     concurrent-generation slot, `admission.Slots` and slot id) is freed when it ends.
-    `client`: a reply for a client that runs its own tools (see the module docstring).
+    `client`: a reply for a client that runs its own tools; `assistant`: the assistant it is
+    made with (see the module docstring).
     """
     log = event_log_create(reply.id)
     publisher = Publisher(log, reply.session_id)
@@ -104,42 +98,28 @@ async def generation_start(
     registry = generations()
     registry.add(generation, reply.id)
     runtime().metrics.reply_started(model=ai_model.model_id)
-    runner = Runner(generation, ReplyStore(keep_content=client is None or client.store), client)
+    runner = Runner(generation, ReplyStore(keep_content=client is None or client.store), client, assistant)
     generation.task = asyncio.get_running_loop().create_task(
         runner.run(reply=reply, ai_model=ai_model, context=context), name=f"generation:{reply.id}"
     )
     return generation
 
 
-def _request(
-    model: AIModel, context: list[ChatMessage], *, tools: dict[str, Tool], user: Any = None,
-    client: ClientTurn | None = None,
-) -> ChatRequest:
-    if client is not None:  # the client's own tools and options, over the model's settings
-        return ChatRequest(
-            model=model.model_id, messages=context,
-            temperature=client.temperature if client.temperature is not None else model.temperature,
-            max_tokens=client.max_tokens if client.max_tokens is not None else model.max_tokens,
-            tools=list(client.tools), tool_choice=client.tool_choice if client.tools else None,
-            response_format=client.response_format, stop=client.stop, user=user,
-            reasoning=model.reasons, reasoning_effort=model.reasoning_effort or None,
-            thinking_budget=model.thinking_budget_tokens,
-        )
-    specs = [t.spec for t in tools.values()]
-    return ChatRequest(
-        model=model.model_id, messages=context, temperature=model.temperature, max_tokens=model.max_tokens, tools=specs,
-        user=user, reasoning=model.reasons, reasoning_effort=model.reasoning_effort or None,
-        thinking_budget=model.thinking_budget_tokens,
-    )
-
-
 class Runner:
     """Runs one generation to its end (see module docstring)."""
 
-    def __init__(self, generation: Generation, store: ReplyStore, client: ClientTurn | None = None) -> None:
+    def __init__(
+        self, generation: Generation, store: ReplyStore, client: ClientTurn | None = None,
+        assistant: Assistant | None = None,
+    ) -> None:
         self.generation = generation
         self.store = store
         self.client = client
+        self.assistant = assistant
+        #: The tools the current model call offers and its calls may run (`request.reply_tools`:
+        #: the model's, or its assistant's allowed ones), and the assistant's system turn.
+        self.tools: dict[str, Tool] = {}
+        self.system = system_turn(assistant)
         self.publisher = generation.publisher
         #: The model answering now (a fallback replaces it), for the metrics' `model` label.
         self.model: AIModel | None = None
@@ -151,8 +131,11 @@ class Runner:
         self.base: Context | None = None
         self.anchor_id: uuid.UUID | None = None
         self.added: list[ChatMessage] = []
-        #: The tools offered in the current model call (`tools_for_reply`); its calls may use only these.
-        self.tools: dict[str, Tool] = {}
+        #: The message being generated (a tool round moves it on), when its turn started, and
+        #: the tool rounds run so far (at most `TOOL_MAX_ROUNDS` for the whole reply).
+        self.current: Message | None = None
+        self.started = 0.0
+        self.rounds = 0
 
     async def run(self, *, reply: Message, ai_model: AIModel, context: Context) -> None:
         keep = self.client is None or self.client.store  # a reply not stored leaves no context behind
@@ -164,35 +147,26 @@ class Runner:
 
     async def _run(self, *, reply: Message, ai_model: AIModel, context: list[ChatMessage]) -> None:
         generation = self.generation
-        current = reply
-        started = time.monotonic()
+        self.current = reply
+        self.started = time.monotonic()
         status = Status.COMPLETE
         self.model = ai_model
         try:
             chain = await ai_model_chain(model=ai_model)
             if any(m.images for m in context):
                 chain = await self._vision_chain(reply, chain)
-            position = 0
-            rounds = 0
-            while True:
-                offer_tools = rounds < settings.TOOL_MAX_ROUNDS
-                turn, position = await self._stream_turn(current, chain, position, context, tools=offer_tools, started=started)
-                if self.client is not None:  # the client runs its tools: a call ends the reply
-                    if turn.tool_calls and self.client.store:
-                        current.tool_calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in turn.tool_calls]
-                    break
-                if turn.error is not None or not turn.tool_calls or not offer_tools:
-                    break
-                rounds += 1
-                current, context = await self._run_tools(current, chain[position], turn, context, started)
-                started = time.monotonic()
+            assistant = self.assistant
+            if assistant is not None and self.client is None and assistant.strategy == assistant.Strategy.PLAN:
+                turn = await Planner(self, chain).run(context)
+            else:
+                turn, *_ = await self.tool_loop(chain, 0, context)
             if turn.error is not None:
                 status = Status.ERROR
         except asyncio.CancelledError:
             status = generation.stop_status
             raise
         except Exception as exc:  # a bug here must still end the reply cleanly
-            logger.exception("generation of %s failed", current.id)
+            logger.exception("generation of %s failed", self.current.id)
             status = Status.ERROR
             generation.turn = generation.turn or Turn()
             generation.turn.error = StreamError(code="internal_error", detail=f"{type(exc).__name__}")
@@ -201,7 +175,7 @@ class Runner:
             # and close its log, and it leaves the registry when that is done, even if this
             # task is cancelled again meanwhile (a second cancel, shutdown).
             registry = generations()
-            finish = asyncio.get_running_loop().create_task(self._finish(current, status=status, started=started))
+            finish = asyncio.get_running_loop().create_task(self._finish(self.current, status=status, started=self.started))
             finish.add_done_callback(lambda _: (registry.remove(generation), generation.finished.set()))
             try:
                 await asyncio.shield(finish)
@@ -209,15 +183,44 @@ class Runner:
                 await asyncio.wait([finish])  # cancelled again: the final write still needs this thread
                 raise
 
+    async def tool_loop(
+        self, chain: list[AIModel], position: int, context: list[ChatMessage], *, into: Turn | None = None,
+        prefix: str = "",
+    ) -> tuple[Turn, int, list[ChatMessage]]:
+        """Model calls into `self.current` until one answers without tools (steps 1 and 2 of
+        the module docstring); `into` and `prefix` as `_stream_turn` takes them, for the first
+        call. Returns the last turn, the position in `chain` of the model that made it, and
+        `context` with the tool rounds added."""
+        while True:
+            offer_tools = self.rounds < settings.TOOL_MAX_ROUNDS
+            turn, position = await self._stream_turn(
+                self.current, chain, position, context, tools=offer_tools, started=self.started, into=into, prefix=prefix)
+            into, prefix = None, ""
+            if self.client is not None:  # the client runs its tools: a call ends the reply
+                if turn.tool_calls and self.client.store:
+                    self.current.tool_calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in turn.tool_calls]
+                return turn, position, context
+            if turn.error is not None or not turn.tool_calls or not offer_tools:
+                return turn, position, context
+            self.rounds += 1
+            self.current, context = await self._run_tools(self.current, chain[position], turn, context, self.started)
+            self.started = time.monotonic()
+
     async def _stream_turn(
         self, message: Message, chain: list[AIModel], position: int, context: list[ChatMessage], *, tools: bool,
-        started: float,
+        started: float, into: Turn | None = None, prefix: str = "",
     ) -> tuple[Turn, int]:
-        """One model call into `message`, with fallback; returns the turn and the model used."""
+        """One model call into `message`, with fallback; returns the turn and the model used.
+        `into`: the turn of `message` so far, which this call continues (its text and usage
+        add up: a plan's steps); `prefix`: text of ours sent and stored before the model's."""
         publisher = self.publisher
         mid = str(message.id)
         interval = settings.STREAM_PERSIST_INTERVAL_MS / 1000
-        turn = self.generation.turn = Turn()
+        turn = self.generation.turn = into if into is not None else Turn()
+        before, turn.usage, turn.tool_calls = turn.usage, None, []
+        if prefix:
+            turn.parts.append(prefix)
+            await publisher.emit(Delta(message=mid, text=prefix))
         last_flush = time.monotonic()
 
         async def send_text(text: str) -> None:
@@ -237,9 +240,8 @@ class Runner:
             turn.error = None
             coalescer = self.coalescer = Coalescer(settings.STREAM_COALESCE_MS / 1000, send_text)
             self.reasoner = None
-            self.tools = await tools_for_reply(model=model) if tools and self.client is None else {}
-            async for event in adapter_for(model.provider).stream(
-                    _request(model, context, tools=self.tools, user=self.generation.user_id, client=self.client)):
+            self.tools = await reply_tools(model, self.assistant, self.client) if tools else {}
+            async for event in adapter_for(model.provider).stream(self.request(model, context, tools=tools)):
                 if isinstance(event, TextDelta):
                     if thinking:
                         await self.reasoner.flush()
@@ -292,15 +294,16 @@ class Runner:
                 await self.reasoner.flush()
             await coalescer.flush()
             if turn.error is not None and not produced and position + 1 < len(chain):
-                successor = chain[position + 1]
-                await publisher.emit(Fallback(
-                    message=mid, from_model=str(model.id), to_model=str(successor.id),
-                    reason=f"{turn.error.code}: {turn.error.detail}",
-                ))
-                await self.store.model_switch(message, successor)
+                await self.fall_back(message, model, chain[position + 1], turn.error)
                 position += 1
                 continue
+            turn.usage = usage_sum(before, turn.usage)
             return turn, position
+
+    def request(self, model: AIModel, context: list[ChatMessage], *, tools: bool) -> ChatRequest:
+        """This reply's request of one call of `model` to `context` (`request.chat_request`)."""
+        return chat_request(model, context, tools=self.tools if tools else None, user=self.generation.user_id,
+                            client=self.client, assistant=self.assistant, system=self.system)
 
     async def _vision_chain(self, message: Message, chain: list[AIModel]) -> list[AIModel]:
         """The models of `chain` that read images (the context has some): when the first does
@@ -310,13 +313,17 @@ class Runner:
         readers = [m for m in chain if m.supports_vision]
         if not readers or readers[0] is chain[0]:
             return readers or chain
-        await self.publisher.emit(Fallback(
-            message=str(message.id), from_model=str(chain[0].id), to_model=str(readers[0].id),
-            reason="model_not_vision_capable: the message has an image",
-        ))
-        await self.store.model_switch(message, readers[0])
+        await self.fall_back(message, chain[0], readers[0], StreamError("model_not_vision_capable", "the message has an image"))
         self.model = readers[0]
         return readers
+
+    async def fall_back(self, message: Message, model: AIModel, successor: AIModel, error: StreamError) -> None:
+        """`successor` answers `message` instead of `model` (which failed with `error`): the
+        `fallback` event, and the stored model."""
+        await self.publisher.emit(Fallback(
+            message=str(message.id), from_model=str(model.id), to_model=str(successor.id),
+            reason=f"{error.code}: {error.detail}"))
+        await self.store.model_switch(message, successor)
 
     async def _run_tools(
         self, message: Message, model: AIModel, turn: Turn, context: list[ChatMessage], started: float
@@ -349,7 +356,7 @@ class Runner:
             context.append(answered)
             self.added.append(answered)
             parent = tool_message
-        following = await self.store.next_turn_create(parent=parent, model=model)
+        following = await self.store.next_turn_create(parent=parent, model=model, assistant_id=message.assistant_id)
         generations().add(self.generation, following.id)
         await publisher.message(following)
         return following, context

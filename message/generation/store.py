@@ -64,18 +64,21 @@ class StoredTurn:
     context: Context
 
 
+#: `SessionCheck.default_model_id` (`default_assistant_id`) when the reply's model
+#: (assistant) does not depend on the session's.
+ANY_MODEL = object()
+
+
 @dataclass(frozen=True)
 class SessionCheck:
     """A session `turn_store` reads itself: the one of `session_id` owned by `owner_id`,
-    whose default model is `default_model_id` unless that is `ANY_MODEL`."""
+    whose default model is `default_model_id` and default assistant `default_assistant_id`
+    (each unless `ANY_MODEL`)."""
 
     session_id: Any
     owner_id: Any
     default_model_id: Any
-
-
-#: `SessionCheck.default_model_id` when the reply's model does not depend on the session's.
-ANY_MODEL = object()
+    default_assistant_id: Any = ANY_MODEL
 
 
 class SessionChanged(Exception):
@@ -106,7 +109,7 @@ def _files_exist(attaching: bool) -> Iterator[None]:
 def turn_store(
     *, session: ChatSession | None = None, check: SessionCheck | None = None, content: str | None,
     models: list[AIModel], budget_tokens: int, parent: Any = _UNSET, parent_id: Any = None,
-    base: Context | None = None, base_id: Any = None, attachments: list[Attachment] = (),
+    base: Context | None = None, base_id: Any = None, attachments: list[Attachment] = (), assistant_id: Any = None,
 ) -> StoredTurn:
     """Store a user message with `content` (none when `content` is None: a regenerate) and
     one empty `streaming` assistant reply per model under it; the first reply becomes the
@@ -120,7 +123,8 @@ def turn_store(
     `base_id` (`message.context`): when that is the parent, the context is `base` and the
     new user message, and the database is not read for it; else `context_read` reads it.
     `attachments` (already checked: the user's files, as `message.attachments.attachments_plan`
-    cut them) are linked to the user message in the same transaction.
+    cut them) are linked to the user message in the same transaction. `assistant_id`: the
+    assistant the replies are made with (None: none).
 
     Without `session`, the session is read first, in the same transaction, as `check` says
     (raises SessionChanged, writing nothing, when it is not as expected).
@@ -130,6 +134,8 @@ def turn_store(
             session = fetch_one(ChatSession, where={"id": check.session_id, "owner_id": check.owner_id})
             if session is None or (
                 check.default_model_id is not ANY_MODEL and session.default_model_id != check.default_model_id
+            ) or (
+                check.default_assistant_id is not ANY_MODEL and session.default_assistant_id != check.default_assistant_id
             ):
                 raise SessionChanged()
         if parent is _UNSET:
@@ -147,7 +153,8 @@ def turn_store(
             links = attachment_links(user_message, list(attachments)) if attachments else ()
         replies = [
             Message(session=session, parent_id=parent_of_reply, role=Message.Role.ASSISTANT, content="",
-                    status=Status.STREAMING, model=model, reasoning_hidden=not model.show_reasoning)
+                    status=Status.STREAMING, model=model, reasoning_hidden=not model.show_reasoning,
+                    assistant_id=assistant_id)
             for model in models
         ]
         insert([user_message, *replies] if user_message is not None else replies)  # prepared INSERTs (core.sql)
@@ -177,7 +184,9 @@ class StoredPath:
 # One thread hop and one transaction (Django has no async transaction API): the match, the
 # new turns, the reply and the active leaf.
 @db_thread
-def turn_path_store(*, session: ChatSession, turns: list[ChatMessage], model: AIModel, match: bool) -> StoredPath:
+def turn_path_store(
+    *, session: ChatSession, turns: list[ChatMessage], model: AIModel, match: bool, assistant_id: Any = None,
+) -> StoredPath:
     """Store a conversation a client sent whole (`/v1/chat/completions`) as a path of the
     session's tree, and an empty `streaming` reply by `model` at its end; the reply becomes
     the session's active leaf. With `match`, the longest stored path that starts the
@@ -199,7 +208,7 @@ def turn_path_store(*, session: ChatSession, turns: list[ChatMessage], model: AI
         links = [link for message, turn in zip(created, turns[matched:]) if turn.attachments
                  for link in attachment_links(message, list(turn.attachments))]
         reply = Message(session=session, parent_id=parent_id, role=Message.Role.ASSISTANT, content="",
-                        status=Status.STREAMING, model=model)
+                        status=Status.STREAMING, model=model, assistant_id=assistant_id)
         insert([*created, reply])  # prepared INSERTs (core.sql)
         if links:
             MessageAttachment.objects.bulk_create(links)
@@ -207,12 +216,13 @@ def turn_path_store(*, session: ChatSession, turns: list[ChatMessage], model: AI
     return StoredPath(created=created, reply=reply)
 
 
-async def accounting_reply_store(*, session: ChatSession, model: AIModel) -> Message:
+async def accounting_reply_store(*, session: ChatSession, model: AIModel, assistant_id: Any = None) -> Message:
     """An empty `streaming` reply by `model` in the user's hidden accounting session
     (`chat_session.services.chat_session_accounting`), for a reply whose content is not
     stored: the row only carries its tokens and cost (`ReplyStore(keep_content=False)`)."""
     return await Message.objects.acreate(
-        session=session, role=Message.Role.ASSISTANT, content="", status=Status.STREAMING, model=model
+        session=session, role=Message.Role.ASSISTANT, content="", status=Status.STREAMING, model=model,
+        assistant_id=assistant_id,
     )
 
 
@@ -293,12 +303,19 @@ class ReplyStore:
             tool_call_id=nul_free(call_id), tool_name=nul_free(name), is_error=is_error,
         )
 
-    async def next_turn_create(self, *, parent: Message, model: AIModel) -> Message:
-        """The assistant turn that follows a round of tool results."""
+    async def next_turn_create(self, *, parent: Message, model: AIModel, assistant_id: Any = None) -> Message:
+        """The assistant turn that follows a round of tool results (made with the same assistant)."""
         return await Message.objects.acreate(
             session_id=parent.session_id, parent=parent, role=Message.Role.ASSISTANT, content="",
-            status=Status.STREAMING, model=model, reasoning_hidden=not model.show_reasoning,
+            status=Status.STREAMING, model=model, reasoning_hidden=not model.show_reasoning, assistant_id=assistant_id,
         )
+
+    async def plan_store(self, message: Message, steps: list[str]) -> None:
+        """A `plan` assistant's steps, on the turn whose `plan` event announced them."""
+        message.plan = nul_free_json(list(steps)) if self.keep_content else None
+        if self.keep_content:
+            await Message.objects.filter(pk=message.pk).aupdate(plan=message.plan)
+            await db_release()
 
     async def active_leaf_follow(self, *, first: uuid.UUID, last: Message) -> None:
         """The reply's final turn becomes the branch shown, unless the user switched

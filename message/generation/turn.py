@@ -59,3 +59,16 @@ class ClientTurn:
     response_format: dict[str, Any] | None = None
     stop: tuple[str, ...] = ()
     store: bool = True
+
+
+def usage_sum(first: Usage | None, second: Usage | None) -> Usage | None:
+    """The usage of two model calls stored as one turn (a plan's planning call and steps):
+    each count added, None where neither reported it."""
+    if first is None or second is None:
+        return second if first is None else first
+
+    def add(a: int | None, b: int | None) -> int | None:
+        return None if a is None and b is None else (a or 0) + (b or 0)
+
+    return Usage(add(first.prompt_tokens, second.prompt_tokens), add(first.completion_tokens, second.completion_tokens),
+                 add(first.reasoning_tokens, second.reasoning_tokens))

@@ -20,7 +20,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ai_model.selectors import ai_model_list, ai_model_public_names
+from ai_model.selectors import ai_model_list, ai_model_public_names, assistant_list_for, assistant_public_names
 from core.errors import NotFound, openai_exception_handler
 from core.http import AnyAcceptNegotiation, DeclaredMethodsMixin, UnparsedBodyParser, json_body
 from message.openai_api.schema import CHAT_COMPLETION_REQUEST
@@ -75,7 +75,8 @@ class ChatCompletionViewSet(_OpenAIViewSet):
 class OpenAIModelViewSet(_OpenAIViewSet):
     """`GET /v1/models` and `/v1/models/{model}` (https://platform.openai.com/docs/api-reference/models):
     the chat models users may pick, each named by its public name
-    (`ai_model.selectors.ai_model_public_names`: `<provider slug>/<model_id>`)."""
+    (`ai_model.selectors.ai_model_public_names`: `<provider slug>/<model_id>`), then the
+    user's assistants (`assistant_public_names`: `assistant/<slug>`, `owned_by` `assistant`)."""
 
     lookup_value_regex = ".+"  # a public name has a slash
 
@@ -83,20 +84,20 @@ class OpenAIModelViewSet(_OpenAIViewSet):
                    responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description='`{"object": "list", "data": [model]}`'),
                               401: _OPENAI_ERROR})
     async def alist(self, request: Request) -> Response:
-        return Response({"object": "list", "data": await _model_objects()})
+        return Response({"object": "list", "data": await _model_objects(user_id=request.user.pk)})
 
     @extend_schema(operation_id="openai_models_retrieve", tags=["openai"], summary="One model",
                    parameters=[OpenApiParameter("id", OpenApiTypes.STR, OpenApiParameter.PATH)],
                    responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="The model object"),
                               401: _OPENAI_ERROR, 404: _OPENAI_ERROR})
     async def aretrieve(self, request: Request, pk: str) -> Response:
-        found = next((m for m in await _model_objects(with_ids=True) if pk in m.pop("_names")), None)
+        found = next((m for m in await _model_objects(user_id=request.user.pk, with_ids=True) if pk in m.pop("_names")), None)
         if found is None:
             raise NotFound(f"The model `{pk}` does not exist.", code="invalid_model", field="model")
         return Response(found)
 
 
-async def _model_objects(*, with_ids: bool = False) -> list[dict]:
+async def _model_objects(*, user_id: object, with_ids: bool = False) -> list[dict]:
     models = await ai_model_list()
     names = ai_model_public_names(models)
     objects = []
@@ -104,5 +105,12 @@ async def _model_objects(*, with_ids: bool = False) -> list[dict]:
         entry = model_object(name=names[model.pk], created=int(model.created_at.timestamp()), owned_by=model.provider.name)
         if with_ids:
             entry["_names"] = {names[model.pk], str(model.pk), model.model_id}
+        objects.append(entry)
+    assistants = await assistant_list_for(user_id=user_id)
+    names = assistant_public_names(assistants)
+    for assistant in assistants:
+        entry = model_object(name=names[assistant.pk], created=int(assistant.created_at.timestamp()), owned_by="assistant")
+        if with_ids:
+            entry["_names"] = {names[assistant.pk], f"assistant/{assistant.pk}"}
         objects.append(entry)
     return objects

@@ -38,6 +38,8 @@ class MessageCreated(Payload):
     role: str
     model: str | None
     status: str
+    #: The assistant (`ai_model.Assistant`) the reply is made with, if any.
+    assistant: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,16 @@ class Delta(Payload):
     EVENT: ClassVar[str] = "delta"
     message: str
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Plan(Payload):
+    """`plan`: a `plan` assistant's steps, announced before it carries them out (again, whole,
+    when a failing step made it revise the rest)."""
+
+    EVENT: ClassVar[str] = "plan"
+    message: str
+    steps: list[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +152,7 @@ def message_created(message: Message) -> MessageCreated:
         role=message.role,
         model=str(message.model_id) if message.model_id else None,
         status=message.status,
+        assistant=str(message.assistant_id) if message.assistant_id else None,
     )
 
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from message.generation.store import message_recover_stale
 from message.models import Message
 from message.streaming.log import ReplyEvent, event_log_find
-from message.streaming.payloads import Delta, Payload, Reasoning, closing_events, message_created
+from message.streaming.payloads import Delta, Payload, Plan, Reasoning, closing_events, message_created
 from message.streaming.follow import ReplyFollower
 from message.streaming.sse import KEEPALIVE, sse_encode, sse_follow
 
@@ -16,9 +16,12 @@ POLL_S = 0.5
 
 
 def stored_reply_events(message: Message) -> list[ReplyEvent]:
-    """A finished reply as events: `message`, one `reasoning` with its reasoning (unless
-    hidden), one `delta` with its text, `usage`, `error`?, `done`."""
+    """A finished reply as events: `message`, its `plan` (a `plan` assistant's, the latest),
+    one `reasoning` with its reasoning (unless hidden), one `delta` with its text, `usage`,
+    `error`?, `done`."""
     payloads: list[Payload] = [message_created(message)]
+    if message.plan:
+        payloads.append(Plan(message=str(message.id), steps=list(message.plan)))
     if message.reasoning and not message.reasoning_hidden:
         payloads.append(Reasoning(message=str(message.id), text=message.reasoning))
     if message.content:

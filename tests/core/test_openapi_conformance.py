@@ -131,6 +131,8 @@ async def test_schemathesis_finds_no_failure(user, fake_model, settings, tmp_pat
 
     # Shorter generated texts (the document says so too), and the speech cache in tmp.
     settings.MESSAGE_MAX_CHARS, settings.TTS_MAX_CHARS, settings.DATA_DIR = 200, 40, tmp_path
+    # A title model, as a deployment has one (without, `POST /api/sessions/{id}/title` is 503).
+    settings.TITLE_MODEL = str(fake_model.id)
     _, key = await api_token_create(user=user)
     with serve(application) as url:
         command = [
