@@ -19,6 +19,7 @@ from typing import Any
 
 from ai_model.types import IMAGE_CONTEXT_CHARS, Attachment, ChatMessage
 from files.models import StoredFile
+from files.serializers import StoredFileSerializer
 from message.context import context_chars
 from message.models import Message, MessageAttachment
 
@@ -35,7 +36,7 @@ def attachment_of(file: StoredFile, *, included_chars: int | None = None) -> Att
                           width=file.width or 0, height=file.height or 0)
     text = file.text if included_chars is None else file.text[:included_chars]
     return Attachment(str(file.pk), file.name, file.mime, "document", text=text,
-                      text_chars=max(file.text_chars or 0, len(file.text)), partial=file.text_truncated)
+                      text_chars=len(file.text), partial=file.text_truncated)
 
 
 def attachments_plan(*, files: list[StoredFile], content: str, budget_tokens: int) -> list[Attachment]:
@@ -76,16 +77,14 @@ def attachments_read(*, message_ids: Iterable[Any]) -> dict[uuid.UUID, tuple[Att
 
 
 def file_dict(file: StoredFile, *, included_chars: int | None = None) -> dict[str, Any]:
-    """A file as an attachment of a message in REST, SSE and WebSocket (`GET /api/files/{id}`'s
-    shape, plus how much of a document the model read: `included_chars`, `truncated`)."""
-    text_chars = max(file.text_chars or 0, len(file.text)) if file.kind != StoredFile.Kind.IMAGE else None
-    return {
-        "id": str(file.pk), "name": file.name, "mime": file.mime, "size": file.size, "sha256": file.sha256,
-        "kind": file.kind, "text_chars": text_chars, "width": file.width, "height": file.height,
-        "included_chars": included_chars,
-        "truncated": file.kind != StoredFile.Kind.IMAGE and (
-            file.text_truncated or (included_chars is not None and included_chars < text_chars)),
-    }
+    """A file as an attachment of a message in REST, SSE and WebSocket: `GET /api/files/{id}`'s
+    shape (`files.serializers.StoredFileSerializer`), plus how much of a document the model
+    read (`included_chars`, `truncated`)."""
+    shape = dict(StoredFileSerializer(file).data)
+    cut = included_chars is not None and included_chars < len(file.text)
+    shape.update(included_chars=included_chars,
+                 truncated=file.kind != StoredFile.Kind.IMAGE and (file.text_truncated or cut))
+    return shape
 
 
 async def attachments_attach(messages: list[Message]) -> list[Message]:

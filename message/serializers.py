@@ -15,6 +15,7 @@ from rest_framework import serializers
 
 from core.fields import StrictBooleanField, StrictCharField, StrictUUIDField
 from core.schema import NOT_BLANK_NO_NUL, DocumentedPattern
+from files.serializers import StoredFileSerializer
 from message.models import Message
 from message.streaming.payloads import EVENT_TYPES
 
@@ -82,22 +83,17 @@ class MessageErrorSerializer(serializers.Serializer):
     detail = serializers.CharField(source="error_text")
 
 
-class AttachmentSerializer(serializers.Serializer):
+class AttachmentSerializer(StoredFileSerializer):
     """A file attached to a message (`GET /api/files/{id}`'s shape), with how much of a
     document's text the model read."""
 
-    id = serializers.UUIDField()
-    name = serializers.CharField()
-    mime = serializers.CharField()
-    size = serializers.IntegerField()
-    sha256 = serializers.CharField()
-    kind = serializers.ChoiceField(["image", "document"])
-    text_chars = serializers.IntegerField(allow_null=True, help_text="Characters of a document's extracted text.")
-    width = serializers.IntegerField(allow_null=True)
-    height = serializers.IntegerField(allow_null=True)
     included_chars = serializers.IntegerField(
         allow_null=True, help_text="Characters of a document's text placed into the model's context.")
     truncated = serializers.BooleanField(help_text="The document did not fit the model's context and was cut.")
+
+    class Meta(StoredFileSerializer.Meta):
+        fields = [*StoredFileSerializer.Meta.fields, "included_chars", "truncated"]
+        read_only_fields = fields
 
 
 class MessageSerializer(serializers.Serializer):

@@ -73,9 +73,8 @@ async def _inline(data: bytes, part: ImagePart) -> Attachment:
 
 
 async def _stored(user: Any, data: bytes, part: ImagePart, position: int) -> StoredFile:
-    ext = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
-    mime = (_DATA_URL.match(part.url)["mime"] or "").lower()
-    file, _ = await file_create(user=user, upload=ContentFile(data, name=f"image-{position + 1}.{ext.get(mime, 'img')}"))
+    # The type (and the stored name's extension) comes from the bytes, as for any upload.
+    file, _ = await file_create(user=user, upload=ContentFile(data, name=f"image-{position + 1}"))
     if file.kind != StoredFile.Kind.IMAGE:
         raise _invalid("An image part must hold an image (PNG, JPEG, GIF or WebP).", part, "unsupported_file_type")
     return file
