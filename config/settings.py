@@ -125,7 +125,7 @@ MIDDLEWARE = [
 # connections from this origin only ('self' covers the same-origin ws:/wss: of the chat's
 # WebSocket in CSP3 browsers), images also inline (data:) and the spoken replies (blob:),
 # nothing framing the site, no plugins, forms post here only. The second wall behind the
-# chat page's DOMPurify settings for model output (static/chat/app.js).
+# chat page's DOMPurify settings for model output (static/chat/markdown.js).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
