@@ -21,5 +21,6 @@ run: migrate
 	@HOST=$(HOST) PORT=$(PORT) WORKERS=$(WORKERS) bash scripts/serve.sh
 
 test: install-dev
+	@bash scripts/test-deps.sh
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
