@@ -1,35 +1,23 @@
 """Attachments in a real Chromium (Playwright, Debian's `chromium`): an image pasted into the
 prompt and a PDF dropped on the chat become chips with previews, are sent with the message,
 reach the model (a scripted OpenAI-compatible upstream on loopback) in its image format and
-as text, and show in the history after a reload. Skipped, saying why, without the
-`playwright` package or `/usr/bin/chromium` (`.ci/run` installs it with apt-get)."""
+as text, and show in the history after a reload. Runs on the shared harness (conftest.py),
+which skips it, saying why, without the `playwright` package or Chromium."""
 
 from __future__ import annotations
 
 import base64
-import importlib.util
 import io
-import os
 import re
 
 import pytest
-from django.contrib.auth import get_user_model
 from PIL import Image
 
 from ai_model.models import AIModel, Provider
-from tests.ai_model.upstream import ScriptedUpstream, Stream
+from tests.ai_model.upstream import Stream
 from tests.ai_model.wire import OpenAIWire
-from tests.fakes import serve
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(importlib.util.find_spec("playwright") is None,
-                       reason="the playwright package is not installed (requirements-dev.txt)"),
-    pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK),
-                       reason=f"no Chromium at {CHROMIUM} (apt-get install chromium; .ci/run does)"),
-]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 PASTE = """([data, name, type]) => {
   const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
@@ -63,83 +51,59 @@ def _pdf(text: str) -> bytes:
     return bytes(pdf.output())
 
 
-async def test_paste_an_image_and_drop_a_pdf_send_them_and_see_them_after_a_reload(settings, tmp_path):
-    from playwright.async_api import async_playwright
-
-    from config.asgi import application
-
+async def test_paste_an_image_and_drop_a_pdf_send_them_and_see_them_after_a_reload(live, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
-    upstream = ScriptedUpstream()
-    with serve(upstream) as upstream_url, serve(application) as app_url:
-        upstream.play(Stream(OpenAIWire().text(texts=["I see a red ", "picture and ", "your recipe."]).chunks, delay=0.05))
-        provider = await Provider.objects.acreate(name="Upstream", kind="openai_compatible", base_url=f"{upstream_url}/v1",
-                                                  api_key="sk-test")
-        model = await AIModel.objects.acreate(provider=provider, model_id="gpt-eyes", display_name="Eyes",
-                                              supports_vision=True)
-        await get_user_model().objects.acreate_user(username="alice", password="alice-pass-123")
+    upstream = live.upstream
+    upstream.play(Stream(OpenAIWire().text(texts=["I see a red ", "picture and ", "your recipe."]).chunks, delay=0.05))
+    provider = await Provider.objects.acreate(name="Upstream", kind="openai_compatible", base_url=f"{live.upstream_url}/v1",
+                                              api_key="sk-test")
+    model = await AIModel.objects.acreate(provider=provider, model_id="gpt-eyes", display_name="Eyes",
+                                          supports_vision=True)
+    page = await live.page()
+    await page.wait_for_selector(f"#model-picker option[value='{model.pk}']", state="attached")
+    await page.select_option("#model-picker", str(model.pk))
 
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-            try:
-                page = await (await browser.new_context(base_url=app_url)).new_page()
-                problems: list[str] = []
-                page.on("console", lambda m: m.type == "error" and not m.location["url"].endswith("/favicon.ico")
-                        and problems.append(f"console: {m.text} at {m.location['url']}"))
-                page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
-                page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
+    await page.evaluate(PASTE, [base64.b64encode(_png()).decode(), "screenshot.png", "image/png"])
+    await page.evaluate(DROP, [base64.b64encode(_pdf("Sourdough: flour, water, salt. Bake 40 minutes."))
+                               .decode(), "recipe.pdf", "application/pdf"])
+    chips = page.locator("#attachments .chip.ready")
+    await chips.nth(1).wait_for(timeout=15_000)
+    assert await chips.count() == 2
+    first, second = chips.nth(0), chips.nth(1)
+    names = sorted([await first.locator(".name").inner_text(), await second.locator(".name").inner_text()])
+    assert names == ["recipe.pdf", "screenshot.png"]
+    image_chip = page.locator("#attachments .chip.ready", has_text="screenshot.png")
+    assert await image_chip.locator("img").evaluate("(img) => img.complete && img.naturalWidth") == 120
+    assert "chars" in await page.locator("#attachments .chip.ready", has_text="recipe.pdf").inner_text()
 
-                await page.goto("/login/")
-                await page.fill("#id_username", "alice")
-                await page.fill("#id_password", "alice-pass-123")
-                async with page.expect_navigation():
-                    await page.click("button[type=submit]")
-                await page.wait_for_selector(f"#model-picker option[value='{model.pk}']", state="attached")
-                await page.select_option("#model-picker", str(model.pk))
+    await page.fill("#prompt", "What is in these?")
+    await page.click("#send")
+    await page.locator(".msg.assistant .body").filter(has_text="your recipe.").wait_for(timeout=15_000)
+    await page.locator("#send", has_text=re.compile("^Send$")).wait_for(timeout=15_000)
+    assert await page.locator("#attachments").is_hidden()  # the chips went with the message
 
-                await page.evaluate(PASTE, [base64.b64encode(_png()).decode(), "screenshot.png", "image/png"])
-                await page.evaluate(DROP, [base64.b64encode(_pdf("Sourdough: flour, water, salt. Bake 40 minutes."))
-                                           .decode(), "recipe.pdf", "application/pdf"])
-                chips = page.locator("#attachments .chip.ready")
-                await chips.nth(1).wait_for(timeout=15_000)
-                assert await chips.count() == 2
-                first, second = chips.nth(0), chips.nth(1)
-                names = sorted([await first.locator(".name").inner_text(), await second.locator(".name").inner_text()])
-                assert names == ["recipe.pdf", "screenshot.png"]
-                image_chip = page.locator("#attachments .chip.ready", has_text="screenshot.png")
-                assert await image_chip.locator("img").evaluate("(img) => img.complete && img.naturalWidth") == 120
-                assert "chars" in await page.locator("#attachments .chip.ready", has_text="recipe.pdf").inner_text()
+    (request,) = upstream.requests
+    parts = request["json"]["messages"][-1]["content"]
+    image = next(p for p in parts if p["type"] == "image_url")["image_url"]["url"]
+    assert image.startswith("data:image/png;base64,")
+    assert Image.open(io.BytesIO(base64.b64decode(image.split(",", 1)[1]))).size == (120, 80)
+    text = next(p for p in parts if p["type"] == "text")["text"]
+    assert '<document name="recipe.pdf" type="application/pdf">' in text and "Bake 40 minutes." in text
+    assert text.endswith("What is in these?")
 
-                await page.fill("#prompt", "What is in these?")
-                await page.click("#send")
-                await page.locator(".msg.assistant .body").filter(has_text="your recipe.").wait_for(timeout=15_000)
-                await page.locator("#send", has_text=re.compile("^Send$")).wait_for(timeout=15_000)
-                assert await page.locator("#attachments").is_hidden()  # the chips went with the message
+    async def shown_in_history() -> None:
+        user = page.locator(".msg.user").last
+        await user.locator(".chip").nth(1).wait_for(timeout=10_000)
+        assert await user.locator(".chip").count() == 2
+        thumb = user.locator(".chip img")
+        for _ in range(50):  # (not wait_for_function: its polling evaluates a string, which the CSP refuses)
+            if await thumb.evaluate("(img) => img.complete && img.naturalWidth") == 120:
+                break
+            await page.wait_for_timeout(100)
+        assert await thumb.evaluate("(img) => img.complete && img.naturalWidth") == 120
+        assert await user.locator(".chip a", has_text="recipe.pdf").get_attribute("href") is not None
 
-                (request,) = upstream.requests
-                parts = request["json"]["messages"][-1]["content"]
-                image = next(p for p in parts if p["type"] == "image_url")["image_url"]["url"]
-                assert image.startswith("data:image/png;base64,")
-                assert Image.open(io.BytesIO(base64.b64decode(image.split(",", 1)[1]))).size == (120, 80)
-                text = next(p for p in parts if p["type"] == "text")["text"]
-                assert '<document name="recipe.pdf" type="application/pdf">' in text and "Bake 40 minutes." in text
-                assert text.endswith("What is in these?")
-
-                async def shown_in_history() -> None:
-                    user = page.locator(".msg.user").last
-                    await user.locator(".chip").nth(1).wait_for(timeout=10_000)
-                    assert await user.locator(".chip").count() == 2
-                    thumb = user.locator(".chip img")
-                    for _ in range(50):  # (not wait_for_function: its polling evaluates a string, which the CSP refuses)
-                        if await thumb.evaluate("(img) => img.complete && img.naturalWidth") == 120:
-                            break
-                        await page.wait_for_timeout(100)
-                    assert await thumb.evaluate("(img) => img.complete && img.naturalWidth") == 120
-                    assert await user.locator(".chip a", has_text="recipe.pdf").get_attribute("href") is not None
-
-                await shown_in_history()
-                await page.reload()
-                await page.locator(".msg.assistant .body").filter(has_text="your recipe.").wait_for(timeout=15_000)
-                await shown_in_history()
-                assert problems == []
-            finally:
-                await browser.close()
+    await shown_in_history()
+    await page.reload()
+    await page.locator(".msg.assistant .body").filter(has_text="your recipe.").wait_for(timeout=15_000)
+    await shown_in_history()

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 async def test_a_reply_streams_into_the_page_and_is_stored(live, chat_model):
     from message.models import Message
 
-    live.upstream.play(Stream(OpenAIWire().text(texts=["Sourdough ", "needs ", "**time**."]).chunks, delay=0.2))
+    live.upstream.play(Stream(OpenAIWire().text(texts=["Sourdough ", "needs ", "**time**."]).chunks, delay=0.6))
     page = await live.page()
     await page.wait_for_selector(f"#model-picker option[value='{chat_model.pk}']", state="attached")
     await page.fill("#prompt", "How long should dough rise?")
