@@ -53,6 +53,9 @@ class Message(models.Model):
     )
     # The steps of a `plan` assistant's plan, as its `plan` event announced them (the latest, once revised).
     plan = models.JSONField(null=True, blank=True)
+    # Why the model stopped, in OpenAI's terms: stop | length | tool_calls | content_filter;
+    # blank while streaming, after a cancel or an error, or when the provider did not say.
+    finish_reason = models.CharField(max_length=16, blank=True)
     error_code = models.CharField(max_length=64, blank=True)
     error_text = models.TextField(blank=True)
     prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
