@@ -6,9 +6,11 @@ from dataclasses import dataclass, fields
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 
 from accounts.models import ApiToken, UsageLimit, api_key_digest
+from core.errors import NotFound
 from core.runtime import runtime
 
 
@@ -23,6 +25,25 @@ async def api_token_for_key(*, key: str) -> ApiToken | None:
     except ApiToken.DoesNotExist:
         return None
     return token if token.user.is_active else None
+
+
+def api_token_list(*, user_id: int):
+    """The user's live (not revoked) API keys, newest first (a queryset of `ApiToken`)."""
+    return ApiToken.objects.filter(user_id=user_id, revoked_at__isnull=True).order_by("-created_at", "-id")
+
+
+async def api_token_count(*, user_id: int) -> int:
+    """How many live API keys the user holds."""
+    return await api_token_list(user_id=user_id).acount()
+
+
+async def api_token_get(*, user_id: int, token_id: object) -> ApiToken:
+    """One of the user's live keys. Raises `NotFound` for another user's key, a revoked or
+    unknown one, or an id that is not a UUID (never told apart)."""
+    try:
+        return await api_token_list(user_id=user_id).aget(pk=token_id)
+    except (ApiToken.DoesNotExist, ValueError, TypeError, ValidationError):
+        raise NotFound("No such API key.") from None
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,9 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import ApiToken, api_key_digest
+from accounts.selectors import api_token_count
 from accounts.throttling import LoginIPThrottle, LoginUsernameThrottle
-from core.errors import TooManyRequests
+from core.errors import DomainError, TooManyRequests
 from core.runtime import runtime
 
 #: PostgreSQL advisory lock held while the first account is created (any 64-bit number
@@ -33,6 +34,16 @@ async def api_token_create(*, user: AbstractBaseUser, name: str = "") -> tuple[A
         user=user, name=name[:100], prefix=key[:8], key_hash=api_key_digest(key)
     )
     return token, key
+
+
+async def api_token_issue(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, str]:
+    """A new key named `name` for `user` from the keys page or `POST /api/keys`; returns the
+    row and the plain key. Raises `DomainError` (400 `too_many_keys`, field `name`) when the
+    user already holds `API_KEYS_PER_USER` live keys."""
+    if await api_token_count(user_id=user.pk) >= settings.API_KEYS_PER_USER:
+        raise DomainError(f"You already hold {settings.API_KEYS_PER_USER} API keys; revoke one first.",
+                          code="too_many_keys", field="name")
+    return await api_token_create(user=user, name=name)
 
 
 async def api_token_revoke(*, token: ApiToken) -> None:

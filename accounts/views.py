@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from adrf import viewsets
 from adrf.views import APIView
 from asgiref.sync import sync_to_async
 from django.contrib import auth
@@ -13,7 +14,8 @@ from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
-from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -22,9 +24,11 @@ from rest_framework.response import Response
 from accounts.authentication import BearerTokenAuthentication
 from accounts.forms import LoginForm
 from accounts.models import ApiToken
-from accounts.serializers import TokenRequestSerializer
-from accounts.services import alogin_check, api_token_create, api_token_revoke, first_admin_create
+from accounts.selectors import api_token_get, api_token_list
+from accounts.serializers import ApiKeyCreatedSerializer, ApiKeyCreateSerializer, ApiKeySerializer, TokenRequestSerializer
+from accounts.services import alogin_check, api_token_create, api_token_issue, api_token_revoke, first_admin_create
 from core.errors import DomainError, TooManyRequests
+from core.http import DeclaredMethodsMixin
 from core.runtime import runtime
 from core.schema import ErrorSerializer
 
@@ -130,3 +134,36 @@ async def logout_view(request: HttpRequest) -> HttpResponse:
     """Session logout (POST, so a link or image cannot log a user out)."""
     await auth.alogout(request)
     return redirect("login")
+
+
+_KEY_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+
+
+class ApiKeyViewSet(DeclaredMethodsMixin, viewsets.ViewSet):
+    """`/api/keys` (API.md): the user's own API keys. List (newest first, never the key),
+    create (`{"name"}`: the key is in the answer once, and only its hash is stored), revoke
+    (`DELETE /api/keys/{id}`: later requests with it answer 401; another user's key, or one
+    already revoked, answers 404). Both the browser session (with its CSRF token) and a
+    bearer key may manage keys."""
+
+    lookup_value_regex = "[^/]+"
+
+    @extend_schema(operation_id="keys_list", responses={200: ApiKeySerializer(many=True), 401: ErrorSerializer})
+    async def alist(self, request: Request) -> Response:
+        rows = [row async for row in api_token_list(user_id=request.user.pk)]
+        return Response(ApiKeySerializer(rows, many=True).data)
+
+    @extend_schema(operation_id="keys_create", request=ApiKeyCreateSerializer,
+                   responses={201: ApiKeyCreatedSerializer, 400: ErrorSerializer, 401: ErrorSerializer})
+    async def acreate(self, request: Request) -> Response:
+        body = ApiKeyCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        token, key = await api_token_issue(user=request.user, name=body.validated_data["name"])
+        data = dict(ApiKeySerializer(token).data, key=key)
+        return Response(data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(operation_id="keys_destroy", parameters=[_KEY_ID],
+                   responses={204: None, 401: ErrorSerializer, 404: ErrorSerializer})
+    async def adestroy(self, request: Request, pk: str) -> Response:
+        await api_token_revoke(token=await api_token_get(user_id=request.user.pk, token_id=pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)

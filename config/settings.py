@@ -257,6 +257,8 @@ AUTH_THROTTLE_USERNAME_RATE = env.str("AUTH_THROTTLE_USERNAME_RATE", default="5/
 # a turn, then answers 429 `login_busy`.
 AUTH_HASH_CONCURRENCY = env.int("AUTH_HASH_CONCURRENCY", default=max(1, (os.cpu_count() or 2) // 2))
 AUTH_HASH_WAIT_S = env.float("AUTH_HASH_WAIT_S", default=10.0)
+# Live API keys one user may hold (`POST /api/keys` answers 400 `too_many_keys` past it).
+API_KEYS_PER_USER = env.int("API_KEYS_PER_USER", default=50)
 # Proxies in front of the app whose X-Forwarded-For gives the client address (DRF's
 # NUM_PROXIES); 0: REMOTE_ADDR alone. 0 is right behind deploy/nginx: uvicorn's
 # --proxy-headers already puts the client's address in REMOTE_ADDR.

@@ -12,7 +12,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import AllowAny
 
-from accounts.views import TokenView, login_view, logout_view, setup_view
+from accounts.views import ApiKeyViewSet, TokenView, login_view, logout_view, setup_view
 from ai_model.views import AIModelViewSet, AssistantViewSet, AudioViewSet, OpenAIAudioViewSet, setup_provider_view, transcription_body_limit
 from chat_session.views import ChatSessionViewSet, chat_page
 from core.http import HealthzView, ReadyzView
@@ -42,6 +42,7 @@ api.register("messages", MessageViewSet, basename="message")
 api.register("messages", ReplyViewSet, basename="reply")  # /{message_id}/stream, /regenerate
 api.register("audio", AudioViewSet, basename="audio")
 api.register("files", FileViewSet, basename="file")
+api.register("keys", ApiKeyViewSet, basename="key")
 
 openai = _router()
 openai.register("audio", OpenAIAudioViewSet, basename="openai-audio")
