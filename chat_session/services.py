@@ -36,6 +36,12 @@ async def chat_session_create(
     )
 
 
+def chat_session_insert(*, owner_id: Any, title: str) -> ChatSession:
+    """A new session with a user title (imports: automatic titles leave it alone).
+    Synchronous, for use inside the caller's transaction."""
+    return ChatSession.objects.create(owner_id=owner_id, title=title[:200], title_set_by_user=True)
+
+
 async def chat_session_update(
     *,
     session: ChatSession,

@@ -310,6 +310,12 @@ SPECTACULAR_SETTINGS = {
 
 # --- Product settings -----------------------------------------------------------
 MESSAGE_MAX_CHARS = env.int("MESSAGE_MAX_CHARS", default=32_000)
+# `POST /api/sessions/import`: the file's bytes (413 past it, before it is read), its
+# conversations and messages (413 `import_too_large`), one message's characters (400).
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
+IMPORT_MAX_SESSIONS = env.int("IMPORT_MAX_SESSIONS", default=1_000)
+IMPORT_MAX_MESSAGES = env.int("IMPORT_MAX_MESSAGES", default=50_000)
+IMPORT_MAX_MESSAGE_CHARS = env.int("IMPORT_MAX_MESSAGE_CHARS", default=1_000_000)
 # Request bodies over this many bytes answer 413 before anything reads them (core/body_limit.py),
 # on every path; transcription uploads may instead be ASR_MAX_BYTES and their multipart envelope.
 REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", default=2_621_440)

@@ -19,8 +19,9 @@ from core.http import HealthzView, ReadyzView
 from core.lean import LeanRoute
 from core.views import metrics
 from core.errors import error_body, openai_error_body
-from files.views import FileViewSet, upload_body_limit
+from files.views import MULTIPART_ALLOWANCE, FileViewSet, upload_body_limit
 from message.lean_views import session_messages_stream
+from message.transfer_views import SearchView, SessionTransferViewSet
 from message.openai_api.views import ChatCompletionViewSet, OpenAIModelViewSet
 from message.views import MessageViewSet, ReplyViewSet, SessionMessageViewSet, UsageView
 
@@ -36,6 +37,8 @@ def _router() -> DefaultRouter:
 api = _router()
 api.register("models", AIModelViewSet, basename="model")
 api.register("assistants", AssistantViewSet, basename="assistant")
+# Before the session detail routes, so `sessions/import` is not read as a session id.
+api.register("sessions", SessionTransferViewSet, basename="session-transfer")  # /import, /{session_id}/export
 api.register("sessions", ChatSessionViewSet, basename="session")
 api.register("sessions", SessionMessageViewSet, basename="session-message")  # /{session_id}/messages, /compare
 api.register("messages", MessageViewSet, basename="message")
@@ -65,6 +68,7 @@ urlpatterns = [
     path("metrics", metrics, name="metrics"),
     path("api/auth/token", TokenView.as_view()),
     path("api/usage", UsageView.as_view()),
+    path("api/search", SearchView.as_view()),
     # Public, like the API contract they describe (and sync views: no async authenticator).
     path("api/schema", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[AllowAny]), name="schema"),
     # The split view serves its start-up script as a file (`?script`): no inline script under the CSP.
@@ -81,6 +85,8 @@ lean_routes = [
 
 #: The upload routes whose bodies may be as large as the audio limit allows.
 TRANSCRIPTION_PATHS = frozenset({"/api/audio/transcriptions", "/v1/audio/transcriptions"})
+#: The chat import route (`POST /api/sessions/import`).
+IMPORT_PATH = "/api/sessions/import"
 #: The attachment upload route (`POST /api/files`).
 FILE_UPLOAD_PATH = "/api/files"
 
@@ -94,6 +100,8 @@ def body_limit(path: str) -> int:
         return transcription_body_limit()
     if path == FILE_UPLOAD_PATH:
         return upload_body_limit()
+    if path == IMPORT_PATH:
+        return settings.IMPORT_MAX_BYTES + MULTIPART_ALLOWANCE
     if path == "/v1/chat/completions":
         return max(settings.OPENAI_API_BODY_MAX_BYTES, settings.REQUEST_BODY_MAX_BYTES)
     return settings.REQUEST_BODY_MAX_BYTES

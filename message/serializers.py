@@ -323,3 +323,39 @@ def usage_data(rows: list[dict], state: Any) -> dict:
         "resets_at": state.resets_at.isoformat() if state.resets_at else None,
     }
     return {"days": days, "totals": totals, "budget": budget}
+
+
+class ExportQuerySerializer(serializers.Serializer):
+    """`GET /api/sessions/{id}/export?format=json|markdown` (json by default)."""
+
+    format = serializers.ChoiceField(["json", "markdown"], default="json")
+
+
+class ImportUploadSerializer(serializers.Serializer):
+    """`POST /api/sessions/import` multipart body: `file`, our JSON export or ChatGPT's
+    `conversations.json` (at most IMPORT_MAX_BYTES)."""
+
+    file = serializers.FileField()
+
+
+class SearchQuerySerializer(serializers.Serializer):
+    """`GET /api/search?q=`: the words to find (1 to 200 characters; the last word also
+    matches as a prefix), with `limit` (≤ 50, 20 by default) and `offset`."""
+
+    q = StrictCharField(max_length=200, trim_whitespace=True)
+    limit = serializers.IntegerField(min_value=1, required=False)
+    offset = serializers.IntegerField(min_value=0, required=False)
+
+
+class SearchHitSerializer(serializers.Serializer):
+    """One search hit: the `session`, the `message` (null when the session's title
+    matched), the session's `title`, a plain-text `snippet` around the match (no markup:
+    clients highlight the query's words themselves) and when the message (or the session)
+    was created."""
+
+    session = serializers.UUIDField()
+    message = serializers.UUIDField(allow_null=True)
+    title = serializers.CharField()
+    snippet = serializers.CharField()
+    role = serializers.CharField(allow_null=True, help_text="The message's role; null for a title hit.")
+    created_at = serializers.DateTimeField()
