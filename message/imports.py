@@ -288,8 +288,12 @@ def _store(user_id: Any, chats: list[Chat]) -> list[ChatSession]:
                     tool_calls=turn.tool_calls, tool_call_id=turn.tool_call_id, tool_name=turn.tool_name,
                     is_error=turn.is_error, preferred=turn.preferred, created_at=when,
                 ))
+            times = [row.created_at for row in rows]
             Message.objects.bulk_create(rows, batch_size=500)
-            # bulk_create stamps `created_at` with now (auto_now_add); the source's times go back on.
+            # bulk_create stamps `created_at` with now (auto_now_add, on the objects too); the
+            # source's times go back on.
+            for row, when in zip(rows, times, strict=True):
+                row.created_at = when
             Message.objects.bulk_update(rows, ["created_at"], batch_size=500)
             leaf = ids.get(chat.leaf) if chat.leaf else (rows[-1].id if rows else None)
             if leaf is not None:

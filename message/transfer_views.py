@@ -10,6 +10,7 @@ import json
 from adrf import viewsets
 from adrf.views import APIView
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.http import HttpResponse
 from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
@@ -83,6 +84,9 @@ class SessionTransferViewSet(DeclaredMethodsMixin, viewsets.ViewSet):
         uploads = await sync_to_async(lambda: request.FILES.getlist("file"))()
         if len(uploads) != 1:
             raise DomainError("Attach one file as the multipart field `file`.", code="missing_file", field="file")
+        if uploads[0].size > settings.IMPORT_MAX_BYTES:
+            raise DomainError(f"The file is larger than {settings.IMPORT_MAX_BYTES} bytes.", code="file_too_large",
+                              field="file", status_code=413)
         # Bounded by the body limit (config.urls.body_limit: IMPORT_MAX_BYTES); read on a thread
         # since a large upload sits in a temporary file.
         data = await sync_to_async(uploads[0].read)()
