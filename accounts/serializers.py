@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from core.fields import StrictCharField
+
 
 class TokenRequestSerializer(serializers.Serializer):
     """`POST /api/auth/token` body."""
@@ -33,4 +35,4 @@ class ApiKeyCreatedSerializer(ApiKeySerializer):
 class ApiKeyCreateSerializer(serializers.Serializer):
     """`POST /api/keys` body: `{"name"}` (1 to 100 characters, what the key is for)."""
 
-    name = serializers.CharField(max_length=100)
+    name = StrictCharField(max_length=100)
