@@ -117,7 +117,8 @@ export async function follow(res, compareStream = false, sent = null) {
   }
 }
 
-export async function send(content) {
+// `parent`: the message to answer under (an edit's new branch); default: the open branch's end.
+export async function send(content, { parent: under } = {}) {
   if (!state.sessionId) {
     const res = await api("/api/sessions", { method: "POST", body: JSON.stringify(assistantChosen()
       ? { assistant: assistantChosen() } : { model: modelChosen() }) });
@@ -129,7 +130,7 @@ export async function send(content) {
   }
   const branch = activeBranch();
   const models = compareSelection();
-  const parent = branch.length ? branch[branch.length - 1].id : null;
+  const parent = under !== undefined ? under : (branch.length ? branch[branch.length - 1].id : null);
   const files = takeReady();
   const attachments = files.ids;
   const sent = { content, attachments: files.meta };
@@ -159,6 +160,14 @@ export async function regenerate(id) {
   const res = await api(`/api/messages/${id}/regenerate`, {
     method: "POST", body: JSON.stringify({ stream: true, model: modelChosen() }),
     headers: { Accept: "text/event-stream" },
+  });
+  await follow(res);
+}
+
+// Continue a reply cut at the token limit: a new sibling that starts with its text.
+export async function continueReply(id) {
+  const res = await api(`/api/messages/${id}/continue`, {
+    method: "POST", body: JSON.stringify({ stream: true }), headers: { Accept: "text/event-stream" },
   });
   await follow(res);
 }
