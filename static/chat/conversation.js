@@ -66,11 +66,17 @@ function announce(msg) {
     : msg.status === "error" ? "The reply failed." : `Reply: ${text.slice(0, 400)}${text.length > 400 ? "…" : ""}`;
 }
 
+/** Reload the open chat and its messages: true, false when it is not found (or not
+ * yours), null when another chat was opened meanwhile (nothing is changed then). */
 export async function refresh() {
-  const [sRes, mRes] = await Promise.all([api(`/api/sessions/${state.sessionId}`), api(`/api/sessions/${state.sessionId}/messages`)]);
+  const id = state.sessionId;
+  const [sRes, mRes] = await Promise.all([api(`/api/sessions/${id}`), api(`/api/sessions/${id}/messages`)]);
+  if (state.sessionId !== id) return null;
   if (!sRes.ok) return false;
-  state.session = await sRes.json();
-  state.messages = mRes.ok ? await mRes.json() : [];
+  const [session, messages] = [await sRes.json(), mRes.ok ? await mRes.json() : []];
+  if (state.sessionId !== id) return null;
+  state.session = session;
+  state.messages = messages;
   $("#session-title").textContent = state.session.title || "Untitled chat";
   renderKeepingPlace();
   return true;
@@ -148,9 +154,8 @@ function onFrame(frame) {
 // ---- Opening a chat ----
 export async function openSession(id, { notFound = true } = {}) {
   closeDrawer({ restoreFocus: false });
-  const same = id && id === state.sessionId;
-  watch(id);
-  if (same && state.session) { markActive(id); return; } // the open chat clicked again
+  if (id && id === state.sessionId && state.session) { watch(id); markActive(id); return; } // the open chat clicked again
+  if (socketFor !== id) dropSocket();
   state.sessionId = id; state.session = null; state.messages = []; dirty.clear();
   history.replaceState(null, "", id ? `/s/${id}` : "/");
   markActive(id);
@@ -159,11 +164,14 @@ export async function openSession(id, { notFound = true } = {}) {
   toBottom();
   preselectModel(null);
   if (!id) { $("#assistant-picker").value = ""; assistantChanged(); return; }
-  if (!(await refresh())) {
+  const found = await refresh();
+  if (found === null) return; // another chat was opened meanwhile
+  if (!found) {
     if (notFound) notify("That chat was not found: it was deleted, or it is not yours. A new chat is open instead.", { kind: "error" });
     openSession(null);
     return;
   }
+  watch(id); // (only for a chat that exists: an unknown id would be refused)
   toBottom();
   const branch = activeBranch();
   const last = branch[branch.length - 1];
