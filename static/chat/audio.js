@@ -35,7 +35,6 @@ function showPlayer(text) {
   const paused = playing.audio.paused;
   const pause = bar.querySelector("#player-pause");
   pause.textContent = paused ? "Resume" : "Pause";
-  pause.setAttribute("aria-pressed", String(paused));
 }
 
 export function togglePause() {
@@ -67,7 +66,10 @@ export async function readAloud(text, btn) {
     audio.addEventListener("pause", () => showPlayer());
     audio.addEventListener("play", () => showPlayer());
     showPlayer(text);
-    try { await audio.play(); } catch (err) { notify(`Could not play the audio: ${err.message}`, { kind: "error" }); stopReading(); }
+    try { await audio.play(); } catch (err) {
+      if (err.name === "AbortError") return; // paused or stopped before it started
+      notify(`Could not play the audio: ${err.message}`, { kind: "error" }); stopReading();
+    }
   } finally { if (btn) btn.disabled = false; }
 }
 

@@ -303,6 +303,7 @@ export async function send(content, { parent: under } = {}) {
     state.sessionId = session.id; state.session = session; state.messages = [];
     history.replaceState(null, "", `/s/${session.id}`);
     watch(session.id);
+    $("#session-title").textContent = session.title || "Untitled chat";
     sessionCreated(session);
   }
   const branch = activeBranch();
