@@ -129,3 +129,25 @@ async def chat_model(live: Live) -> Any:
                                               base_url=f"{live.upstream_url}/v1", api_key="sk-test")
     return await AIModel.objects.acreate(provider=provider, model_id="gpt-test", display_name="Upstream model",
                                          supports_tools=True)
+
+
+@pytest.fixture
+async def long_chat(live: Live, chat_model: Any) -> Any:
+    """A stored chat of alice's, titled "Long chat", far taller than any window: 30 question
+    and answer pairs (each answer a few paragraphs), the last answer ending "The last answer."."""
+    from chat_session.models import ChatSession
+    from message.models import Message
+
+    alice = await get_user_model().objects.aget(username="alice")
+    session = await ChatSession.objects.acreate(owner=alice, title="Long chat", default_model=chat_model)
+    parent = None
+    for i in range(30):
+        question = await Message.objects.acreate(session=session, parent=parent, role="user", content=f"Question {i + 1}?")
+        answer = "\n\n".join(f"Answer {i + 1}, paragraph {p + 1}: " + "words " * 30 for p in range(3))
+        if i == 29:
+            answer += "\n\nThe last answer."
+        parent = await Message.objects.acreate(session=session, parent=question, role="assistant", content=answer,
+                                               model=chat_model, status="complete", finish_reason="stop")
+    session.active_leaf = parent
+    await session.asave(update_fields=["active_leaf"])
+    return session
