@@ -26,7 +26,7 @@ export const PURIFY_CONFIG = {
   SANITIZE_NAMED_PROPS: true, // id/name get a "user-content-" prefix: no clobbering the app's #ids
 };
 const INLINE_IMAGE = /^data:image\/(png|gif|jpeg|webp);base64,[a-z0-9+/=\s]*$/i;
-const WEB_ADDRESS = /^https?:\/\//i;
+const WEB_ADDRESS = /^(https?:)?\/\//i; // absolute or scheme-relative
 const BLOCKED = "data-blocked-src"; // set here, after sanitising (ALLOW_DATA_ATTR drops any from the reply)
 
 DOMPurify.addHook("afterSanitizeAttributes", (node) => {
@@ -49,7 +49,7 @@ function blockedImage(img) {
   let out;
   if (WEB_ADDRESS.test(src)) {
     out = document.createElement("a");
-    out.href = src; out.target = "_blank"; out.rel = "noopener noreferrer";
+    out.href = new URL(src, location.href).href; out.target = "_blank"; out.rel = "noopener noreferrer";
   } else out = document.createElement("span");
   out.className = "blocked-image";
   out.textContent = label;
