@@ -1,23 +1,25 @@
 // The composer: Enter sends (Shift+Enter a new line); while a reply streams the Send
-// button is Stop.
+// button is Stop, and Esc (anywhere, the composer included) stops it too.
 import { $, state } from "./state.js";
 import { send, cancel } from "./conversation.js";
 import { installAttachments, uploading } from "./attachments.js";
+import { notify } from "./notice.js";
 
 export function installComposer() {
   $("#composer").addEventListener("submit", async (e) => {
     e.preventDefault();
     if (state.streaming) { await cancel(); return; }
+    if (state.sending) return;
     const box = $("#prompt");
     const content = box.value;
     if (!content.trim()) return;
-    if (uploading()) { alert("A file is still uploading; send once its chip is ready."); return; }
+    if (uploading()) { notify("A file is still uploading; send once its chip is ready."); return; }
     box.value = "";
-    try { await send(content); } catch (err) { alert("Sending failed: " + err); box.value = content; }
+    try { await send(content); } catch (err) { notify("Sending failed: " + err, { kind: "error" }); box.value = content; }
     finally { box.focus(); }
   });
   $("#prompt").addEventListener("keydown", (e) => {
-    if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); if (!state.streaming) $("#composer").requestSubmit(); }
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); if (!state.streaming) $("#composer").requestSubmit(); }
   });
   installAttachments();
 }

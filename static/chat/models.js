@@ -17,6 +17,25 @@ export async function loadModels() {
     picker.append(opt);
   }
   fillCompare(state.models);
+  preselectModel(null);
+}
+
+// The model a new chat starts with: the admin's default (`is_default`), else the first
+// available one.
+function defaultModel() {
+  const m = state.models.find((x) => x.is_default) || state.models.find((x) => x.is_available) || state.models[0];
+  return m ? m.id : "";
+}
+
+/**
+ * Preselect the model picker: for an open chat its last reply's model, else the chat's
+ * model (`session.model`), else the default; for a new chat (`session` null) the default.
+ */
+export function preselectModel(session, last = null) {
+  const picker = $("#model-picker");
+  const known = (id) => id && state.models.some((x) => x.id === id);
+  const pick = [last && last.role === "assistant" && last.model, session && session.model].find(known) || defaultModel();
+  if (pick) picker.value = pick;
 }
 
 export async function loadAssistants() {

@@ -27,3 +27,15 @@ export function showTitle(id, title) {
   const li = document.querySelector(`#sessions li[data-id="${id}"]`);
   if (li) li.textContent = title || "Untitled chat";
 }
+
+// A chat was just created on this page: list it at once (before its first reply ends).
+export function sessionCreated(session) {
+  const list = $("#sessions");
+  if (!list || list.querySelector(`li[data-id="${session.id}"]`)) { markActive(session.id); return; }
+  const li = document.createElement("li");
+  li.textContent = session.title || "Untitled chat";
+  li.dataset.id = session.id;
+  li.addEventListener("click", () => openSession(session.id));
+  list.prepend(li);
+  markActive(session.id);
+}
