@@ -78,6 +78,7 @@ export function installChatSettings() {
   $("#chat-settings-open").addEventListener("click", openDialog);
   $("#chat-settings-form").addEventListener("submit", save);
   $("#chat-settings-cancel").addEventListener("click", () => $("#chat-settings").close());
-  $("#chat-system-prompt").addEventListener("input", countChars);
+  $("#chat-system-prompt").addEventListener("input", () => { countChars(); showError(""); });
+  $("#chat-temperature").addEventListener("input", () => showError(""));
   syncChatSettings();
 }

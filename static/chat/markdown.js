@@ -87,7 +87,7 @@ function renderBlock(token, streaming) {
   return [...fragment.childNodes];
 }
 
-const rendered = new WeakMap(); // element -> [{ raw, nodes, streaming }] of its last render
+const rendered = new WeakMap(); // element -> its last render: { blocks: [{ raw, nodes, streaming }], links }
 
 /**
  * Render Markdown `text` into `el` (replacing what it holds). Call it again on the same
@@ -97,10 +97,12 @@ const rendered = new WeakMap(); // element -> [{ raw, nodes, streaming }] of its
  */
 export function renderMarkdown(el, text, { streaming = false } = {}) {
   const tokens = marked.lexer(text || "");
-  let old = rendered.get(el) || [];
-  const count = old.reduce((n, b) => n + b.nodes.length, 0);
-  if (count !== el.childNodes.length || (count && el.lastChild !== old.at(-1).nodes.at(-1))) {
-    el.replaceChildren(); old = []; // written by someone else since: start over
+  const links = Object.keys(tokens.links || {}).join("\n"); // a new [ref]: url changes earlier blocks
+  const last = rendered.get(el) || { blocks: [], links };
+  let old = last.links === links ? last.blocks : [];
+  const count = last.blocks.reduce((n, b) => n + b.nodes.length, 0);
+  if (!old.length || count !== el.childNodes.length || (count && el.lastChild !== old.at(-1).nodes.at(-1))) {
+    el.replaceChildren(); old = []; // written by someone else since (or new link definitions): start over
   }
   let same = 0;
   while (same < old.length && same < tokens.length && old[same].raw === tokens[same].raw
@@ -112,7 +114,7 @@ export function renderMarkdown(el, text, { streaming = false } = {}) {
     el.append(...nodes);
     blocks.push({ raw: token.raw, nodes, streaming });
   }
-  rendered.set(el, blocks);
+  rendered.set(el, { blocks, links });
 }
 
 // Copy `text` to the clipboard, with "Copied" on `btn` and in the page's live region.
