@@ -257,3 +257,22 @@ async def test_message_meta_and_controls_on_a_phone(live, chat_model):
     for name in ("Copy reply as Markdown", "Regenerate", "Read aloud"):
         assert await page.locator(".msg.assistant").last.get_by_role("button", name=name).is_visible(), name
     await live.screenshot(page, "phone-messages")
+
+
+async def test_compared_replies_have_no_branch_arrows(live, chat_model):
+    from ai_model.models import AIModel
+
+    other = await AIModel.objects.acreate(provider_id=chat_model.provider_id, model_id="gpt-other", display_name="Other model")
+    live.upstream.play(Stream(reply("One ", "answer."), delay=0.05))
+    page = await chat_page(live, chat_model)
+    await page.locator("#compare summary").click()
+    for model in (chat_model, other):
+        await page.locator(f"#compare-models input[value='{model.pk}']").check()
+    await page.locator("#compare summary").click()
+    await ask(live, page, "Compare these")
+    cards = page.locator(".compare-row .msg.assistant")
+    await cards.nth(1).wait_for()
+    assert await cards.count() == 2
+    assert await page.locator(".compare-row .branches").count() == 0  # the cards are the siblings
+    assert await cards.first.get_by_role("button", name=re.compile("Prefer")).count() == 1
+    assert await cards.first.get_by_role("button", name="Copy reply as Markdown").count() == 1
