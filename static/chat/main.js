@@ -4,7 +4,8 @@
 //   (open/follow/send/regenerate/continue/branches, the session socket, Esc stops),
 //   sidebar.js, composer.js, attachments.js, models.js (pickers), compare.js, audio.js
 //   (read aloud, dictation), layout.js (the drawer, sticking to the bottom), notice.js
-//   (in-page notices instead of alert()).
+//   (in-page notices instead of alert()), chat-settings.js (the per-chat settings dialog);
+//   theme.js is a classic script in <head> (base.html), before the first paint.
 import { $ } from "./state.js";
 import { loadModels, loadAssistants, assistantChanged } from "./models.js";
 import { loadSessions } from "./sidebar.js";
@@ -13,12 +14,14 @@ import { installComposer } from "./composer.js";
 import { installCompare } from "./compare.js";
 import { toggleDictation } from "./audio.js";
 import { installDrawer, installScroll } from "./layout.js";
+import { installChatSettings } from "./chat-settings.js";
 
 installComposer();
 installDrawer();
 installScroll();
 installShortcuts();
 installCompare();
+installChatSettings();
 $("#assistant-picker").addEventListener("change", assistantChanged);
 $("#new-session").addEventListener("click", () => { openSession(null); $("#prompt").focus(); });
 $("#mic").addEventListener("click", toggleDictation);

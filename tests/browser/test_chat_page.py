@@ -131,10 +131,15 @@ async def test_hostile_model_output_is_rendered_harmless_under_the_csp():
                     assert await body.locator(tag).count() == 0, tag
                 assert await page.locator("style").count() == 0  # none anywhere on the page
                 srcs = await body.locator("img").evaluate_all("els => els.map((e) => e.getAttribute('src'))")
-                assert srcs == [None, None, PIXEL]  # remote and relative sources dropped, inline kept
+                assert srcs == [PIXEL]  # only the inline image stays an image
+                # the remote one is a link to it (fetched only if opened), the relative one its alt text
+                remote = body.locator("a.blocked-image")
+                assert await remote.get_attribute("href") == f"{images_url}/s/x"
+                assert await remote.inner_text() == "Image: remote (not loaded)"
+                assert await body.locator("span.blocked-image").inner_text() == "Image (not loaded)"
                 assert await body.locator("[style]").count() == 0
                 assert await body.locator("#messages").count() == 0  # ids prefixed: no clobbering
-                link = body.locator("a")
+                link = body.locator("a", has_text="link")
                 assert await link.get_attribute("rel") == "noopener noreferrer" and await link.get_attribute("target") == "_blank"
                 assert await page.evaluate("window.__pwned") is None
                 assert await page.evaluate("getComputedStyle(document.body).display") != "none"
