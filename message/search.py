@@ -78,87 +78,73 @@ def _fts5_query(words: list[str]) -> str:
     return " ".join(terms)
 
 
-_PG_SQL = """
-WITH q AS (SELECT to_tsquery('simple', %s) AS query),
-hits AS (
-    SELECT s.kind, s.object_id, s.session_id, ts_rank(s.doc, q.query) AS score
-    FROM message_search s, q
-    JOIN chat_session_chatsession c ON c.owner_id = %s AND NOT c.hidden
-    WHERE s.doc @@ q.query AND c.id = s.session_id
-)
-SELECT hits.kind, hits.session_id, m.id, c.title, m.role,
-       COALESCE(m.created_at, c.created_at),
-       CASE WHEN hits.kind = 'm'
-            THEN ts_headline('simple', m.content, q.query,
-                             'StartSel="", StopSel="", MaxWords={words}, MinWords=8, MaxFragments=1, FragmentDelimiter=" … "')
-            ELSE c.title END,
-       COUNT(*) OVER ()
-FROM hits CROSS JOIN q
-JOIN chat_session_chatsession c ON c.id = hits.session_id
-LEFT JOIN message_message m ON hits.kind = 'm' AND m.id = hits.object_id
-WHERE hits.kind = 't' OR m.id IS NOT NULL
-ORDER BY hits.score DESC, COALESCE(m.created_at, c.created_at) DESC
-LIMIT %s OFFSET %s
-""".replace("{words}", str(_SNIPPET_WORDS))
+_PG_FROM = """
+    FROM message_search s JOIN chat_session_chatsession c ON c.id = s.session_id, to_tsquery('simple', %s) q
+    WHERE s.doc @@ q AND c.owner_id = %s AND NOT c.hidden"""
+_PG_PAGE = f"""SELECT s.kind, s.object_id, s.session_id {_PG_FROM}
+    ORDER BY ts_rank(s.doc, q) DESC, c.updated_at DESC, s.object_id LIMIT %s OFFSET %s"""
+_PG_COUNT = f"SELECT COUNT(*) {_PG_FROM}"
+_PG_SNIPPETS = f"""SELECT id, ts_headline('simple', content, to_tsquery('simple', %s),
+    'StartSel="", StopSel="", MaxWords={_SNIPPET_WORDS}, MinWords=8, MaxFragments=1, FragmentDelimiter=" … "')
+    FROM message_message WHERE id = ANY(%s)"""
 
-_SQLITE_SQL = """
-WITH hits AS (
-    SELECT r.kind, r.object_id, r.session_id,
-           bm25(message_searchtext) * CASE r.kind WHEN 't' THEN 4.0 ELSE 1.0 END AS score,
-           snippet(message_searchtext, 0, '', '', ' … ', {words}) AS snip
-    FROM message_searchtext
-    JOIN message_searchrow r ON r.id = message_searchtext.rowid
+_SQLITE_FROM = """
+    FROM message_searchtext JOIN message_searchrow r ON r.id = message_searchtext.rowid
     JOIN chat_session_chatsession c ON c.id = r.session_id
-    WHERE message_searchtext MATCH %s AND c.owner_id = %s AND NOT c.hidden
-)
-SELECT hits.kind, hits.session_id, m.id, c.title, m.role, COALESCE(m.created_at, c.created_at),
-       hits.snip, COUNT(*) OVER ()
-FROM hits
-JOIN chat_session_chatsession c ON c.id = hits.session_id
-LEFT JOIN message_message m ON hits.kind = 'm' AND m.id = hits.object_id
-WHERE hits.kind = 't' OR m.id IS NOT NULL
-ORDER BY hits.score, COALESCE(m.created_at, c.created_at) DESC
-LIMIT %s OFFSET %s
-""".replace("{words}", str(_SNIPPET_WORDS))
+    WHERE message_searchtext MATCH %s AND c.owner_id = %s AND NOT c.hidden"""
+_SQLITE_PAGE = f"""SELECT r.kind, r.object_id, r.session_id, r.id {_SQLITE_FROM}
+    ORDER BY bm25(message_searchtext) * CASE r.kind WHEN 't' THEN 4.0 ELSE 1.0 END, r.id DESC LIMIT %s OFFSET %s"""
+_SQLITE_COUNT = f"SELECT COUNT(*) {_SQLITE_FROM}"
+_SQLITE_SNIPPETS = """SELECT rowid, snippet(message_searchtext, 0, '', '', ' … ', {words})
+    FROM message_searchtext WHERE message_searchtext MATCH %s AND rowid IN ({marks})"""
 
 
 def _search(user_id: Any, words: list[str], limit: int, offset: int) -> tuple[int, list[SearchHit]]:
+    # Three small reads instead of one: the page (ranked, no text), the count (no ranking),
+    # and snippets for the page's messages only (a snippet per hit of a common word would
+    # cost more than the whole search).
     from chat_session.models import ChatSession
     from message.models import Message
 
-    if connection.vendor == "postgresql":
-        sql, query = _PG_SQL, _pg_query(words)
-    else:
-        sql, query = _SQLITE_SQL, _fts5_query(words)
+    pg = connection.vendor == "postgresql"
+    query = _pg_query(words) if pg else _fts5_query(words)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [query, user_id, limit, offset])
-        rows = cursor.fetchall()
-    if not rows and offset:
-        # Past the last page: the count still says how many there are.
-        return _count(user_id, words), []
-    uuid_field = ChatSession._meta.pk
-    time_field = Message._meta.get_field("created_at")
+        cursor.execute(_PG_PAGE if pg else _SQLITE_PAGE, [query, user_id, limit, offset])
+        page = cursor.fetchall()
+        if len(page) < limit and (page or not offset):
+            total = offset + len(page)
+        else:
+            cursor.execute(_PG_COUNT if pg else _SQLITE_COUNT, [query, user_id])
+            total = cursor.fetchone()[0]
+        pk = Message._meta.pk
+        message_ids = [pk.to_python(row[1]) for row in page if row[0] == "m"]
+        snippets: dict[Any, str] = {}
+        if message_ids:
+            if pg:
+                cursor.execute(_PG_SNIPPETS, [query, message_ids])
+                snippets = {pk.to_python(mid): text for mid, text in cursor.fetchall()}
+            else:
+                rowids = [row[3] for row in page if row[0] == "m"]
+                sql = _SQLITE_SNIPPETS.format(words=_SNIPPET_WORDS, marks=", ".join("%s" for _ in rowids))
+                cursor.execute(sql, [query, *rowids])
+                by_rowid = dict(cursor.fetchall())
+                snippets = {pk.to_python(row[1]): by_rowid.get(row[3], "") for row in page if row[0] == "m"}
+    messages = {m["id"]: m for m in Message.objects.filter(pk__in=message_ids).values("id", "role", "created_at")}
+    session_ids = {pk.to_python(row[2]) for row in page}
+    sessions = {s["id"]: s for s in ChatSession.objects.filter(pk__in=session_ids).values("id", "title", "created_at")}
     hits = []
-    for kind, session_id, message_id, title, role, created_at, snippet, _total in rows:
+    for kind, object_id, session_id, *_ in page:
+        session = sessions.get(pk.to_python(session_id))
+        message = messages.get(pk.to_python(object_id)) if kind == "m" else None
+        if session is None or (kind == "m" and message is None):
+            continue  # deleted between the reads
         hits.append(SearchHit(
-            session=uuid_field.to_python(session_id),
-            message=uuid_field.to_python(message_id) if kind == "m" else None,
-            title=title, snippet=" ".join((snippet or "").split()), role=role if kind == "m" else None,
-            created_at=_aware(time_field, created_at),
+            session=session["id"], message=message["id"] if message else None, title=session["title"],
+            snippet=" ".join((snippets.get(message["id"], "") if message else session["title"]).split()),
+            role=message["role"] if message else None,
+            created_at=message["created_at"] if message else session["created_at"],
         ))
-    return (rows[0][-1] if rows else 0), hits
-
-
-def _aware(field: Any, value: Any) -> datetime:
-    # SQLite answers text; the backend's converters are not applied to raw cursors.
-    if isinstance(value, str):
-        value = connection.ops.convert_datetimefield_value(value, None, connection)
-    return value
-
-
-def _count(user_id: Any, words: list[str]) -> int:
-    total, _ = _search(user_id, words, 1, 0)
-    return total
+    return total, hits
 
 
 async def message_search(*, user_id: Any, q: str, limit: int, offset: int) -> tuple[int, list[SearchHit]]:
