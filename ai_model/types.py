@@ -8,6 +8,7 @@ A request goes in as a `ChatRequest`; an adapter's stream yields `StreamEvent`s:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -216,9 +217,29 @@ class StreamError:
     type: Literal["error"] = "error"
 
 
+#: Why a model stopped, in OpenAI's terms (every adapter maps its provider's reason to one).
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
+FINISH_REASONS: frozenset[str] = frozenset(("stop", "length", "tool_calls", "content_filter"))
+
+
+def finish_reason_map(raw: Any, table: Mapping[str, str | None]) -> str | None:
+    """`raw`, a provider's reason for stopping, as a `FinishReason`: looked up in `table`
+    (the provider's names, compared case-insensitively; a value None means "no reason"),
+    else kept when it already is one of OpenAI's, else `stop` for any other string (the
+    stream ended normally for a reason we have no name for), None for no reason at all."""
+    if not isinstance(raw, str) or not raw:
+        return None
+    key = raw.lower()
+    if key in table:
+        return table[key]
+    return key if key in FINISH_REASONS else "stop"
+
+
 @dataclass(frozen=True)
 class Done:
-    """The stream ended normally; `finish_reason` as the provider named it (e.g. `stop`, `length`)."""
+    """The stream ended normally; `finish_reason` is one of `FINISH_REASONS` (`stop`,
+    `length`, `tool_calls`, `content_filter`; the adapter maps its provider's reason with
+    `finish_reason_map`), or None when the provider gave none."""
 
     finish_reason: str | None = None
     type: Literal["done"] = "done"

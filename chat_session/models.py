@@ -30,6 +30,10 @@ class ChatSession(models.Model):
     # A user's accounting session: the token and cost rows of `/v1/chat/completions` replies
     # with `"store": false` (no content). Never listed, never read by the session endpoints.
     hidden = models.BooleanField(default=False)
+    # Per-chat settings of the next replies: a system prompt sent after the assistant's (if
+    # any), and a temperature over the assistant's and the model's (a client's own wins).
+    system_prompt = models.TextField(blank=True, max_length=8000)
+    temperature = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 

@@ -9,7 +9,7 @@ from rest_framework.fields import empty
 
 from ai_model.selectors import usable_models
 from chat_session.models import ChatSession
-from core.fields import StrictCharField, StrictUUIDField
+from core.fields import StrictCharField, StrictFloatField, StrictUUIDField
 from core.schema import NO_NUL, DocumentedPattern
 
 
@@ -23,7 +23,8 @@ class ChatSessionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ChatSession
-        fields = ["id", "title", "title_set_by_user", "model", "assistant", "active_leaf", "created_at", "updated_at"]
+        fields = ["id", "title", "title_set_by_user", "model", "assistant", "active_leaf", "system_prompt", "temperature",
+                  "created_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -50,6 +51,11 @@ class ChatSessionWriteSerializer(serializers.Serializer):
         error_messages={"does_not_exist": "Unknown or disabled model.", "incorrect_type": "Must be a model id."},
     )
     assistant = StrictUUIDField(required=False, allow_null=True)
+    system_prompt = StrictCharField(max_length=8000, required=False, allow_blank=True, trim_whitespace=False,
+                                    validators=[DocumentedPattern(NO_NUL)],
+                                    help_text="Sent with every reply of this chat, after the assistant's prompt.")
+    temperature = StrictFloatField(min_value=0, max_value=2, required=False, allow_null=True,
+                                   help_text="Of this chat's replies (null: the assistant's or the model's).")
 
 
 class QueryIntegerField(serializers.IntegerField):

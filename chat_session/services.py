@@ -51,6 +51,9 @@ async def chat_session_update(
     active_leaf_id: Any = None,
     assistant: Assistant | None = None,
     set_assistant: bool = False,
+    system_prompt: str | None = None,
+    temperature: float | None = None,
+    set_temperature: bool = False,
 ) -> ChatSession:
     """Set a user title (protected from automatic titles from then on), the default model,
     the default assistant (`set_assistant`; None: none) and/or the active leaf (the branch shown). Raises DomainError (field `active_leaf`) for
@@ -66,6 +69,12 @@ async def chat_session_update(
         session.title = title.strip()
         session.title_set_by_user = bool(session.title)
         fields += ["title", "title_set_by_user"]
+    if system_prompt is not None:
+        session.system_prompt = system_prompt
+        fields.append("system_prompt")
+    if set_temperature:
+        session.temperature = temperature
+        fields.append("temperature")
     if set_model:
         session.default_model = model
         fields.append("default_model")

@@ -93,7 +93,8 @@ class ChatSessionViewSet(viewsets.ViewSet):
         session = await chat_session_update(
             session=session, title=data.get("title"), model=data.get("model"), set_model="model" in data,
             active_leaf_id=data.get("active_leaf"), assistant=await _assistant(request, data),
-            set_assistant="assistant" in data,
+            set_assistant="assistant" in data, system_prompt=data.get("system_prompt"),
+            temperature=data.get("temperature"), set_temperature="temperature" in data,
         )
         return Response(ChatSessionSerializer(session).data)
 

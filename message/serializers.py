@@ -19,6 +19,8 @@ from files.serializers import StoredFileSerializer
 from message.models import Message
 from message.streaming.payloads import EVENT_TYPES
 
+FINISH_REASON_CHOICES = ("stop", "length", "tool_calls", "content_filter")
+
 
 def message_to_dict(message: Message) -> dict[str, Any]:
     """A message as REST, SSE and WebSocket clients see it: `MessageSerializer`'s output,
@@ -34,6 +36,7 @@ def message_to_dict(message: Message) -> dict[str, Any]:
         "model": str(message.model_id) if message.model_id else None,
         "assistant": str(message.assistant_id) if message.assistant_id else None,
         "plan": message.plan,
+        "finish_reason": message.finish_reason or None,
         "error": {"code": message.error_code, "detail": message.error_text} if message.error_code else None,
         # Read with the message (`message.attachments.attachments_attach`); a reply has none.
         "attachments": getattr(message, "attached", None) or [],
@@ -58,6 +61,13 @@ def message_to_dict(message: Message) -> dict[str, Any]:
 
 class BlankAsNullCharField(serializers.CharField):
     """Text that is `null` when empty."""
+
+    def to_representation(self, value: str) -> str | None:
+        return value or None
+
+
+class BlankAsNullChoiceField(serializers.ChoiceField):
+    """A choice that is `null` when blank."""
 
     def to_representation(self, value: str) -> str | None:
         return value or None
@@ -116,6 +126,10 @@ class MessageSerializer(serializers.Serializer):
     plan = serializers.ListField(
         child=serializers.CharField(), allow_null=True,
         help_text="A `plan` assistant's steps (the latest, once revised), on the turn that announced them.")
+    finish_reason = BlankAsNullChoiceField(
+        FINISH_REASON_CHOICES, allow_null=True,
+        help_text="Why the model stopped (`length`: cut by the token limit, so `continue` can go on); "
+                  "null while streaming, after a cancel or an error, or when the provider did not say.")
     error = serializers.SerializerMethodField()
     attachments = serializers.SerializerMethodField(help_text="Files attached to a user message, in order.")
     tool_calls = serializers.ListField(child=serializers.DictField())

@@ -24,6 +24,7 @@ from core.ids import uuid_or_404
 from core.runtime import runtime
 from message.generation.admission import Slots
 from message.generation.registry import Generation, generations
+from message.generation.request import ChatSettings
 from message.generation.runner import generation_start
 from message.generation.store import (
     ANY_MODEL,
@@ -168,7 +169,7 @@ async def _reply_start(stored: StoredTurn, ai_model: Any, slots: Slots, assistan
     (reply,) = stored.replies
     generation = await generation_start(
         reply=reply, ai_model=ai_model, context=stored.context, before=[stored.user_message] if stored.user_message else (),
-        slot=(slots, slots.ids[0]), assistant=assistant,
+        slot=(slots, slots.ids[0]), assistant=assistant, chat=ChatSettings.of(stored.session),
     )
     return StartedReply(user_message=stored.user_message, reply=reply, generation=generation)
 
@@ -251,7 +252,7 @@ async def message_compare(
         for index, (reply, model, slot_id) in enumerate(zip(stored.replies, models, list(slots.ids), strict=True)):
             generation = await generation_start(
                 reply=reply, ai_model=model, context=stored.context, before=[user_message] if index == 0 else (),
-                slot=(slots, slot_id), assistant=assistant,
+                slot=(slots, slot_id), assistant=assistant, chat=ChatSettings.of(stored.session),
             )
             started.append(StartedReply(user_message=user_message, reply=reply, generation=generation))
     return StartedComparison(user_message=user_message, replies=started)

@@ -50,7 +50,8 @@ from ai_model.providers.wire import (
     tool_calls_from_parts,
 )
 from ai_model.types import (
-    ChatMessage, ChatRequest, Done, ReasoningBlock, ReasoningDelta, StreamEvent, TextDelta, Usage, turn_text,
+    ChatMessage, ChatRequest, Done, ReasoningBlock, ReasoningDelta, StreamEvent, TextDelta, Usage, finish_reason_map,
+    turn_text,
 )
 
 API_VERSION = "2023-06-01"
@@ -62,6 +63,11 @@ ERROR_STATUS: Mapping[str, int] = MappingProxyType({
     "invalid_request_error": 400, "authentication_error": 401, "permission_error": 403,
     "not_found_error": 404, "request_too_large": 413, "rate_limit_error": 429,
     "api_error": 500, "overloaded_error": 529,
+})
+#: `stop_reason`s of the Messages API ("Handling stop reasons") as OpenAI's finish reasons.
+STOP_REASONS: Mapping[str, str | None] = MappingProxyType({
+    "end_turn": "stop", "stop_sequence": "stop", "pause_turn": "stop", "max_tokens": "length",
+    "model_context_window_exceeded": "length", "tool_use": "tool_calls", "refusal": "content_filter",
 })
 
 
@@ -193,7 +199,7 @@ class AnthropicProvider(BaseProvider):
         if not stopped:
             raise ProviderProtocolError(f"{self.name}: the stream ended before `message_stop`")
         yield Usage(prompt_tokens, completion_tokens)
-        yield Done(stop_reason)
+        yield Done(finish_reason_map(stop_reason, STOP_REASONS))
 
     async def list_models(self) -> list[str]:
         """Ids from `GET /v1/models` (`{"data": [{"id"}]}`)."""

@@ -31,7 +31,8 @@ images are fitted to 3072 px and 7 MiB.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote
 
@@ -46,8 +47,18 @@ from ai_model.providers.wire import (
     reasoning_effort_budget,
 )
 from ai_model.types import (
-    ChatMessage, ChatRequest, Done, ReasoningDelta, StreamEvent, TextDelta, ToolCall, Usage, turn_text,
+    ChatMessage, ChatRequest, Done, ReasoningDelta, StreamEvent, TextDelta, ToolCall, Usage, finish_reason_map,
+    turn_text,
 )
+
+#: `Candidate.finishReason` values (API reference, "FinishReason") as OpenAI's finish reasons;
+#: a reply that called functions is `tool_calls` whatever Gemini says (it says `STOP`).
+FINISH_REASONS: Mapping[str, str | None] = MappingProxyType({
+    "stop": "stop", "max_tokens": "length", "finish_reason_unspecified": None, "other": "stop",
+    "safety": "content_filter", "recitation": "content_filter", "blocklist": "content_filter",
+    "prohibited_content": "content_filter", "spii": "content_filter", "image_safety": "content_filter",
+    "language": "content_filter", "malformed_function_call": "stop", "unexpected_tool_call": "stop",
+})
 
 
 class GeminiProvider(BaseProvider):
@@ -149,7 +160,7 @@ class GeminiProvider(BaseProvider):
             raise ProviderProtocolError(f"{self.name}: the stream ended before a finishReason")
         if usage is not None:
             yield usage
-        yield Done(finish_reason)
+        yield Done("tool_calls" if calls and finish_reason.upper() == "STOP" else finish_reason_map(finish_reason, FINISH_REASONS))
 
     async def list_models(self) -> list[str]:
         """Ids from `GET /v1beta/models` (`{"models": [{"name": "models/<id>"}]}`)."""

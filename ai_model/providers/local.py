@@ -31,7 +31,7 @@ from ai_model.engine import FairTurns, InProcessModel
 from ai_model.errors import ModelRuntimeError, ServerBusyError
 from ai_model.providers.base import BaseProvider
 from ai_model.providers.wire import ThinkSplitter, generation_options
-from ai_model.types import ChatMessage, ChatRequest, Done, StreamEvent, Usage, turn_text
+from ai_model.types import ChatMessage, ChatRequest, Done, StreamEvent, Usage, finish_reason_map, turn_text
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ class LocalEngine(InProcessModel):
             text = "".join(pieces)
             completion_tokens = len(llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)) if text else 0
             put(Usage(prompt_tokens=len(tokens), completion_tokens=completion_tokens))
-            put(Done(finish_reason))
+            put(Done(None if finish_reason == "cancelled" else finish_reason_map(finish_reason, {})))
         except ModelRuntimeError:
             raise
         except Exception as exc:  # llama.cpp failures surface as assorted exceptions

@@ -29,7 +29,8 @@ these models use and spares a local server decoding a 12-megapixel photo.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import aiohttp
@@ -46,8 +47,13 @@ from ai_model.providers.wire import (
     json_lines,
 )
 from ai_model.types import (
-    ChatMessage, ChatRequest, Done, ReasoningDelta, StreamEvent, TextDelta, ToolCall, Usage, turn_text,
+    ChatMessage, ChatRequest, Done, ReasoningDelta, StreamEvent, TextDelta, ToolCall, Usage, finish_reason_map,
+    turn_text,
 )
+
+#: Ollama's `done_reason` (`stop`, `length`, `load`, `unload`) as OpenAI's finish reasons; a
+#: reply that called tools says `stop` and is `tool_calls`.
+DONE_REASONS: Mapping[str, str | None] = MappingProxyType({"stop": "stop", "length": "length", "load": None, "unload": None})
 
 #: How long Ollama keeps the model loaded after a request (a Go duration).
 KEEP_ALIVE = "10m"
@@ -127,7 +133,8 @@ class OllamaProvider(BaseProvider):
                     for event in think.end_events():
                         yield event
                     yield Usage(chunk.get("prompt_eval_count"), chunk.get("eval_count"))
-                    yield Done(chunk.get("done_reason"))
+                    reason = finish_reason_map(chunk.get("done_reason"), DONE_REASONS)
+                    yield Done("tool_calls" if calls and reason in (None, "stop") else reason)
                     return
         raise ProviderProtocolError(f"{self.name}: the stream ended without a final `done` line")
 

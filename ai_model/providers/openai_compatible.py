@@ -37,7 +37,8 @@ side of 2048 and, as base64 inside the data URL, 15 MiB of bytes.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from ai_model.errors import ProviderProtocolError, make_status_error
@@ -53,7 +54,16 @@ from ai_model.providers.wire import (
     json_object_with_list,
     tool_calls_from_parts,
 )
-from ai_model.types import ChatMessage, ChatRequest, Done, ReasoningDelta, StreamEvent, TextDelta, Usage, turn_text
+from ai_model.types import (
+    ChatMessage, ChatRequest, Done, ReasoningDelta, StreamEvent, TextDelta, Usage, finish_reason_map, turn_text,
+)
+
+#: Finish reasons of OpenAI-compatible servers that are not OpenAI's own: the deprecated
+#: `function_call`, and what some servers (vLLM, llama.cpp's server, LiteLLM) send.
+FINISH_REASONS: Mapping[str, str | None] = MappingProxyType({
+    "function_call": "tool_calls", "tool_call": "tool_calls", "max_tokens": "length", "eos": "stop",
+    "end_turn": "stop", "stop_sequence": "stop", "abort": None, "cancelled": None, "error": None,
+})
 
 
 class OpenAICompatibleProvider(BaseProvider):
@@ -193,7 +203,7 @@ class OpenAICompatibleProvider(BaseProvider):
             raise ProviderProtocolError(f"{self.name}: the stream ended before a finish_reason or [DONE]")
         for call in tool_calls_from_parts(tool_parts, self.name):
             yield call
-        yield Done(finish_reason)
+        yield Done(finish_reason_map(finish_reason, FINISH_REASONS))
 
     async def list_models(self) -> list[str]:
         """Ids from `GET /models` (`{"data": [{"id"}]}`)."""

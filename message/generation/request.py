@@ -10,6 +10,7 @@ sampling options win over the assistant's.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ai_model.tools import Tool, tools_allowed, tools_for_reply
@@ -37,12 +38,27 @@ async def reply_tools(model: AIModel, assistant: Assistant | None, client: Clien
     return tools_allowed(registry, allowed)
 
 
-def system_turn(assistant: Assistant | None) -> ChatMessage | None:
-    """The assistant's system prompt as the request's first turn (one object per reply, so an
-    adapter that keeps a turn's encoding encodes it once), or None."""
-    if assistant is None or not assistant.system_prompt.strip():
-        return None
-    return ChatMessage("system", assistant.system_prompt)
+@dataclass(frozen=True, slots=True)
+class ChatSettings:
+    """A session's own settings of its replies (`ChatSession.system_prompt`, `temperature`)."""
+
+    system_prompt: str = ""
+    temperature: float | None = None
+
+    @classmethod
+    def of(cls, session: Any) -> ChatSettings | None:
+        """The settings of `session` (a `ChatSession` row), None when it has none."""
+        if session is None or (not session.system_prompt.strip() and session.temperature is None):
+            return None
+        return cls(session.system_prompt, session.temperature)
+
+
+def system_turn(assistant: Assistant | None, chat: ChatSettings | None = None) -> ChatMessage | None:
+    """The request's first turn: the assistant's system prompt, then (after a blank line) the
+    chat's own; one object per reply, so an adapter that keeps a turn's encoding encodes it
+    once. None when neither has one."""
+    parts = [p for p in (assistant.system_prompt if assistant else "", chat.system_prompt if chat else "") if p.strip()]
+    return ChatMessage("system", "\n\n".join(parts)) if parts else None
 
 
 def _first(*values: Any) -> Any:
@@ -52,12 +68,14 @@ def _first(*values: Any) -> Any:
 def chat_request(
     model: AIModel, context: list[ChatMessage], *, tools: dict[str, Tool] | None, user: Any = None,
     client: ClientTurn | None = None, assistant: Assistant | None = None, system: ChatMessage | None = None,
+    chat: ChatSettings | None = None,
 ) -> ChatRequest:
     """The request of one model call to `context`: `system` first, then `context`; `tools`
     offered when given and the model supports tools (a client's own tools instead); the
-    client's sampling options over the assistant's over the model's."""
+    temperature: the client's over the chat's over the assistant's over the model's."""
     messages = [system, *context] if system is not None else context
-    temperature = _first(assistant.temperature if assistant else None, model.temperature)
+    temperature = _first(chat.temperature if chat else None, assistant.temperature if assistant else None,
+                         model.temperature)
     max_tokens = _first(assistant.max_tokens if assistant else None, model.max_tokens)
     reasoning = {"reasoning": model.reasons, "reasoning_effort": model.reasoning_effort or None,
                  "thinking_budget": model.thinking_budget_tokens}

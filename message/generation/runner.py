@@ -42,7 +42,9 @@ from django.conf import settings
 from ai_model.providers.registry import adapter_for
 from ai_model.selectors import ai_model_chain
 from ai_model.tools import Tool, tools_run_concurrently
-from ai_model.types import ChatMessage, ChatRequest, ReasoningBlock, ReasoningDelta, StreamError, TextDelta, ToolCall, Usage
+from ai_model.types import (
+    ChatMessage, ChatRequest, Done, ReasoningBlock, ReasoningDelta, StreamError, TextDelta, ToolCall, Usage,
+)
 from chat_session.titles import title_schedule
 from core.db import db_context
 from core.runtime import runtime
@@ -51,7 +53,7 @@ from message.generation.publisher import Publisher
 from message.generation.admission import Slots
 from message.generation.registry import Generation, generations
 from message.generation.store import ReplyStore, Status
-from message.generation.request import chat_request, reply_tools, system_turn
+from message.generation.request import ChatSettings, chat_request, reply_tools, system_turn
 from message.generation.turn import ClientTurn, Turn, usage_sum
 from message.context import Context
 from message.streaming.coalesce import Coalescer
@@ -76,6 +78,7 @@ async def generation_start(
     slot: tuple[Slots, str] | None = None,
     client: ClientTurn | None = None,
     assistant: Assistant | None = None,
+    chat: ChatSettings | None = None,
 ) -> Generation:
     """Start generating `reply` (an assistant message stored with status `streaming`) to
     `context` (the turns it answers, ending at its user message).
@@ -85,7 +88,8 @@ async def generation_start(
     its final context is kept (`message.context`) for the next turn. `slot` (the user's
     concurrent-generation slot, `admission.Slots` and slot id) is freed when it ends.
     `client`: a reply for a client that runs its own tools; `assistant`: the assistant it is
-    made with (see the module docstring).
+    made with (see the module docstring); `chat`: the session's own settings (its system
+    prompt and temperature, `request.ChatSettings`, read with the session in the turn's hop).
     """
     log = event_log_create(reply.id)
     publisher = Publisher(log, reply.session_id)
@@ -98,7 +102,7 @@ async def generation_start(
     registry = generations()
     registry.add(generation, reply.id)
     runtime().metrics.reply_started(model=ai_model.model_id)
-    runner = Runner(generation, ReplyStore(keep_content=client is None or client.store), client, assistant)
+    runner = Runner(generation, ReplyStore(keep_content=client is None or client.store), client, assistant, chat)
     generation.task = asyncio.get_running_loop().create_task(
         runner.run(reply=reply, ai_model=ai_model, context=context), name=f"generation:{reply.id}"
     )
@@ -110,16 +114,17 @@ class Runner:
 
     def __init__(
         self, generation: Generation, store: ReplyStore, client: ClientTurn | None = None,
-        assistant: Assistant | None = None,
+        assistant: Assistant | None = None, chat: ChatSettings | None = None,
     ) -> None:
         self.generation = generation
+        self.chat = chat
         self.store = store
         self.client = client
         self.assistant = assistant
         #: The tools the current model call offers and its calls may run (`request.reply_tools`:
         #: the model's, or its assistant's allowed ones), and the assistant's system turn.
         self.tools: dict[str, Tool] = {}
-        self.system = system_turn(assistant)
+        self.system = system_turn(assistant, chat)
         self.publisher = generation.publisher
         #: The model answering now (a fallback replaces it), for the metrics' `model` label.
         self.model: AIModel | None = None
@@ -217,7 +222,7 @@ class Runner:
         mid = str(message.id)
         interval = settings.STREAM_PERSIST_INTERVAL_MS / 1000
         turn = self.generation.turn = into if into is not None else Turn()
-        before, turn.usage, turn.tool_calls = turn.usage, None, []
+        before, turn.usage, turn.tool_calls, turn.finish_reason = turn.usage, None, [], None
         if prefix:
             turn.parts.append(prefix)
             await publisher.emit(Delta(message=mid, text=prefix))
@@ -290,6 +295,8 @@ class Runner:
                     turn.usage = event
                 elif isinstance(event, StreamError):
                     turn.error = event
+                elif isinstance(event, Done):
+                    turn.finish_reason = event.finish_reason
             if thinking:
                 await self.reasoner.flush()
             await coalescer.flush()
@@ -303,7 +310,7 @@ class Runner:
     def request(self, model: AIModel, context: list[ChatMessage], *, tools: bool) -> ChatRequest:
         """This reply's request of one call of `model` to `context` (`request.chat_request`)."""
         return chat_request(model, context, tools=self.tools if tools else None, user=self.generation.user_id,
-                            client=self.client, assistant=self.assistant, system=self.system)
+                            client=self.client, assistant=self.assistant, system=self.system, chat=self.chat)
 
     async def _vision_chain(self, message: Message, chain: list[AIModel]) -> list[AIModel]:
         """The models of `chain` that read images (the context has some): when the first does

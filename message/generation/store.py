@@ -49,7 +49,7 @@ Status = Message.Status
 _FINAL_FIELDS = [
     "content", "status", "ttfb_ms", "duration_ms", "prompt_tokens", "completion_tokens", "tokens_per_s", "error_code",
     "error_text", "tool_calls", "updated_at", "model_id", "cost", "reasoning", "reasoning_tokens", "reasoning_hidden",
-    "reasoning_blocks",
+    "reasoning_blocks", "finish_reason",
 ]
 
 
@@ -287,6 +287,7 @@ class ReplyStore:
         first = turn.first_token_ms if turn.first_token_ms is not None else turn.ttfb_ms
         message.tokens_per_s = tokens_per_second(completion, first, message.duration_ms)
         message.cost = reply_cost(model, message.prompt_tokens, completion)
+        message.finish_reason = finish_reason_stored(turn, status=status, error=error is not None)
         message.error_code = error.code if error else ""
         message.error_text = nul_free(error.detail) if error else ""
         if message.tool_calls:
@@ -336,6 +337,18 @@ def _final_write(message: Message, leaf_from: uuid.UUID | None) -> None:
         update(Message, values={name: getattr(message, name) for name in _FINAL_FIELDS}, where={"id": message.pk})
         if leaf_from is not None:
             chat_session_active_leaf_set(session_id=message.session_id, leaf_id=message.pk, when_leaf_id=leaf_from)
+
+
+def finish_reason_stored(turn: Turn, *, status: str, error: bool) -> str:
+    """The `Message.finish_reason` of a turn that ended with `status`: blank unless it is
+    complete without error; `tool_calls` when it asked for tools (some providers say
+    `stop` then); else the model's reason (`ai_model.types.FinishReason`), `stop` when it did
+    not give one (the stream ended normally)."""
+    if status != Status.COMPLETE or error:
+        return ""
+    if turn.tool_calls and turn.finish_reason in (None, "stop"):
+        return "tool_calls"
+    return turn.finish_reason or "stop"
 
 
 def tokens_per_second(completion_tokens: int | None, ttfb_ms: int | None, duration_ms: int | None) -> float | None:

@@ -22,6 +22,9 @@ class Turn:
     tool_calls: list[ToolCall] = field(default_factory=list)
     usage: Usage | None = None
     error: StreamError | None = None
+    #: Why the model stopped (`ai_model.types.FinishReason`, from the stream's `Done`), None
+    #: until it ended normally.
+    finish_reason: str | None = None
     #: Time to the first answer text (reasoning does not count: it is what the user waits through).
     ttfb_ms: int | None = None
     #: Time to the first token of either reasoning or text.

@@ -19,7 +19,8 @@ Shapes are OpenAI's (API reference, https://platform.openai.com/docs/api-referen
   `delta.role`, then `delta.content` (and `delta.reasoning_content` for a `reasoning` event,
   the de-facto convention of DeepSeek and vLLM), each tool call as one chunk of
   `delta.tool_calls` (whole: id, name and JSON arguments), a last chunk with
-  `finish_reason` (`stop`, or `tool_calls` when the model called tools), with
+  `finish_reason` (the stored reply's: `stop`, `length`, `content_filter`, or `tool_calls` when
+  the model called tools), with
   `stream_options.include_usage` a chunk with `choices: []` and `usage`, and `data: [DONE]`.
   A failure once streaming has started is a `data: {"error": {...}}` line before `[DONE]`.
 - **Answer**: one `chat.completion` object with `choices[0].message` (`content`,
@@ -295,10 +296,16 @@ class _Reply:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     usage: dict[str, Any] | None = None
     error: tuple[str, str] | None = None
+    #: The `done` event's (the stored reply's, `message.generation.store.finish_reason_stored`).
+    reason: str | None = None
 
     @property
     def finish_reason(self) -> str:
-        return "tool_calls" if self.tool_calls else "stop"
+        """OpenAI's `finish_reason`: the model's (`length` when the token limit cut it,
+        `content_filter`), `tool_calls` when it called tools, else `stop`."""
+        if self.reason in ("length", "content_filter"):
+            return self.reason
+        return "tool_calls" if self.tool_calls or self.reason == "tool_calls" else "stop"
 
 
 class ChunkEncoder:
@@ -335,6 +342,7 @@ class ChunkEncoder:
         elif name == "error":
             reply.error = (data["code"], data["detail"])
         elif name == "done":
+            reply.reason = data.get("finish_reason")
             if reply.error is not None:
                 _, body = openai_error_body(stream_error(*reply.error))
                 return _data(body) + DONE

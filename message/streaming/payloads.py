@@ -133,11 +133,14 @@ class ErrorReport(Payload):
 
 @dataclass(frozen=True, slots=True)
 class Finished(Payload):
-    """`done`: the last event of a reply; `status` is `complete`, `cancelled` or `error`."""
+    """`done`: the last event of a reply; `status` is `complete`, `cancelled` or `error`;
+    `finish_reason` why the model stopped (`stop`, `length`, `tool_calls`, `content_filter`),
+    null unless `status` is `complete` (or when the provider did not say)."""
 
     EVENT: ClassVar[str] = "done"
     message: str
     status: str
+    finish_reason: str | None = None
 
 
 EVENT_TYPES = frozenset(cls.EVENT for cls in Payload.__subclasses__())
@@ -179,5 +182,7 @@ def closing_events(message: Message, *, status: str | None = None) -> list[Paylo
     events: list[Payload] = [usage_report(message)]
     if message.error_code:
         events.append(ErrorReport(message=mid, code=message.error_code, detail=message.error_text))
-    events.append(Finished(message=mid, status=done_status(status or message.status)))
+    final = done_status(status or message.status)
+    reason = (message.finish_reason or None) if final == "complete" else None
+    events.append(Finished(message=mid, status=final, finish_reason=reason))
     return events

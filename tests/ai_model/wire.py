@@ -127,7 +127,7 @@ class AnthropicWire:
 
     def text(self, texts=("Hello", " world", "!"), usage=(12, 3)) -> Case:
         chunks = [self._start(usage[0]), *self._text_block(0, texts), *self._end("end_turn", usage[1])]
-        return Case(chunks, [*map(TextDelta, texts), Usage(*usage), Done("end_turn")])
+        return Case(chunks, [*map(TextDelta, texts), Usage(*usage), Done("stop")])
 
     def tools(self) -> Case:
         def tool(index, id_, name, parts):
@@ -146,7 +146,7 @@ class AnthropicWire:
             TextDelta("Checking. "),
             ToolCall("toolu_a", "get_time", {"tz": "Europe/Paris"}),
             ToolCall("toolu_b", "calc", {"expr": "2*21"}),
-            Usage(20, 11), Done("tool_use"),
+            Usage(20, 11), Done("tool_calls"),
         ])
 
     def midstream_error(self) -> Case:
@@ -181,7 +181,7 @@ class AnthropicWire:
             ReasoningDelta("Let me"), ReasoningDelta(" think."),
             ReasoningBlock({"type": "thinking", "thinking": "Let me think.", "signature": "EqQBCgIYAhIM1gbcDa9GJwZA2b3h"}),
             ReasoningBlock({"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3p"}),
-            TextDelta("Four."), Usage(12, 9), Done("end_turn"),
+            TextDelta("Four."), Usage(12, 9), Done("stop"),
         ])]
 
 
@@ -200,7 +200,7 @@ class GeminiWire:
     def text(self, texts=("Hello", " world", "!"), usage=(12, 3)) -> Case:
         chunks = [self._chunk([{"text": t}], usage=(usage[0], i + 1)) for i, t in enumerate(texts[:-1])]
         chunks.append(self._chunk([{"text": texts[-1]}], finish="STOP", usage=usage))
-        return Case(chunks, [*map(TextDelta, texts), Usage(*usage), Done("STOP")])
+        return Case(chunks, [*map(TextDelta, texts), Usage(*usage), Done("stop")])
 
     def tools(self) -> Case:
         chunks = [
@@ -212,7 +212,7 @@ class GeminiWire:
             TextDelta("Checking. "),
             ToolCall("call_1", "get_time", {"tz": "Europe/Paris"}),
             ToolCall("call_2", "calc", {"expr": "2*21"}),
-            Usage(20, 11), Done("STOP"),
+            Usage(20, 11), Done("tool_calls"),
         ])
 
     def midstream_error(self) -> Case:
@@ -232,7 +232,7 @@ class GeminiWire:
             sse({**body([{"text": "Four."}], finishReason="STOP"), "usageMetadata": usage}),
         ]
         return [Case(chunks, [ReasoningDelta("**Adding** Let me"), ReasoningDelta(" think."), TextDelta("Four."),
-                              Usage(12, 4, 5), Done("STOP")])]
+                              Usage(12, 4, 5), Done("stop")])]
 
 
 class OllamaWire:
@@ -264,7 +264,7 @@ class OllamaWire:
             TextDelta("Checking. "),
             ToolCall("call_1", "get_time", {"tz": "Europe/Paris"}),
             ToolCall("call_2", "calc", {"expr": "2*21"}),
-            Usage(20, 11), Done("stop"),
+            Usage(20, 11), Done("tool_calls"),
         ])
 
     def midstream_error(self) -> Case:
