@@ -22,6 +22,7 @@ from message.serializers import MessageCreateSerializer
 from message.services import (
     message_cancel,
     message_load,
+    message_continue,
     message_regenerate,
     message_send,
 )
@@ -85,8 +86,12 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
                 body = self._valid(TargetSerializer, content)
                 message = await self._own_message(body["message"])
                 await message_regenerate(message=message, model_id=body["model"], assistant_id=body["assistant"])
+            elif kind == "continue":
+                body = self._valid(TargetSerializer, content)
+                await message_continue(message=await self._own_message(body["message"]))
             else:
-                raise DomainError("Unknown type; expected send, cancel or regenerate.", code="invalid_type", field="type")
+                raise DomainError("Unknown type; expected send, cancel, regenerate or continue.", code="invalid_type",
+                                  field="type")
         except Exception as exc:
             status, error = error_body(exc)  # re-raises anything that is not a client error
             await self.send_json({"type": "error", **error})

@@ -237,6 +237,12 @@ class RegenerateSerializer(serializers.Serializer):
     stream = StrictBooleanField(required=False, default=False)
 
 
+class ContinueSerializer(serializers.Serializer):
+    """`POST /api/messages/{id}/continue` body (optional): `{"stream"?}`."""
+
+    stream = StrictBooleanField(required=False, default=False)
+
+
 @extend_schema_field({"type": "array", "items": {"type": "string", "format": "uuid"}, "minItems": 2, "maxItems": 8,
                       "uniqueItems": True})
 class ModelIdsField(serializers.ListField):

@@ -19,7 +19,7 @@ from files.models import StoredFile
 from files.selectors import files_for_message
 from chat_session.selectors import chat_session_get
 from chat_session.services import chat_session_accounting, chat_session_create
-from core.errors import DomainError, NotFound
+from core.errors import Conflict, DomainError, NotFound
 from core.ids import uuid_or_404
 from core.runtime import runtime
 from message.generation.admission import Slots
@@ -165,11 +165,11 @@ async def message_send_to(
         assistant_id=assistant_id)
 
 
-async def _reply_start(stored: StoredTurn, ai_model: Any, slots: Slots, assistant: Any = None) -> StartedReply:
+async def _reply_start(stored: StoredTurn, ai_model: Any, slots: Slots, assistant: Any = None, prefill: str = "") -> StartedReply:
     (reply,) = stored.replies
     generation = await generation_start(
         reply=reply, ai_model=ai_model, context=stored.context, before=[stored.user_message] if stored.user_message else (),
-        slot=(slots, slots.ids[0]), assistant=assistant, chat=ChatSettings.of(stored.session),
+        slot=(slots, slots.ids[0]), assistant=assistant, chat=ChatSettings.of(stored.session), prefill=prefill,
     )
     return StartedReply(user_message=stored.user_message, reply=reply, generation=generation)
 
@@ -271,7 +271,29 @@ async def message_prefer(*, message: Message) -> Message:
     return message
 
 
-async def message_regenerate(*, message: Message, model_id: Any = None, assistant_id: Any = None) -> StartedReply:
+async def message_continue(*, message: Message) -> StartedReply:
+    """A new assistant sibling of `message` (an assistant reply) that starts with its text and
+    goes on from there: the model is sent that text as the last (assistant) turn, a prefill,
+    and the new reply's first delta is the whole of it. Meant for a reply the token limit cut
+    (`finish_reason` `length`) or one that was stopped. Same model and assistant as
+    `message`. Raises DomainError 400 `not_continuable` (field `message`) for a user or tool
+    message or a reply without text, Conflict 409 `still_streaming` while it streams.
+
+    Providers: OpenAI-compatible servers, llama.cpp, Ollama and Anthropic (without extended
+    thinking) continue a trailing assistant turn; OpenAI's own API and Gemini may answer it
+    as a new turn instead (the text then follows the kept prefix)."""
+    if message.role != Message.Role.ASSISTANT or not message.parent_id:
+        raise DomainError("Only an assistant reply can be continued.", code="not_continuable", field="message")
+    if message.status == Message.Status.STREAMING:
+        raise Conflict("The reply is still being generated.", code="still_streaming", field="message")
+    if not message.content.strip():
+        raise DomainError("The reply has no text to continue.", code="not_continuable", field="message")
+    return await message_regenerate(message=message, prefill=message.content)
+
+
+async def message_regenerate(
+    *, message: Message, model_id: Any = None, assistant_id: Any = None, prefill: str = "",
+) -> StartedReply:
     """A new assistant sibling of `message` (an assistant reply) under the same parent, or a
     new reply under `message` itself when it is a user message; earlier replies stay.
     Uses `model_id`, else the replaced reply's model; `assistant_id`, else the replaced
@@ -301,7 +323,7 @@ async def message_regenerate(*, message: Message, model_id: Any = None, assistan
             session=session, parent=anchor, content=None, models=[ai_model], budget_tokens=ai_model.context_budget,
             assistant_id=assistant.pk if assistant else None,
         )
-        return await _reply_start(stored, ai_model, slots, assistant)
+        return await _reply_start(stored, ai_model, slots, assistant, prefill=prefill)
 
 
 async def message_cancel(*, message: Message, wait_s: float = 2.0) -> Message:

@@ -41,6 +41,7 @@ from message.models import Message
 from message.generation.admission import day_start
 from message.selectors import usage_by_day
 from message.serializers import (
+    ContinueSerializer,
     UsageQuerySerializer,
     UsageReportSerializer,
     usage_data,
@@ -60,6 +61,7 @@ from message.services import (
     message_list_load,
     message_load,
     message_prefer,
+    message_continue,
     message_regenerate,
     message_send,
 )
@@ -177,7 +179,7 @@ def _resume_after(request: Request) -> int:
 
 
 class ReplyViewSet(_StreamingViewSet):
-    """`/api/messages/{message_id}/stream` (GET) and `/regenerate` (POST)."""
+    """`/api/messages/{message_id}/stream` (GET), `/regenerate` and `/continue` (POST)."""
 
     lookup_url_kwarg = "message_id"
 
@@ -206,6 +208,24 @@ class ReplyViewSet(_StreamingViewSet):
         body.is_valid(raise_exception=True)
         started = await message_regenerate(
             message=message, model_id=body.validated_data["model"], assistant_id=body.validated_data["assistant"])
+        if body.validated_data["stream"]:
+            return _follow(started)
+        made = await _finished(started)
+        return Response(RegenerateResultSerializer({"assistant": made[-1], "messages": made}).data, status=status.HTTP_201_CREATED)
+
+
+    @extend_schema(operation_id="message_continue", tags=["messages"],
+                   summary="A new reply that goes on from this one's text (cut by the token limit, or stopped)",
+                   parameters=[_path_id("message_id")], request={"application/json": ContinueSerializer},
+                   responses={201: RegenerateResultSerializer, **_SSE, **_INVALID, 409: ErrorSerializer, **_LIMITED})
+    @action(detail=True, methods=["post"], url_path="continue")
+    async def continue_(self, request: Request, message_id: str) -> HttpResponse:
+        """A new assistant sibling starting with this reply's text (`{"stream"?}`); SSE or 201
+        `{"assistant", "messages"}` when done."""
+        message = await message_load(user=request.user, message_id=message_id)
+        body = ContinueSerializer(data=json_body(request, optional=True))
+        body.is_valid(raise_exception=True)
+        started = await message_continue(message=message)
         if body.validated_data["stream"]:
             return _follow(started)
         made = await _finished(started)

@@ -79,6 +79,7 @@ async def generation_start(
     client: ClientTurn | None = None,
     assistant: Assistant | None = None,
     chat: ChatSettings | None = None,
+    prefill: str = "",
 ) -> Generation:
     """Start generating `reply` (an assistant message stored with status `streaming`) to
     `context` (the turns it answers, ending at its user message).
@@ -89,7 +90,9 @@ async def generation_start(
     concurrent-generation slot, `admission.Slots` and slot id) is freed when it ends.
     `client`: a reply for a client that runs its own tools; `assistant`: the assistant it is
     made with (see the module docstring); `chat`: the session's own settings (its system
-    prompt and temperature, `request.ChatSettings`, read with the session in the turn's hop).
+    prompt and temperature, `request.ChatSettings`, read with the session in the turn's hop);
+    `prefill`: text the reply starts with and the model goes on from (a continued reply: sent
+    as a last assistant turn, stored and streamed as the reply's first delta).
     """
     log = event_log_create(reply.id)
     publisher = Publisher(log, reply.session_id)
@@ -103,6 +106,7 @@ async def generation_start(
     registry.add(generation, reply.id)
     runtime().metrics.reply_started(model=ai_model.model_id)
     runner = Runner(generation, ReplyStore(keep_content=client is None or client.store), client, assistant, chat)
+    runner.prefill = prefill
     generation.task = asyncio.get_running_loop().create_task(
         runner.run(reply=reply, ai_model=ai_model, context=context), name=f"generation:{reply.id}"
     )
@@ -118,6 +122,8 @@ class Runner:
     ) -> None:
         self.generation = generation
         self.chat = chat
+        #: Text the reply starts with (`generation_start`'s `prefill`).
+        self.prefill = ""
         self.store = store
         self.client = client
         self.assistant = assistant
@@ -161,7 +167,10 @@ class Runner:
             if any(m.images for m in context):
                 chain = await self._vision_chain(reply, chain)
             assistant = self.assistant
-            if assistant is not None and self.client is None and assistant.strategy == assistant.Strategy.PLAN:
+            if self.prefill:  # a continued reply: the model goes on from the text so far
+                turn, *_ = await self.tool_loop(
+                    chain, 0, [*context, ChatMessage("assistant", self.prefill)], prefix=self.prefill)
+            elif assistant is not None and self.client is None and assistant.strategy == assistant.Strategy.PLAN:
                 turn = await Planner(self, chain).run(context)
             else:
                 turn, *_ = await self.tool_loop(chain, 0, context)
