@@ -22,6 +22,7 @@ from ai_model.models import (
     ModelLeaderboard,
     Provider,
 )
+from ai_model.services import ai_model_default_set
 from ai_model.tools import MCP_TOOL_NAME, tool_registry
 
 
@@ -114,8 +115,26 @@ class ModelFallbackInline(admin.TabularInline):
 class AIModelAdmin(admin.ModelAdmin):
     """Models users pick (chat) and remote speech engines."""
 
-    list_display = ["display_name", "model_id", "provider", "purpose", "enabled", "available", "supports_tools",
-                    "supports_vision", "supports_reasoning", "input_price", "output_price"]
+    list_display = ["display_name", "model_id", "provider", "purpose", "enabled", "is_default", "available",
+                    "supports_tools", "supports_vision", "supports_reasoning", "input_price", "output_price"]
+    actions = ["make_default"]
+
+    @admin.action(description="Make the selected model the default")
+    def make_default(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one model.", level=messages.ERROR)
+            return
+        model = queryset.get()
+        ai_model_default_set(model=model)
+        self.message_user(request, f"{model.display_name} is now the default model.")
+
+    def save_model(self, request, obj, form, change):
+        # Ticking "is default" on one model takes it off the previous default.
+        wants_default = obj.is_default
+        obj.is_default = False if wants_default else obj.is_default
+        super().save_model(request, obj, form, change)
+        if wants_default:
+            ai_model_default_set(model=obj)
     list_filter = ["purpose", "enabled", "available", "provider__kind", "provider", "supports_tools", "supports_vision",
                    "supports_reasoning"]
     readonly_fields = ["discovered_at", "last_seen_at"]
@@ -144,8 +163,12 @@ class ModelLeaderboardAdmin(admin.ModelAdmin):
                 avg_ttfb=Avg("messages__ttfb_ms", filter=replies),
                 avg_tps=Avg("messages__tokens_per_s", filter=replies),
             )
-            .order_by("-n_preferred", "-avg_tps")
+            .order_by("-n_preferred", "-n_replies", "-avg_tps")
         )
+
+    def get_ordering(self, request):
+        # Best first: the changelist would otherwise sort by the model's Meta ordering (name).
+        return ["-n_preferred", "-n_replies", "-avg_tps"]
 
     @admin.display(description="replies", ordering="n_replies")
     def replies(self, obj):
@@ -258,9 +281,10 @@ class AssistantLeaderboardAdmin(admin.ModelAdmin):
                 avg_ttfb=Avg("messages__ttfb_ms", filter=replies),
                 avg_tps=Avg("messages__tokens_per_s", filter=turns),
             )
-            .order_by("-n_preferred", "-avg_tps")
+            .order_by("-n_preferred", "-n_replies", "-avg_tps")
         )
 
+    get_ordering = ModelLeaderboardAdmin.get_ordering
     replies = ModelLeaderboardAdmin.replies
     preferred_replies = ModelLeaderboardAdmin.preferred_replies
     mean_ttfb_ms = ModelLeaderboardAdmin.mean_ttfb_ms

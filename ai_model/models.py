@@ -93,6 +93,8 @@ class AIModel(models.Model):
     display_name = models.CharField(max_length=200)
     purpose = models.CharField(max_length=16, choices=Purpose.choices, default=Purpose.CHAT)
     enabled = models.BooleanField(default=True)
+    is_default = models.BooleanField(
+        default=False, help_text="The model a new chat uses when none is picked (at most one model).")
     available = models.BooleanField(
         default=True, help_text="Listed by its provider at the last discovery of local runtimes.")
     discovered_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -140,6 +142,7 @@ class AIModel(models.Model):
         ordering = ["display_name"]
         constraints = [
             models.UniqueConstraint(fields=["provider", "model_id"], name="unique_model_per_provider"),
+            models.UniqueConstraint(fields=["is_default"], condition=models.Q(is_default=True), name="one_default_model"),
         ]
 
     def __str__(self) -> str:

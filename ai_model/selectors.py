@@ -96,8 +96,9 @@ def ai_model_public_names(models: Iterable[AIModel]) -> dict[uuid.UUID, str]:
 
 
 async def ai_model_list() -> list[AIModel]:
-    """Models users may pick: usable and with an adapter for their provider kind."""
-    return [m async for m in _servable().order_by("display_name")]
+    """Models users may pick: usable and with an adapter for their provider kind; the admin's
+    default model (`is_default`) first, then by name."""
+    return [m async for m in _servable().order_by("-is_default", "display_name")]
 
 
 async def ai_model_resolve(*, model_id: Any = None, defaults: Iterable[Any] = ()) -> AIModel:
@@ -125,6 +126,9 @@ async def ai_model_resolve(*, model_id: Any = None, defaults: Iterable[Any] = ()
         for pk in ids:
             if pk in found:
                 return found[pk]
+    default = await _with_chain(_servable().filter(is_default=True, available=True), chat).afirst()
+    if default is not None:
+        return default
     local = await _with_chain(_servable().filter(provider__kind=Provider.Kind.LOCAL), chat).order_by("created_at").afirst()
     if local is not None:
         return local

@@ -50,6 +50,7 @@ class AIModelSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(Provider.Kind.choices, source="provider.kind")
     capabilities = CapabilitiesSerializer(source="*")
     is_available = serializers.SerializerMethodField()
+    is_default = serializers.BooleanField(help_text="The admin's default model (listed first): a new chat's model.")
 
     def get_is_available(self, model: Any) -> bool:
         return self.context["available"][model.id]

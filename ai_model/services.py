@@ -205,3 +205,12 @@ def _own(user: Any, assistant: Assistant) -> None:
     if assistant.owner_id != user.pk:
         raise DomainError("This assistant is managed by the administrators.", code="assistant_read_only",
                           field="assistant", status_code=403)
+
+
+def ai_model_default_set(*, model: AIModel) -> None:
+    """Make `model` the default (`is_default`) and no other: one transaction, so the
+    `one_default_model` constraint never sees two. Synchronous (admin)."""
+    with transaction.atomic():
+        AIModel.objects.filter(is_default=True).exclude(pk=model.pk).update(is_default=False)
+        AIModel.objects.filter(pk=model.pk).update(is_default=True)
+    model.is_default = True
