@@ -87,6 +87,49 @@ def clean_title(raw: str) -> str:
     return " ".join(words).strip(_QUOTES).rstrip(".,;:!?…-–— ").strip(_QUOTES).strip()[:200]
 
 
+#: The worked examples' titles: a model that answers one of them copied the pattern, not the chat.
+EXAMPLE_TITLES = frozenset(m.content.casefold() for m in FEW_SHOT if m.role == "assistant")
+_WORDS = re.compile(r"\w+", re.UNICODE)
+_STOPWORDS = frozenset("""a an and are as at be by can do does for from how i in is it its me my of on or our so
+that the this to was what when where which who why will with you your""".split())
+_PAIRS = ("()", "[]", "{}", "“”", "‘’", "«»")
+
+
+def _stems(text: str) -> set[str]:
+    # Lower-case words without stopwords, cut to 5 letters: "proofing" and "proofed" meet.
+    return {w[:5] for w in (m.casefold() for m in _WORDS.findall(text)) if w not in _STOPWORDS and len(w) > 1}
+
+
+def title_problem(title: str, question: str, answer: str) -> str | None:
+    """Why a generated `title` does not name this conversation, or None when it does: it
+    copies a worked example of the prompt (unless most of its words are the conversation's), shares no word with the question and answer
+    (stopwords aside, compared by their first five letters), or is cut mid-bracket or
+    mid-quote."""
+    words = _stems(title)
+    said = _stems(question) | _stems(answer)
+    if title.casefold() in EXAMPLE_TITLES and len(words & said) * 2 < len(words):
+        return "it copies an example of the prompt"
+    if words and not words & said:
+        return "it shares no word with the conversation"
+    for opening, closing in _PAIRS:
+        if title.count(opening) != title.count(closing):
+            return "it is cut inside brackets or quotes"
+    if title.count('"') % 2:
+        return "it is cut inside quotes"
+    return None
+
+
+def fallback_title(question: str) -> str:
+    """A title from the user's first message: its first MAX_WORDS words, without Markdown,
+    links or trailing punctuation ("" when it has no words)."""
+    text = re.sub(r"```.*?(```|$)", " ", nul_free(question), flags=re.S)
+    text = re.sub(r"https?://\S+", " ", text)
+    text = re.sub(r"[*_#`>\[\](){}\"“”«»|]+", " ", text)
+    words = text.split()[:MAX_WORDS]
+    title = " ".join(words).rstrip(".,;:!?…-–— ").strip()
+    return (title[:1].upper() + title[1:])[:200]
+
+
 async def _title_model() -> AIModel:
     """The usable model `TITLE_MODEL` names (its id or model id), else the embedded one;
     raises TitleError when there is none."""
@@ -127,8 +170,16 @@ async def session_title_generate(*, session: ChatSession) -> str:
     if result.error is not None:
         raise TitleError(f"{result.error.code}: {result.error.detail}")
     title = clean_title(result.text)
+    problem = title_problem(title, question, answer) if title else "it is empty"
+    if problem is not None:
+        logger.info("title %r for session %s refused (%s); taking the first message's words", title, session.pk, problem)
+        title = fallback_title(question)
     if not title:
         raise TitleError(f"The title model answered nothing usable: {result.text[:100]!r}")
+    return await _title_store(session, title)
+
+
+async def _title_store(session: ChatSession, title: str) -> str:
     updated = await ChatSession.objects.filter(pk=session.pk, title_set_by_user=False).aupdate(title=title)
     await session.arefresh_from_db()
     if updated:
@@ -137,16 +188,26 @@ async def session_title_generate(*, session: ChatSession) -> str:
 
 
 async def _generate_in_background(session_id: Any) -> None:
+    session = None
     try:
         session = await ChatSession.objects.filter(pk=session_id, title="", title_set_by_user=False).afirst()
         if session is not None:
             await session_title_generate(session=session)
     except Exception as exc:  # never affects the chat
         logger.warning("automatic title for session %s failed: %s", session_id, exc)
+        # No model title: the first message's words, so the chat is not left "Untitled".
+        try:
+            if session is not None and not isinstance(exc, NothingToTitle):
+                question, _ = await _opening(session)
+                if title := fallback_title(question):
+                    await _title_store(session, title)
+        except Exception as again:
+            logger.warning("fallback title for session %s failed: %s", session_id, again)
 
 
 def title_schedule(session_id: Any) -> None:
-    """Generate a title in the background if the session has none (and titles are on)."""
+    """Generate a title in the background if the session has none (and titles are on):
+    after a reply, whatever its end (a cancelled or failed first reply gets one too)."""
     if not settings.TITLES_ENABLED:
         return
     runtime().background.spawn(_generate_in_background(session_id), name=f"title:{session_id}")

@@ -425,5 +425,5 @@ class Runner:
             await self.publisher.emit(payload)
         await self.publisher.message_update(message)
         await self.publisher.close()  # the whole log is in its store before the reply counts as finished
-        if status == Status.COMPLETE and (self.client is None or self.client.store):
+        if self.client is None or self.client.store:  # also after a cancelled or failed reply
             title_schedule(message.session_id)

@@ -1,11 +1,14 @@
 """Automatic session titles."""
 
+import asyncio
+
 import pytest
 
 from ai_model.errors import ProviderConnectionError
 from ai_model.models import AIModel
 from chat_session.models import ChatSession
-from chat_session.titles import clean_title, titles_settle
+from message.models import Message
+from chat_session.titles import clean_title, fallback_title, title_problem, titles_settle
 from tests.message.helpers import connect, receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -71,7 +74,8 @@ async def test_a_failing_title_model_leaves_the_chat_untouched(session, api, fak
     res = await api.post(f"/api/sessions/{session.id}/messages", json={"content": "hi"})
     assert res.json()["assistant"]["status"] == "complete" and res.json()["assistant"]["content"] == "fine answer"
     await titles_settle()
-    assert (await ChatSession.objects.aget(pk=session.pk)).title == ""
+    # No model title: the first message's words.
+    assert (await ChatSession.objects.aget(pk=session.pk)).title == "Hi"
     res = await api.post(f"/api/sessions/{session.id}/title")
     assert res.status_code == 503 and res.json()["code"] == "title_unavailable"
 
@@ -83,3 +87,48 @@ async def test_title_on_demand(session, api, fake_provider, titler, settings):
     res = await api.post(f"/api/sessions/{session.id}/title")
     assert res.status_code == 200 and res.json() == {"title": "Quantum Tunnelling Explained"}
     assert (await api.get(f"/api/sessions/{session.id}")).json()["title"] == "Quantum Tunnelling Explained"
+
+
+@pytest.mark.parametrize(("title", "question", "answer", "refused"), [
+    ("Fixing Dense Sourdough Bread", "How do I file taxes?", "Use form 1040.", True),  # the prompt's example
+    ("Fixing Dense Sourdough Bread", "Why is my sourdough bread dense?", "Weak starter.", False),  # it is the topic
+    ("Learning Spanish Quickly", "Best Python web framework?", "Django.", True),
+    ("Cooking Pasta Tips", "How do I file taxes?", "Use form 1040.", True),  # no shared word
+    ("Filing Taxes Online", "How do I file my taxes online?", "", False),
+    ("Proofing Dough Overnight", "Can I proof dough in the fridge overnight?", "", False),
+    ("Red (Orange", "What colour is red?", "", True),  # cut mid-bracket
+    ('The "best laptop', "Which laptop is the best?", "", True),
+])
+def test_titles_that_do_not_name_the_chat_are_refused(title, question, answer, refused):
+    assert (title_problem(title, question, answer) is not None) is refused
+
+
+def test_the_fallback_is_the_first_words_of_the_question():
+    assert fallback_title("how do I **proof** dough overnight in a cold fridge, please?") == "How do I proof dough overnight"
+    assert fallback_title("see https://x.example/a and `code`") == "See and code"
+    assert fallback_title("```\nonly code\n```") == ""
+
+
+async def test_a_copied_example_gives_the_questions_words(session, api, fake_provider, titler):
+    fake_provider.by_model["titler"] = ["Fixing Dense Sourdough Bread"]
+    fake_provider.enqueue(["Use form 1040."])
+    await api.post(f"/api/sessions/{session.id}/messages", json={"content": "Which tax form do I need?"})
+    await titles_settle()
+    assert (await ChatSession.objects.aget(pk=session.pk)).title == "Which tax form do I need"
+
+
+async def test_a_cancelled_only_reply_still_gets_a_title(session, api, fake_provider, titler):
+    fake_provider.by_model["titler"] = [ProviderConnectionError("down")]
+    fake_provider.enqueue([10.0, "never"])
+    url = f"/api/sessions/{session.id}/messages"
+    sending = asyncio.ensure_future(api.post(url, json={"content": "Plan a trip to Rome"}))  # (buffered: waits)
+    for _ in range(200):
+        reply = await Message.objects.filter(session=session, role="assistant").afirst()
+        if reply is not None:
+            break
+        await asyncio.sleep(0.02)
+    cancelled = await api.post(f"/api/messages/{reply.id}/cancel")
+    await sending
+    assert cancelled.json()["status"] == "cancelled"
+    await titles_settle()
+    assert (await ChatSession.objects.aget(pk=session.pk)).title == "Plan a trip to Rome"
