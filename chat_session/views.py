@@ -32,7 +32,7 @@ from chat_session.services import (
     chat_session_update,
 )
 from chat_session.titles import session_title_generate
-from core.errors import DomainError
+from core.errors import DomainError, NotFound
 from core.schema import ErrorSerializer
 
 
@@ -128,10 +128,18 @@ async def _assistant(request: Request, data: dict) -> Any:
 @ensure_csrf_cookie
 async def chat_page(request: HttpRequest, session_id: str | None = None) -> HttpResponse:
     """The chat UI (`/` or `/s/<session id>`, which the page opens); leads to first-run
-    set-up while no user exists, else to login."""
+    set-up while no user exists, else to login. A session id that is not the user's (or
+    does not exist) answers 404 with the page, which says the chat was not found."""
     user = await request.auser()
     if not user.is_authenticated:
         if not await get_user_model().objects.aexists():
             return redirect("setup")
         return redirect(f"/login/?next={request.path}")
-    return TemplateResponse(request, "chat_session/chat.html", {"username": user.get_username()})
+    status_code = 200
+    if session_id is not None:
+        try:
+            await chat_session_get(user=user, session_id=session_id)
+        except NotFound:
+            # Unknown, deleted or another user's: 404, and the page says so (it opens a new chat).
+            status_code = 404
+    return TemplateResponse(request, "chat_session/chat.html", {"username": user.get_username()}, status=status_code)

@@ -56,3 +56,15 @@ async def test_bad_settings_answer_400_naming_the_field(api, session, body, fiel
 async def test_another_users_session_settings_are_not_found(other_api, session):
     res = await other_api.patch(f"/api/sessions/{session.id}", json={"system_prompt": "x"})
     assert res.status_code == 404
+
+
+async def test_the_chat_page_of_an_unknown_or_anothers_session_answers_404(user, other_user, session):
+    from django.test import AsyncClient
+
+    client = AsyncClient()
+    await client.aforce_login(user)
+    assert (await client.get(f"/s/{session.id}")).status_code == 200
+    assert (await client.get("/s/00000000-0000-0000-0000-000000000000")).status_code == 404
+    await client.aforce_login(other_user)
+    res = await client.get(f"/s/{session.id}")
+    assert res.status_code == 404 and b'id="messages"' in res.content  # the page, which says so

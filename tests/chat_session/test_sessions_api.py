@@ -41,7 +41,7 @@ async def test_models_listing(api, fake_model, local_model):
     assert fake == {
         "id": str(fake_model.id), "name": "Fake 1", "model_id": "fake-1", "provider": "Fake",
         "kind": "openai_compatible", "capabilities": {"streaming": True, "tools": False, "vision": False, "reasoning": False},
-        "is_available": True,
+        "is_available": True, "is_default": False,
     }
     assert by_name["Thinker"]["capabilities"]["reasoning"] is True  # configured for reasoning
     assert local_model.display_name in by_name
