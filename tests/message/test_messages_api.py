@@ -41,7 +41,7 @@ async def test_stream_events_follow_the_contract(api, session, fake_provider, fa
     assert "".join(e.json()["text"] for e in events if e.event == "delta") == "abc"
     assert all(e.json()["message"] == reply_msg["id"] for e in events[2:])
     assert events[-2].json()["completion_tokens"] == 3
-    assert events[-1].json() == {"message": reply_msg["id"], "status": "complete"}
+    assert events[-1].json() == {"message": reply_msg["id"], "status": "complete", "finish_reason": "stop"}
 
 
 async def test_sse_response_headers_and_never_gzipped(api, session, fake_provider):

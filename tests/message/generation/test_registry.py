@@ -38,7 +38,7 @@ async def test_cancel_keeps_the_text_and_closes_the_upstream(api, user):
         body = res.json()
         assert body["status"] == "cancelled" and body["content"].startswith("w0 w1 w2 w3 ")
         assert body["usage"]["completion_tokens"] >= 5
-        assert started.generation.log.events[-1].data == {"message": str(started.reply.id), "status": "cancelled"}
+        assert started.generation.log.events[-1].data == {"message": str(started.reply.id), "status": "cancelled", "finish_reason": None}
         for _ in range(40):
             if upstream.disconnects:
                 break

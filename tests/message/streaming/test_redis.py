@@ -196,7 +196,7 @@ async def test_a_follower_gets_done_when_the_generating_worker_dies(
     events = [e for e in events if e.data]
     assert [e.event for e in events] == ["message", "delta", "usage", "error", "done"], [(e.id, e.event, e.data) for e in events]
     assert [int(e.id) for e in events] == [1, 2, 3, 4, 5]
-    assert events[-1].json() == {"message": str(reply.id), "status": "error"}
+    assert events[-1].json() == {"message": str(reply.id), "status": "error", "finish_reason": None}
     assert events[-2].json()["code"] == "interrupted"
     assert elapsed < settings.GENERATION_STALE_AFTER_S + 0.5 + follow.CLOSING_GRACE_S + 1.5
     stored = await Message.objects.aget(pk=reply.pk)
