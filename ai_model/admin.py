@@ -156,7 +156,8 @@ class ModelLeaderboardAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         replies = Q(messages__role="assistant", messages__status="complete")
         return (
-            super().get_queryset(request)
+            # Not super()'s: it orders by `get_ordering`, the annotations below, before they exist.
+            self.model._default_manager.get_queryset()
             .annotate(
                 n_replies=Count("messages", filter=replies),
                 n_preferred=Count("messages", filter=replies & Q(messages__preferred=True)),
@@ -274,7 +275,7 @@ class AssistantLeaderboardAdmin(admin.ModelAdmin):
         turns = Q(messages__role="assistant", messages__status="complete")
         replies = turns & Q(messages__parent__role="user")  # a reply's first turn (tool rounds follow it)
         return (
-            super().get_queryset(request)
+            self.model._default_manager.get_queryset()  # (as ModelLeaderboardAdmin's)
             .annotate(
                 n_replies=Count("messages", filter=replies),
                 n_preferred=Count("messages", filter=replies & Q(messages__preferred=True)),

@@ -77,5 +77,9 @@ def test_admin_never_renders_provider_api_key(admin_client):
     assert b"sk-very" not in admin_client.get("/admin/ai_model/provider/").content
 
 
-def test_session_page_url_serves_the_chat(admin_client):
-    assert admin_client.get("/s/0a932620-f448-45b8-b203-007c3b72cb87").status_code == 200
+def test_session_page_url_serves_the_chat(admin_client, admin_user):
+    from chat_session.models import ChatSession
+
+    session = ChatSession.objects.create(owner=admin_user)
+    assert admin_client.get(f"/s/{session.id}").status_code == 200
+    assert admin_client.get("/s/0a932620-f448-45b8-b203-007c3b72cb87").status_code == 404  # not (or no longer) there
