@@ -143,3 +143,13 @@ async def chat_page(request: HttpRequest, session_id: str | None = None) -> Http
             # Unknown, deleted or another user's: 404, and the page says so (it opens a new chat).
             status_code = 404
     return TemplateResponse(request, "chat_session/chat.html", {"username": user.get_username()}, status=status_code)
+
+
+@ensure_csrf_cookie
+async def settings_page(request: HttpRequest) -> HttpResponse:
+    """The user's settings page (`/settings/`): API keys (list, create, revoke) and usage and
+    budget, both read and written by the page's script over the REST API; login required."""
+    user = await request.auser()
+    if not user.is_authenticated:
+        return redirect(f"/login/?next={request.path}")
+    return TemplateResponse(request, "chat_session/settings.html", {"username": user.get_username()})

@@ -14,7 +14,7 @@ from rest_framework.permissions import AllowAny
 
 from accounts.views import ApiKeyViewSet, TokenView, login_view, logout_view, setup_view
 from ai_model.views import AIModelViewSet, AssistantViewSet, AudioViewSet, OpenAIAudioViewSet, setup_provider_view, transcription_body_limit
-from chat_session.views import ChatSessionViewSet, chat_page
+from chat_session.views import ChatSessionViewSet, chat_page, settings_page
 from core.http import HealthzView, ReadyzView
 from core.lean import LeanRoute
 from core.views import metrics
@@ -57,6 +57,7 @@ handler404 = "core.http.api_not_found"
 urlpatterns = [
     path("", chat_page, name="home"),
     path("s/<uuid:session_id>", chat_page, name="chat-session"),
+    path("settings/", settings_page, name="settings"),
     path("setup/", setup_view, name="setup"),
     path("setup/provider/", setup_provider_view, name="setup_provider"),
     path("login/", login_view, name="login"),

@@ -52,7 +52,7 @@ export function installDrawer() {
   });
   // Choosing a chat (a link or an item of the list) closes the drawer.
   sidebar.addEventListener("click", (e) => {
-    if (drawerOpen() && e.target.closest("#sessions a, #sessions li, #new-session")) closeDrawer({ restoreFocus: false });
+    if (drawerOpen() && e.target.closest("#sessions a.chat-link, #search-list a, #new-session")) closeDrawer({ restoreFocus: false });
   });
   NARROW.addEventListener("change", () => { if (!NARROW.matches) closeDrawer({ restoreFocus: false }); });
 }

@@ -8,7 +8,7 @@
 //   theme.js is a classic script in <head> (base.html), before the first paint.
 import { $ } from "./state.js";
 import { loadModels, loadAssistants, assistantChanged } from "./models.js";
-import { loadSessions } from "./sidebar.js";
+import { loadSessions, installSidebar } from "./sidebar.js";
 import { openSession, installShortcuts } from "./conversation.js";
 import { installComposer } from "./composer.js";
 import { installCompare } from "./compare.js";
@@ -22,6 +22,7 @@ installScroll();
 installShortcuts();
 installCompare();
 installChatSettings();
+installSidebar();
 $("#assistant-picker").addEventListener("change", assistantChanged);
 $("#new-session").addEventListener("click", () => { openSession(null); $("#prompt").focus(); });
 $("#mic").addEventListener("click", toggleDictation);
