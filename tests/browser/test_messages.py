@@ -9,6 +9,7 @@ import re
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.async_api import expect
 
 from tests.ai_model.upstream import Stream
 from tests.ai_model.wire import OpenAIWire
@@ -238,7 +239,7 @@ async def test_a_reply_cut_at_the_token_limit_says_so_and_continues(live, chat_m
     assert text.startswith("Once upon a time, there was a") and text.endswith("dragon who liked tea.")
     assert await reply_el.locator(".finish-note").count() == 0
     assert await reply_el.get_by_role("button", name="Continue").count() == 0
-    assert await reply_el.locator(".branch-count").inner_text() == "2/2"
+    await expect(reply_el.locator(".branch-count")).to_have_text("2/2", timeout=30_000)
     sent = live.upstream.requests[-1]["json"]["messages"]
     assert sent[-1]["role"] == "assistant" and sent[-1]["content"].startswith("Once upon a time, there was a")
 
