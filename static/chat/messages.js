@@ -235,7 +235,9 @@ function comparisonOf(msg) {
   if (msg.role !== "assistant" || !msg.parent) return null;
   const parent = byId().get(msg.parent);
   const siblings = childrenOf(msg.parent).filter((m) => m.role === "assistant"
-    && Math.abs(new Date(m.created_at) - new Date(parent.created_at)) < 1000);
+    // Compared replies are stored in the user message's own transaction (microseconds
+    // apart); a regenerated or continued sibling comes after a reply and a click.
+    && Math.abs(new Date(m.created_at) - new Date(parent.created_at)) < 100);
   return siblings.length > 1 && siblings.some((m) => m.id === msg.id) ? siblings : null;
 }
 
