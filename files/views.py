@@ -58,6 +58,21 @@ class FileUploadParser(MultiPartParser):
             raise DomainError(f"The multipart body cannot be read: {cause}", code="malformed_multipart", field="file") from None
 
 
+async def multipart_file(request: Request) -> Any:
+    """The one file of a multipart request's field `file` (an `UploadedFile`). Raises
+    DomainError (field `file`): `missing_file` for another content type or no file,
+    `too_many_files` for more than one."""
+    if request._request.content_type != "multipart/form-data":  # Django's, without parameters
+        raise DomainError("Send the file as multipart/form-data in the field `file`.", code="missing_file", field="file")
+    # Django parses multipart bodies synchronously (no async API).
+    uploads = await sync_to_async(lambda: request.FILES.getlist("file"))()
+    if not uploads:
+        raise DomainError("Attach the file as the multipart field `file`.", code="missing_file", field="file")
+    if len(uploads) > 1:
+        raise DomainError("Send one file per request.", code="too_many_files", field="file")
+    return uploads[0]
+
+
 class FilePagination(LimitOffsetPagination):
     """`?limit=&offset=` pages of at most 200 files (50 by default)."""
 
@@ -102,15 +117,7 @@ class FileViewSet(DeclaredMethodsMixin, viewsets.ViewSet):
     async def acreate(self, request: Request) -> Response:
         """Store the multipart field `file`: 201 with the new file, or 200 with the file the
         user stored from the same bytes before."""
-        if request._request.content_type != "multipart/form-data":  # Django's, without parameters
-            raise DomainError("Send the file as multipart/form-data in the field `file`.", code="missing_file", field="file")
-        # Django parses multipart bodies synchronously (no async API).
-        uploads = await sync_to_async(lambda: request.FILES.getlist("file"))()
-        if not uploads:
-            raise DomainError("Attach the file as the multipart field `file`.", code="missing_file", field="file")
-        if len(uploads) > 1:
-            raise DomainError("Send one file per request.", code="too_many_files", field="file")
-        stored, created = await file_create(user=request.user, upload=uploads[0])
+        stored, created = await file_create(user=request.user, upload=await multipart_file(request))
         return Response(StoredFileSerializer(stored).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(operation_id="files_list", parameters=[FileListQuerySerializer],

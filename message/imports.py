@@ -189,7 +189,7 @@ def _chatgpt_one(conversation: Any, n: int) -> Chat:
     kept: dict[str, str | None] = {}  # node id -> the kept key it resolves to (itself or an ancestor)
     turns: list[Turn] = []
 
-    def resolve(node_id: Any, depth: int = 0) -> str | None:
+    def resolve(node_id: Any) -> str | None:
         # The nearest kept node at or above `node_id` (iteratively: trees can be deep).
         chain = []
         current = node_id

@@ -24,6 +24,9 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from chat_session.models import ChatSession
+from message.models import Message
+
 #: Words of a query that count (more are ignored).
 MAX_WORDS = 16
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -103,9 +106,6 @@ def _search(user_id: Any, words: list[str], limit: int, offset: int) -> tuple[in
     # Three small reads instead of one: the page (ranked, no text), the count (no ranking),
     # and snippets for the page's messages only (a snippet per hit of a common word would
     # cost more than the whole search).
-    from chat_session.models import ChatSession
-    from message.models import Message
-
     pg = connection.vendor == "postgresql"
     query = _pg_query(words) if pg else _fts5_query(words)
     with connection.cursor() as cursor:

@@ -25,7 +25,7 @@ from chat_session.serializers import ChatSessionSerializer
 from core.errors import DomainError
 from core.http import AnyAcceptNegotiation, DeclaredMethodsMixin, UnparsedBodyParser
 from core.schema import ErrorSerializer
-from files.views import FileUploadParser
+from files.views import FileUploadParser, multipart_file
 from message.export import export_filename, session_export_json, session_export_markdown
 from message.imports import sessions_import
 from message.search import SearchPagination, message_search
@@ -78,18 +78,13 @@ class SessionTransferViewSet(DeclaredMethodsMixin, viewsets.ViewSet):
     @action(detail=False, methods=["post"], url_path="import")
     async def import_(self, request: Request) -> Response:
         """Store the chats of the multipart field `file` as new sessions: 201 `{"sessions"}`."""
-        if request._request.content_type != "multipart/form-data":
-            raise DomainError("Send the file as multipart/form-data in the field `file`.", code="missing_file", field="file")
-        # Django parses multipart bodies synchronously (no async API).
-        uploads = await sync_to_async(lambda: request.FILES.getlist("file"))()
-        if len(uploads) != 1:
-            raise DomainError("Attach one file as the multipart field `file`.", code="missing_file", field="file")
-        if uploads[0].size > settings.IMPORT_MAX_BYTES:
+        upload = await multipart_file(request)
+        if upload.size > settings.IMPORT_MAX_BYTES:
             raise DomainError(f"The file is larger than {settings.IMPORT_MAX_BYTES} bytes.", code="file_too_large",
                               field="file", status_code=413)
         # Bounded by the body limit (config.urls.body_limit: IMPORT_MAX_BYTES); read on a thread
         # since a large upload sits in a temporary file.
-        data = await sync_to_async(uploads[0].read)()
+        data = await sync_to_async(upload.read)()
         sessions = await sessions_import(user=request.user, data=data)
         return Response({"sessions": ChatSessionSerializer(sessions, many=True).data}, status=status.HTTP_201_CREATED)
 

@@ -105,8 +105,7 @@ async def generation_start(
     registry = generations()
     registry.add(generation, reply.id)
     runtime().metrics.reply_started(model=ai_model.model_id)
-    runner = Runner(generation, ReplyStore(keep_content=client is None or client.store), client, assistant, chat)
-    runner.prefill = prefill
+    runner = Runner(generation, ReplyStore(keep_content=client is None or client.store), client, assistant, chat, prefill)
     generation.task = asyncio.get_running_loop().create_task(
         runner.run(reply=reply, ai_model=ai_model, context=context), name=f"generation:{reply.id}"
     )
@@ -118,12 +117,12 @@ class Runner:
 
     def __init__(
         self, generation: Generation, store: ReplyStore, client: ClientTurn | None = None,
-        assistant: Assistant | None = None, chat: ChatSettings | None = None,
+        assistant: Assistant | None = None, chat: ChatSettings | None = None, prefill: str = "",
     ) -> None:
         self.generation = generation
         self.chat = chat
         #: Text the reply starts with (`generation_start`'s `prefill`).
-        self.prefill = ""
+        self.prefill = prefill
         self.store = store
         self.client = client
         self.assistant = assistant
