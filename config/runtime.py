@@ -30,6 +30,8 @@ Nothing else in the project keeps mutable state at module level.
     background    fire-and-forget tasks (automatic titles)
     file_threads  threads that sniff, clean and read uploads (Pillow, pypdf, python-docx: files/uploads.py)
     file_sweeper  the periodic deletion of unused uploads (files/sweep.py), started by `preload`
+    search_indexer  the periodic search-index update on SQLite (message/search_index.py),
+                  started by `preload`
     metrics       Prometheus metrics on a registry of their own (`core.metrics`, `GET /metrics`)
 """
 
@@ -60,6 +62,7 @@ from message.context import context_cache_create
 from message.generation.admission import Admission
 from message.generation.registry import GenerationRegistry
 from message.generation.texts import TextWriter
+from message.search_index import SearchIndexer
 from message.streaming.log import EventLogStore
 
 logger = logging.getLogger(__name__)
@@ -93,6 +96,7 @@ class Runtime:
         # CPU and memory of uploads (a 50-megapixel decode, a PDF's text) are bounded by these few threads.
         self.file_threads = ThreadPoolExecutor(max_workers=settings.FILE_PROCESS_THREADS, thread_name_prefix="file")
         self.file_sweeper = FileSweeper()
+        self.search_indexer = SearchIndexer()
         self.closed = False
 
     @property
@@ -132,12 +136,14 @@ class Runtime:
         """Start loading the embedded chat model and the speech models on their own
         threads (as settings ask), so the first request does not pay for it, and the
         discovery of local runtimes as a background task (`DISCOVERY_ON_START`,
-        `ai_model.discovery`), and the periodic sweep of unused uploads (`files.sweep`).
+        `ai_model.discovery`), the periodic sweep of unused uploads (`files.sweep`) and the
+        periodic search-index update (`message.search_index`).
         Returns at once; call it inside the running loop."""
         from ai_model.discovery import local_runtimes_discover_logged
         from ai_model.providers.local import LocalEngine, runtime_available
 
         self.file_sweeper.start()
+        self.search_indexer.start()
         if settings.DISCOVERY_ON_START and settings.LOCAL_RUNTIMES.strip():
             self.background.spawn(local_runtimes_discover_logged(), name="local-runtime-discovery")
         if settings.MCP_START_ON_BOOT:
@@ -165,6 +171,7 @@ class Runtime:
         steps = (
             lambda: self.generations.drain(grace_s=grace_s),
             self.file_sweeper.close,
+            self.search_indexer.close,
             *((self._mcp.close,) if self._mcp is not None else ()),
             self.background.settle,
             self.admission.close,

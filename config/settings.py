@@ -316,6 +316,11 @@ IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
 IMPORT_MAX_SESSIONS = env.int("IMPORT_MAX_SESSIONS", default=1_000)
 IMPORT_MAX_MESSAGES = env.int("IMPORT_MAX_MESSAGES", default=50_000)
 IMPORT_MAX_MESSAGE_CHARS = env.int("IMPORT_MAX_MESSAGE_CHARS", default=1_000_000)
+# SQLite: final messages and titles are indexed for search behind the reply path
+# (message/search_index.py), every SEARCH_INDEX_INTERVAL_S seconds in each worker (0: only
+# before each search) and before each search, SEARCH_INDEX_BATCH rows per write transaction.
+SEARCH_INDEX_INTERVAL_S = env.float("SEARCH_INDEX_INTERVAL_S", default=5.0)
+SEARCH_INDEX_BATCH = env.int("SEARCH_INDEX_BATCH", default=500)
 # Request bodies over this many bytes answer 413 before anything reads them (core/body_limit.py),
 # on every path; transcription uploads may instead be ASR_MAX_BYTES and their multipart envelope.
 REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", default=2_621_440)

@@ -1,9 +1,10 @@
 """Search across the user's chats (`GET /api/search`, API.md): message text and session
 titles, full-text, best first. Reads only.
 
-The index is kept by triggers (`message/migrations/0011_message_search.py`): PostgreSQL's
-full-text search (tsvector, GIN, the 'simple' configuration) or SQLite's FTS5 (unicode61)
-on the embedded default. The query is the words of `q` (letters and digits; everything else,
+The index is PostgreSQL's full-text search (tsvector, GIN, the 'simple' configuration),
+kept by triggers (`message/migrations/0011_message_search.py`), or SQLite's FTS5
+(unicode61) on the embedded default, written behind the reply path from a queue the
+triggers fill (`message/search_index.py`; the view brings it up to date before reading). The query is the words of `q` (letters and digits; everything else,
 FTS operators and quotes included, only separates words), all required, the last one also
 as a prefix (typing "sourd" finds "sourdough"). Ranked by ts_rank / bm25, a title hit
 weighing more than a message hit; hidden sessions (the OpenAI API's accounting session)

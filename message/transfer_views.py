@@ -29,6 +29,7 @@ from files.views import FileUploadParser, multipart_file
 from message.export import export_filename, session_export_json, session_export_markdown
 from message.imports import sessions_import
 from message.search import SearchPagination, message_search
+from message.search_index import search_index_update
 from message.serializers import ExportQuerySerializer, ImportUploadSerializer, SearchHitSerializer, SearchQuerySerializer
 from message.services import message_list_load
 
@@ -106,5 +107,6 @@ class SearchView(DeclaredMethodsMixin, APIView):
         query.is_valid(raise_exception=True)
         paginator = SearchPagination()
         limit, offset = paginator.limit_offset(request)
+        await search_index_update()  # SQLite: what replies stored since the last update
         total, hits = await message_search(user_id=request.user.pk, q=query.validated_data["q"], limit=limit, offset=offset)
         return paginator.page(request, total, SearchHitSerializer(hits, many=True).data)

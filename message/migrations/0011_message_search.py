@@ -9,7 +9,8 @@ admin) is covered:
   `session_id`, `doc` tsvector: titles weighted A, messages D; the 'simple' configuration, no
   stemming, as SQLite's tokenizer) with a GIN index, filled by PL/pgSQL triggers.
 - SQLite: `message_searchrow` (integer id, `kind`, `object_id`, `session_id`) and the FTS5
-  table `message_searchtext` whose rowid is that id (unicode61, diacritics folded).
+  table `message_searchtext` whose rowid is that id (unicode61, diacritics folded). Since
+  0012 its insert and update triggers only queue the row (`message/search_index.py` indexes it).
 """
 
 from django.db import migrations

@@ -116,3 +116,75 @@ async def test_diacritics_fold_and_snippets_are_plain_text(api, user):
         assert hit[0]["message"] == str(m.id)
     hit = (await _search(api, "tasty"))["results"][0]
     assert "tasty" in hit["snippet"] and len(hit["snippet"]) < 400
+
+
+# --- SQLite: the index is written behind the reply path (message/search_index.py) ---------
+
+sqlite_only = pytest.mark.skipif(
+    __import__("django.db", fromlist=["connection"]).connection.vendor != "sqlite",
+    reason="PostgreSQL's triggers write the index themselves; the queue is SQLite's")
+
+
+def _counts():
+    from django.db import connection
+    with connection.cursor() as cursor:
+        out = {}
+        for table in ("message_searchqueue", "message_searchrow", "message_searchtext"):
+            cursor.execute(f"SELECT COUNT(*) FROM {table}")
+            out[table] = cursor.fetchone()[0]
+        return out
+
+
+async def _counts_async():
+    from asgiref.sync import sync_to_async
+    return await sync_to_async(_counts)()
+
+
+@sqlite_only
+async def test_writes_only_queue_and_the_update_indexes_them_in_batches(user):
+    from message.search_index import search_index_update
+    before = await _counts_async()
+    session, made = await _chat(user, "Queued title", *(f"queued text number {n}" for n in range(5)))
+    after = await _counts_async()
+    # Five messages and a title queued; nothing written to the FTS5 index inside those writes.
+    assert after["message_searchqueue"] - before["message_searchqueue"] == 6
+    assert after["message_searchtext"] == before["message_searchtext"]
+    assert await search_index_update(batch=2) == after["message_searchqueue"]
+    indexed = await _counts_async()
+    assert indexed["message_searchqueue"] == 0
+    assert indexed["message_searchtext"] - before["message_searchtext"] == 6
+    assert indexed["message_searchrow"] == indexed["message_searchtext"]
+    assert await search_index_update() == 0  # nothing left: one read, no write
+
+
+@sqlite_only
+async def test_a_queued_message_deleted_or_emptied_before_the_update_is_not_indexed(api, user):
+    from message.search_index import search_index_update
+    _, (kept, emptied, deleted) = await _chat(user, "", "zebra kept", "zebra emptied", "zebra deleted")
+    await Message.objects.filter(pk=emptied.pk).aupdate(content="")
+    await deleted.adelete()
+    await search_index_update()
+    assert [h["message"] for h in (await _search(api, "zebra"))["results"]] == [str(kept.id)]
+    counts = await _counts_async()
+    assert counts["message_searchrow"] == counts["message_searchtext"] == 1
+
+
+@sqlite_only
+async def test_each_worker_updates_the_index_on_its_own(user, settings):
+    import asyncio
+
+    from message.search_index import SearchIndexer
+    settings.SEARCH_INDEX_INTERVAL_S = 0.05
+    indexer = SearchIndexer()
+    indexer.start()
+    try:
+        await _chat(user, "", "walrus text")
+        for _ in range(100):
+            if (await _counts_async())["message_searchqueue"] == 0:
+                break
+            await asyncio.sleep(0.05)
+        counts = await _counts_async()
+        assert counts["message_searchqueue"] == 0 and counts["message_searchtext"] == 1
+    finally:
+        await indexer.close()
+    assert not indexer.started
