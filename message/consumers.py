@@ -76,7 +76,7 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
                 body = self._valid(MessageCreateSerializer, {k: v for k, v in content.items() if k != "stream"})
                 await message_send(
                     session=self.session, content=body["content"], parent_id=body["parent"], model_id=body["model"],
-                    attachment_ids=body["attachments"], assistant_id=body["assistant"],
+                    attachment_ids=body["attachments"], assistant_id=body["assistant"], root=body["root"],
                 )
             elif kind == "cancel":
                 body = self._valid(TargetSerializer, content)

@@ -52,6 +52,7 @@ async def session_messages_stream(request: LeanRequest) -> LeanResponse | None:
             started = await message_send_to(
                 user=user, session_id=request.params["session_id"], content=data["content"], parent_id=data["parent"],
                 model_id=data["model"], attachment_ids=data["attachments"], assistant_id=data["assistant"],
+                root=data["root"],
             )
         except (TooManyRequests, ServerBusyError) as exc:
             # A limit answers here, as the Django view would: asking again there would count

@@ -225,6 +225,15 @@ class MessageCreateSerializer(serializers.Serializer):
         help_text="An assistant of `GET /api/assistants` (default: the session's); another's answers 404.")
     attachments = AttachmentIdsField(required=False, default=list)
     stream = StrictBooleanField(required=False, default=False)
+    root = StrictBooleanField(
+        required=False, default=False,
+        help_text="True: store the message as a new first message of the session, beside the existing one "
+                  "(editing a chat's first message into a new branch); `parent` must then be absent.")
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs.get("root") and attrs.get("parent") is not None:
+            raise serializers.ValidationError({"root": ["Give either `parent` or `root`, not both."]}, code="invalid")
+        return attrs
 
 
 class RegenerateSerializer(serializers.Serializer):
@@ -260,6 +269,15 @@ class CompareSerializer(serializers.Serializer):
     models = ModelIdsField()
     attachments = AttachmentIdsField(required=False, default=list)
     stream = StrictBooleanField(required=False, default=False)
+    root = StrictBooleanField(
+        required=False, default=False,
+        help_text="True: store the message as a new first message of the session, beside the existing one "
+                  "(editing a chat's first message into a new branch); `parent` must then be absent.")
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs.get("root") and attrs.get("parent") is not None:
+            raise serializers.ValidationError({"root": ["Give either `parent` or `root`, not both."]}, code="invalid")
+        return attrs
 
     def validate_models(self, value: list) -> list:
         if len(set(value)) != len(value):

@@ -58,10 +58,10 @@ class StartedReply:
 
 async def message_send(
     *, session: ChatSession, content: str, parent_id: uuid.UUID | None = None, model_id: Any = None,
-    attachment_ids: list[Any] = (), assistant_id: Any = None,
+    attachment_ids: list[Any] = (), assistant_id: Any = None, root: bool = False,
 ) -> StartedReply:
     """Store a user message under `parent_id` (default: the session's active leaf, else its
-    newest leaf) with the files `attachment_ids` (the owner's, in order) and start its
+    newest leaf; with `root`, under none: a new first message, beside the existing) with the files `attachment_ids` (the owner's, in order) and start its
     assistant reply with `model_id` (default: the session's model, else the local one). A
     `parent_id` above the leaf starts a new branch; nothing is deleted. Validation happens
     before anything is written; raises DomainError (fields `parent`, `model`: also
@@ -77,8 +77,8 @@ async def message_send(
     slots = await _admit(user_id=session.owner_id, models=[ai_model])
     with _released_on_error(slots):
         stored = await _turn_store(
-            session=session, parent_id=parent_id, content=content, models=[ai_model], budget_tokens=ai_model.context_budget,
-            attachments=attachments, assistant_id=assistant.pk if assistant else None,
+            session=session, parent_id=parent_id, root=root, content=content, models=[ai_model],
+            budget_tokens=ai_model.context_budget, attachments=attachments, assistant_id=assistant.pk if assistant else None,
         )
         return await _reply_start(stored, ai_model, slots, assistant)
 
@@ -132,16 +132,17 @@ def _released_on_error(slots: Slots) -> Iterator[None]:
 
 async def message_send_to(
     *, user: Any, session_id: Any, content: str, parent_id: uuid.UUID | None = None, model_id: Any = None,
-    attachment_ids: list[Any] = (), assistant_id: Any = None,
+    attachment_ids: list[Any] = (), assistant_id: Any = None, root: bool = False,
 ) -> StartedReply:
     """`message_send` into the session `session_id` of `user` (raises NotFound for a
     missing id or another user's session, as `chat_session_get`). When this worker has seen
     the session lately (`message.context.SessionTip`), the session is read in the same
     thread hop as the turn (its owner, default model and assistant checked there); else it is
-    read first. Without an assistant, nothing is read for one."""
+    read first. Without an assistant, nothing is read for one. A `root` message (an edit of
+    the first message, rare) always takes the ordinary path."""
     pk = uuid_or_404(session_id)
     tip = runtime().contexts.tip(pk)
-    if tip is not None and tip.owner_id == user.pk:
+    if tip is not None and tip.owner_id == user.pk and not root:
         assistant = await reply_assistant(
             user_id=user.pk, assistant_id=assistant_id, default_id=tip.default_assistant_id)
         ai_model = await ai_model_for_reply(model_id=model_id, defaults=model_defaults(assistant, tip.default_model_id))
@@ -162,7 +163,7 @@ async def message_send_to(
     session = await chat_session_get(user=user, session_id=pk)
     return await message_send(
         session=session, content=content, parent_id=parent_id, model_id=model_id, attachment_ids=attachment_ids,
-        assistant_id=assistant_id)
+        assistant_id=assistant_id, root=root)
 
 
 async def _reply_start(stored: StoredTurn, ai_model: Any, slots: Slots, assistant: Any = None, prefill: str = "") -> StartedReply:
@@ -176,21 +177,24 @@ async def _reply_start(stored: StoredTurn, ai_model: Any, slots: Slots, assistan
 
 async def _turn_store(
     *, session: ChatSession | None = None, check: SessionCheck | None = None, expected: Any = None,
-    parent_id: Any = None, parent: Message | None = None, attachments: list[tuple[StoredFile, Attachment]] = (),
-    **turn: Any,
+    parent_id: Any = None, parent: Message | None = None, root: bool = False,
+    attachments: list[tuple[StoredFile, Attachment]] = (), **turn: Any,
 ) -> StoredTurn:
     """`turn_store`, given the kept context of the parent it expects (`message.context`):
-    `parent`, else `parent_id`, else `expected` (with `check`) or the session's active leaf.
+    `parent`, else `parent_id`, else `expected` (with `check`) or the session's active leaf;
+    with `root` (and `session`), none: the user message is a new first message.
     The context of the new user message (or of `parent`, for a regenerate) is kept in turn,
     and the session's tip noted. `attachments`: the user message's files, as `_attachments`
     checked and cut them."""
     contexts = runtime().contexts
-    if parent is not None:
+    if root:
+        expected = None
+    elif parent is not None:
         expected = parent.pk
     elif session is not None:
         expected = parent_id or session.active_leaf_id
     base = contexts.get(expected, budget_chars=context_chars(turn["budget_tokens"])) if expected else None
-    anchor = {"parent": parent} if parent is not None else {"parent_id": parent_id}
+    anchor = {"parent": parent} if parent is not None or root else {"parent_id": parent_id}
     stored = await turn_store(
         session=session, check=check, base=base, base_id=expected, attachments=[a for _, a in attachments], **anchor, **turn)
     session = stored.session
@@ -216,14 +220,15 @@ class StartedComparison:
 
 async def message_compare(
     *, session: ChatSession, content: str, model_ids: list[Any], parent_id: uuid.UUID | None = None,
-    attachment_ids: list[Any] = (),
+    attachment_ids: list[Any] = (), root: bool = False,
 ) -> StartedComparison:
     """Store one user message and start one assistant sibling per model, concurrently,
     each through the normal generation service (so each can be resumed, cancelled and
     regenerated), each with the session's assistant if it has one (its prompt, settings and
     tools; the models are the ones given). A failing model fails only its own reply.
     Validation happens before anything is written; raises DomainError (fields `parent`,
-    `models`), NotFound (the session's assistant taken back)."""
+    `models`), NotFound (the session's assistant taken back). `parent_id` and `root` as for
+    `message_send`."""
     limit = (await usage_limits_get(user_id=session.owner_id)).models_per_comparison
     if len(model_ids) > limit:
         raise DomainError(f"You can compare at most {limit} models at once.", code="too_many_models", field="models")
@@ -243,7 +248,7 @@ async def message_compare(
     slots = await _admit(user_id=session.owner_id, models=models)
     with _released_on_error(slots):
         stored = await _turn_store(
-            session=session, parent_id=parent_id, content=content, models=models,
+            session=session, parent_id=parent_id, root=root, content=content, models=models,
             budget_tokens=min(m.context_budget for m in models), attachments=attachments,
             assistant_id=assistant.pk if assistant else None,
         )

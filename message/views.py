@@ -136,7 +136,7 @@ class SessionMessageViewSet(_StreamingViewSet):
         data = body.validated_data
         started = await message_send(
             session=session, content=data["content"], parent_id=data["parent"], model_id=data["model"],
-            attachment_ids=data["attachments"], assistant_id=data["assistant"])
+            attachment_ids=data["attachments"], assistant_id=data["assistant"], root=data["root"])
         if data["stream"]:
             return _follow(started)
         made = await _finished(started)
@@ -156,7 +156,7 @@ class SessionMessageViewSet(_StreamingViewSet):
         data = body.validated_data
         run = await message_compare(
             session=session, content=data["content"], model_ids=data["models"], parent_id=data["parent"],
-            attachment_ids=data["attachments"])
+            attachment_ids=data["attachments"], root=data["root"])
         if data["stream"]:
             return sse_response(sse_merge([generation_follower(r.generation) for r in run.replies], keepalive_s=settings.SSE_KEEPALIVE_S))
         replies = [(await _finished(r))[-1] for r in run.replies]

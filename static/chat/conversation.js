@@ -290,7 +290,8 @@ export async function follow(res, compareStream = false, sent = null, { resume =
 /**
  * Send `content` as the user's next message and follow the reply. `parent`: the message
  * to answer under (an edit makes a new branch beside the original: the edited message's
- * parent); default the open branch's newest message. Creates the chat first when none is
+ * parent; null for the chat's first message, sent as `root`); default the open branch's
+ * newest message. Creates the chat first when none is
  * open (it shows in the sidebar at once). Throws on a network failure.
  */
 export async function send(content, { parent: under } = {}) {
@@ -317,6 +318,7 @@ export async function send(content, { parent: under } = {}) {
     : { content, stream: true, model: assistantChosen() ? null : modelChosen(), attachments };
   if (!compare && assistantChosen()) payload.assistant = assistantChosen();
   if (!compare && parent) payload.parent = parent;
+  if (under === null && state.messages.length) { delete payload.parent; payload.root = true; }
   // (set before the request: this tab's own messages then come by SSE, not the socket)
   state.sending = true;
   let res;

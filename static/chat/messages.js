@@ -175,9 +175,6 @@ function addUserControls(el, msg) {
   controls.className = "controls";
   branchArrows(controls, childrenOf(msg.parent).filter((m) => m.role === "user"), msg);
   controls.append(copyButton(msg.content, "message"));
-  // (the API stores a message under a parent, or under the newest leaf: a chat's first
-  // message cannot get a sibling yet, so it has no Edit)
-  if (!msg.parent) { el.append(controls); return; }
   const edit = button("Edit", () => editInPlace(el, msg), !!state.streaming);
   edit.classList.add("edit");
   edit.setAttribute("aria-label", "Edit this message into a new branch");

@@ -181,7 +181,6 @@ async def test_edit_a_sent_message_into_a_new_branch(live, chat_model):
     page = await chat_page(live, chat_model)
     await ask(live, page, "Capital of France?")
     await ask(live, page, "How many people live there?")
-    assert await page.locator(".msg.user").first.get_by_role("button", name=re.compile("^Edit")).count() == 0  # see messages.js
     question = page.locator(".msg.user").last
 
     # Esc cancels: the message is back, nothing sent.
@@ -219,6 +218,22 @@ async def test_edit_a_sent_message_into_a_new_branch(live, chat_model):
     await page.locator(".msg.user .body", has_text="Greater Paris").wait_for()
     await page.reload()  # the chosen branch is the session's
     await page.locator(".msg.user .body", has_text="Greater Paris").wait_for()
+
+    # The chat's first message too: a new first message (`root`), the rest of the chat out of view.
+    live.upstream.play(Stream(reply("Berlin."), delay=0.05))
+    first = page.locator(".msg.user").first
+    await first.get_by_role("button", name="Edit this message into a new branch").click()
+    await first.get_by_role("textbox", name="Edit message").fill("Capital of Germany?")
+    await first.get_by_role("textbox", name="Edit message").press("Enter")
+    await page.locator(".msg.assistant .body", has_text="Berlin.").wait_for()
+    await live.idle(page)
+    assert await page.locator(".msg.user").count() == 1
+    assert await page.locator(".msg.user .branch-count").inner_text() == "2/2"
+    assert [m["content"] for m in live.upstream.requests[-1]["json"]["messages"] if m["role"] == "user"] == [
+        "Capital of Germany?"]
+    await page.locator(".msg.user").get_by_role("button", name="Previous version").click()
+    await page.locator(".msg.user .body", has_text="Greater Paris").wait_for()  # back where it was
+    assert await page.locator(".msg.user").count() == 2
 
 
 async def test_a_reply_cut_at_the_token_limit_says_so_and_continues(live, chat_model):
