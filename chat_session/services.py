@@ -36,10 +36,14 @@ async def chat_session_create(
     )
 
 
-def chat_session_insert(*, owner_id: Any, title: str) -> ChatSession:
-    """A new session with a user title (imports: automatic titles leave it alone).
-    Synchronous, for use inside the caller's transaction."""
-    return ChatSession.objects.create(owner_id=owner_id, title=title[:200], title_set_by_user=True)
+def chat_session_insert(
+    *, owner_id: Any, title: str, system_prompt: str = "", temperature: float | None = None,
+) -> ChatSession:
+    """A new session with a user title (imports: automatic titles leave it alone) and its
+    chat settings (`system_prompt` ≤ 8,000 characters, `temperature` 0–2 or None, checked by
+    the caller). Synchronous, for use inside the caller's transaction."""
+    return ChatSession.objects.create(owner_id=owner_id, title=title[:200], title_set_by_user=True,
+                                      system_prompt=system_prompt, temperature=temperature)
 
 
 async def chat_session_update(

@@ -5,7 +5,8 @@ workers' replies settled first, so an export never shows a stale `streaming`).
 The JSON document (version 1), which `message.imports` reads back::
 
     {"format": "chat-backend-export", "version": 1, "exported_at": iso,
-     "session": {"id", "title", "title_set_by_user", "active_leaf", "created_at", "updated_at"},
+     "session": {"id", "title", "title_set_by_user", "active_leaf", "system_prompt", "temperature",
+                 "created_at", "updated_at"},
      "messages": [{"id", "parent", "role", "content", "reasoning", "status", "finish_reason",
                    "model", "model_name", "assistant", "tool_calls", "tool_call_id", "tool_name",
                    "is_error", "error", "usage", "preferred", "attachments": [{"name", "mime", "size",
@@ -62,6 +63,7 @@ async def session_export_json(*, session: ChatSession, messages: list[Message]) 
         "session": {
             "id": str(session.id), "title": session.title, "title_set_by_user": session.title_set_by_user,
             "active_leaf": str(session.active_leaf_id) if session.active_leaf_id else None,
+            "system_prompt": session.system_prompt, "temperature": session.temperature,
             "created_at": _iso(session.created_at), "updated_at": _iso(session.updated_at),
         },
         "messages": rows,

@@ -93,6 +93,8 @@ class Chat:
     created_at: datetime
     turns: list[Turn]
     leaf: str | None
+    system_prompt: str = ""
+    temperature: float | None = None
 
 
 def _text(value: Any, what: str, limit: int) -> str:
@@ -159,9 +161,15 @@ def _ours(doc: dict[str, Any]) -> list[Chat]:
             is_error=row.get("is_error") is True, preferred=row.get("preferred") is True,
         ))
     leaf = session.get("active_leaf")
+    temperature = session.get("temperature")
+    if temperature is not None and (isinstance(temperature, bool) or not isinstance(temperature, (int, float))
+                                    or not 0 <= temperature <= 2):
+        raise InvalidImport("session.temperature must be a number from 0 to 2, or null.")
     return [Chat(title=_text(session.get("title"), "session.title", 10_000).strip()[:200],
                  created_at=_time(session.get("created_at"), now), turns=turns,
-                 leaf=leaf if leaf in keys else None)]
+                 leaf=leaf if leaf in keys else None,
+                 system_prompt=_text(session.get("system_prompt"), "session.system_prompt", 8000),
+                 temperature=None if temperature is None else float(temperature))]
 
 
 def _chatgpt_text(message: dict[str, Any]) -> str:
@@ -272,7 +280,8 @@ def _store(user_id: Any, chats: list[Chat]) -> list[ChatSession]:
     sessions = []
     with transaction.atomic():
         for chat in chats:
-            session = chat_session_insert(owner_id=user_id, title=chat.title or "Imported chat")
+            session = chat_session_insert(owner_id=user_id, title=chat.title or "Imported chat",
+                                          system_prompt=chat.system_prompt, temperature=chat.temperature)
             ids = {t.key: uuid.uuid4() for t in chat.turns}
             rows = []
             # Distinct, increasing times in file order: the tree's order survives equal stamps.

@@ -14,7 +14,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 async def _tree(user):
     """A chat with two branches: q1 → a1 → q2 → (a2, a2b), the active leaf a2b."""
-    session = await ChatSession.objects.acreate(owner=user, title="Bread & butter")
+    session = await ChatSession.objects.acreate(owner=user, title="Bread & butter",
+                                                system_prompt="Answer as a baker.", temperature=0.3)
     q1 = await Message.objects.acreate(session=session, role="user", content="How do I bake bread?")
     a1 = await Message.objects.acreate(session=session, parent=q1, role="assistant", content="Flour, water, **salt**.",
                                        reasoning="Think about yeast.", finish_reason="stop", prompt_tokens=5,
@@ -42,6 +43,7 @@ async def test_json_export_has_every_branch_and_imports_back(api, user):
     assert [m["id"] for m in doc["messages"]] == [str(m.id) for m in messages]
     assert doc["messages"][1]["reasoning"] == "Think about yeast." and doc["messages"][4]["finish_reason"] == "length"
     assert doc["session"]["active_leaf"] == str(messages[4].id)
+    assert doc["session"]["system_prompt"] == "Answer as a baker." and doc["session"]["temperature"] == 0.3
 
     res = await _import(api, res.content)
     assert res.status_code == 201, res.text
@@ -53,6 +55,7 @@ async def test_json_export_has_every_branch_and_imports_back(api, user):
     assert by_id[copy[4].parent_id].content == "And butter?" and copy[3].parent_id == copy[4].parent_id
     assert copy[0].parent_id is None and not ({m.id for m in copy} & {m.id for m in messages})
     assert made["active_leaf"] == str(copy[4].id)
+    assert made["system_prompt"] == "Answer as a baker." and made["temperature"] == 0.3  # the chat's settings too
     assert copy[1].reasoning == "Think about yeast." and all(m.status == "complete" for m in copy)
     # Searchable at once.
     hits = (await api.get("/api/search", params={"q": "churn"})).json()["results"]
@@ -131,6 +134,9 @@ async def test_chatgpt_conversations_import_as_trees(api, user):
     (b'{"format": "chat-backend-export", "version": 1, "session": {}, "messages": [{"id": "a", "parent": "b", "role": "user", "content": "x"}]}', "invalid_import"),
     (b'{"format": "chat-backend-export", "version": 1, "session": {}, "messages": [{"id": "a", "role": "wizard", "content": "x"}]}', "invalid_import"),
     (b'{"format": "chat-backend-export", "version": 1, "session": {}, "messages": [{"id": "a", "role": "user", "content": 5}]}', "invalid_import"),
+    (b'{"format": "chat-backend-export", "version": 1, "session": {"temperature": 7}, "messages": []}', "invalid_import"),
+    (b'{"format": "chat-backend-export", "version": 1, "session": {"temperature": true}, "messages": []}', "invalid_import"),
+    (b'{"format": "chat-backend-export", "version": 1, "session": {"system_prompt": 5}, "messages": []}', "invalid_import"),
     (b"[" * 100_000 + b"]" * 100_000, "invalid_import"),
 ])
 async def test_malformed_files_answer_400_and_store_nothing(api, user, body, code):
