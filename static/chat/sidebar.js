@@ -134,6 +134,12 @@ function toggleMenu(li, b) {
     else if (e.key === "Tab") closeMenu({ focus: false });
   });
   li.append(menu);
+  // Near the bottom of the scrolled list it opens upwards, so it is never cut by the list's edge.
+  const nav = li.closest("#chats-nav");
+  if (nav && menu.getBoundingClientRect().bottom > nav.getBoundingClientRect().bottom
+      && li.getBoundingClientRect().top - nav.getBoundingClientRect().top > menu.offsetHeight) {
+    menu.classList.add("up");
+  }
   b.setAttribute("aria-expanded", "true");
   openMenu = { menu, button: b };
   menu.querySelector("[role=menuitem]").focus();

@@ -96,3 +96,25 @@ async def test_phone_menu_screenshot(live, chat_model):
     await page.get_by_role("menuitem", name="Delete").wait_for()
     assert await page.locator("#app").evaluate("e => e.classList.contains('drawer-open')")
     await live.screenshot(page, "phone-sidebar-menu")
+
+
+async def test_the_menu_of_a_chat_at_the_bottom_of_a_long_list_opens_upwards(live, chat_model):
+    for n in range(30):
+        await chat(f"Chat number {n}", "Hello?", "Hi.", model=chat_model)
+    page = await live.page()
+    await page.locator("#sessions li a.chat-link", has_text="Chat number 0").wait_for()
+    nav = page.locator("#chats-nav")
+    assert await nav.evaluate("n => n.scrollHeight > n.clientHeight")  # the list scrolls
+    await nav.evaluate("n => { n.scrollTop = n.scrollHeight; }")
+    last = page.locator("#sessions li").last
+    await last.locator(".chat-menu-button").click()
+    menu = last.locator(".chat-menu")
+    await menu.wait_for()
+    box, area = await menu.bounding_box(), await nav.bounding_box()
+    assert box["y"] >= area["y"] and box["y"] + box["height"] <= area["y"] + area["height"] + 0.5, (box, area)
+    assert await menu.evaluate("m => m.classList.contains('up')")
+    await page.keyboard.press("Escape")
+    await nav.evaluate("n => { n.scrollTop = 0; }")
+    first = page.locator("#sessions li").first
+    await first.locator(".chat-menu-button").click()
+    assert not await first.locator(".chat-menu").evaluate("m => m.classList.contains('up')")  # room below: downwards
