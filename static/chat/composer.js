@@ -22,4 +22,15 @@ export function installComposer() {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); if (!state.streaming) $("#composer").requestSubmit(); }
   });
   installAttachments();
+  shortHintWhenNarrow();
+}
+
+// A phone-width composer shows three short lines: the full hint (keys, drop and paste) would be cut.
+function shortHintWhenNarrow() {
+  const box = $("#prompt");
+  const full = box.placeholder;
+  const narrow = window.matchMedia("(max-width: 760px)");
+  const apply = () => { box.placeholder = narrow.matches ? "Ask something…" : full; };
+  narrow.addEventListener("change", apply);
+  apply();
 }

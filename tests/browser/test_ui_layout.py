@@ -5,6 +5,8 @@ Screenshots: long chat (desktop and phone), phone chat, drawer open."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.async_api import expect
 
@@ -54,6 +56,11 @@ async def test_a_phone_has_no_sideways_scroll_and_the_sidebar_is_a_drawer(live, 
     # The chat column takes the width (not 130 px next to a 260 px sidebar).
     width = await page.locator("#messages").evaluate("(b) => b.getBoundingClientRect().width")
     assert width >= PHONE["width"] - 2
+    # The composer's hint fits its three short lines (the desktop one names the keys).
+    assert await page.locator("#prompt").get_attribute("placeholder") == "Ask something…"
+    await page.set_viewport_size({"width": 1280, "height": 800})
+    await expect(page.locator("#prompt")).to_have_attribute("placeholder", re.compile("Enter sends"))
+    await page.set_viewport_size(PHONE)
     sidebar = page.locator("#sidebar")
     toggle = page.locator("#drawer-toggle")
     await expect(sidebar).not_to_be_in_viewport()
