@@ -4,8 +4,9 @@ titles, full-text, best first. Reads only.
 The index is PostgreSQL's full-text search (tsvector, GIN, the 'simple' configuration),
 kept by triggers (`message/migrations/0011_message_search.py`), or SQLite's FTS5
 (unicode61) on the embedded default, written behind the reply path from a queue the
-triggers fill (`message/search_index.py`; the view brings it up to date before reading). The query is the words of `q` (letters and digits; everything else,
-FTS operators and quotes included, only separates words), all required, the last one also
+triggers fill (`message/search_index.py`; the view brings it up to date before reading).
+The query is the words of `q` (letters and digits; everything else, FTS operators and
+quotes included, only separates words), all required, the last one also
 as a prefix (typing "sourd" finds "sourdough"). Ranked by ts_rank / bm25, a title hit
 weighing more than a message hit; hidden sessions (the OpenAI API's accounting session)
 and tool results are never found. Snippets are plain text: the message around the first
@@ -86,13 +87,14 @@ def _fts5_query(words: list[str]) -> str:
 # whatever the planner believes of the user's session count (joined on owner_id, a user with
 # many more sessions than its statistics say got one GIN probe per session: 2 s instead of
 # 30 ms for a common word over 400 sessions, `bench/search.py` without ANALYZE).
-_PG_FROM = """
-    FROM message_search s JOIN chat_session_chatsession c ON c.id = s.session_id, to_tsquery('simple', %s) q
+# The count needs no session columns, so only the page joins the sessions (for the tiebreak).
+_PG_WHERE = """
     WHERE s.doc @@ q AND s.session_id = ANY(ARRAY(
         SELECT id FROM chat_session_chatsession WHERE owner_id = %s AND NOT hidden))"""
-_PG_PAGE = f"""SELECT s.kind, s.object_id, s.session_id {_PG_FROM}
-    ORDER BY ts_rank(s.doc, q) DESC, c.updated_at DESC, s.object_id LIMIT %s OFFSET %s"""
-_PG_COUNT = f"SELECT COUNT(*) {_PG_FROM}"
+_PG_PAGE = f"""SELECT s.kind, s.object_id, s.session_id
+    FROM message_search s JOIN chat_session_chatsession c ON c.id = s.session_id, to_tsquery('simple', %s) q
+    {_PG_WHERE} ORDER BY ts_rank(s.doc, q) DESC, c.updated_at DESC, s.object_id LIMIT %s OFFSET %s"""
+_PG_COUNT = f"SELECT COUNT(*) FROM message_search s, to_tsquery('simple', %s) q {_PG_WHERE}"
 _PG_SNIPPETS = f"""SELECT id, ts_headline('simple', content, to_tsquery('simple', %s),
     'StartSel="", StopSel="", MaxWords={_SNIPPET_WORDS}, MinWords=8, MaxFragments=1, FragmentDelimiter=" … "')
     FROM message_message WHERE id = ANY(%s)"""

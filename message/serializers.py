@@ -214,17 +214,11 @@ class AttachmentIdsField(serializers.ListField):
         super().__init__(child=StrictUUIDField(), **kwargs)
 
 
-class MessageCreateSerializer(serializers.Serializer):
-    """`POST /api/sessions/{id}/messages` body and the WebSocket `send` frame (without `stream`)."""
+class _AnchorSerializer(serializers.Serializer):
+    """Where a new user message goes: under `parent` (default: the newest leaf), or with
+    `root` as a new first message of the session; not both (400 naming `root`)."""
 
-    content = MessageContentField()
     parent = StrictUUIDField(required=False, allow_null=True, default=None)
-    model = StrictUUIDField(required=False, allow_null=True, default=None)
-    assistant = StrictUUIDField(
-        required=False, allow_null=True, default=None,
-        help_text="An assistant of `GET /api/assistants` (default: the session's); another's answers 404.")
-    attachments = AttachmentIdsField(required=False, default=list)
-    stream = StrictBooleanField(required=False, default=False)
     root = StrictBooleanField(
         required=False, default=False,
         help_text="True: store the message as a new first message of the session, beside the existing one "
@@ -234,6 +228,18 @@ class MessageCreateSerializer(serializers.Serializer):
         if attrs.get("root") and attrs.get("parent") is not None:
             raise serializers.ValidationError({"root": ["Give either `parent` or `root`, not both."]}, code="invalid")
         return attrs
+
+
+class MessageCreateSerializer(_AnchorSerializer):
+    """`POST /api/sessions/{id}/messages` body and the WebSocket `send` frame (without `stream`)."""
+
+    content = MessageContentField()
+    model = StrictUUIDField(required=False, allow_null=True, default=None)
+    assistant = StrictUUIDField(
+        required=False, allow_null=True, default=None,
+        help_text="An assistant of `GET /api/assistants` (default: the session's); another's answers 404.")
+    attachments = AttachmentIdsField(required=False, default=list)
+    stream = StrictBooleanField(required=False, default=False)
 
 
 class RegenerateSerializer(serializers.Serializer):
@@ -261,23 +267,13 @@ class ModelIdsField(serializers.ListField):
         super().__init__(child=StrictUUIDField(), min_length=2, max_length=8, **kwargs)
 
 
-class CompareSerializer(serializers.Serializer):
+class CompareSerializer(_AnchorSerializer):
     """`POST /api/sessions/{id}/compare` body."""
 
     content = MessageContentField()
-    parent = StrictUUIDField(required=False, allow_null=True, default=None)
     models = ModelIdsField()
     attachments = AttachmentIdsField(required=False, default=list)
     stream = StrictBooleanField(required=False, default=False)
-    root = StrictBooleanField(
-        required=False, default=False,
-        help_text="True: store the message as a new first message of the session, beside the existing one "
-                  "(editing a chat's first message into a new branch); `parent` must then be absent.")
-
-    def validate(self, attrs: dict) -> dict:
-        if attrs.get("root") and attrs.get("parent") is not None:
-            raise serializers.ValidationError({"root": ["Give either `parent` or `root`, not both."]}, code="invalid")
-        return attrs
 
     def validate_models(self, value: list) -> list:
         if len(set(value)) != len(value):

@@ -61,8 +61,8 @@ async def message_send(
     attachment_ids: list[Any] = (), assistant_id: Any = None, root: bool = False,
 ) -> StartedReply:
     """Store a user message under `parent_id` (default: the session's active leaf, else its
-    newest leaf; with `root`, under none: a new first message, beside the existing) with the files `attachment_ids` (the owner's, in order) and start its
-    assistant reply with `model_id` (default: the session's model, else the local one). A
+    newest leaf; with `root`, under none: a new first message, beside the existing) with the
+    files `attachment_ids` (the owner's, in order) and start its assistant reply with `model_id` (default: the session's model, else the local one). A
     `parent_id` above the leaf starts a new branch; nothing is deleted. Validation happens
     before anything is written; raises DomainError (fields `parent`, `model`: also
     `model_not_vision_capable` for an image to a model that, with its fallbacks, reads

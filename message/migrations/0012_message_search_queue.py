@@ -2,8 +2,8 @@
 
 0011's triggers wrote FTS5 rows inside every transaction that stored a final message or a
 title, so each reply's user-message INSERT and final UPDATE paid for the full-text index on
-SQLite's single writer (measured with `bench.streaming_load --quick`: 50 concurrent
-replies 0.61x the relay's streams/s instead of 0.89x). Now those triggers only note the row
+SQLite's single writer (`bench/search.py`: the final UPDATE 2.7x a streaming one; queued,
+1.1-1.3x, and indexed in batches for about 0.06 ms a message). Now those triggers only note the row
 in `message_searchqueue` (kind 'm' message / 't' title, `object_id`), and
 `message/search_index.py` indexes the queue in batches, one transaction each: every few
 seconds and before each search, so a search still sees every write before it. Deletes stay

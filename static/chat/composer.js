@@ -4,6 +4,7 @@ import { $, state } from "./state.js";
 import { send, cancel } from "./conversation.js";
 import { installAttachments, uploading } from "./attachments.js";
 import { notify } from "./notice.js";
+import { NARROW } from "./layout.js";
 
 export function installComposer() {
   $("#composer").addEventListener("submit", async (e) => {
@@ -29,8 +30,7 @@ export function installComposer() {
 function shortHintWhenNarrow() {
   const box = $("#prompt");
   const full = box.placeholder;
-  const narrow = window.matchMedia("(max-width: 760px)");
-  const apply = () => { box.placeholder = narrow.matches ? "Ask something…" : full; };
-  narrow.addEventListener("change", apply);
+  const apply = () => { box.placeholder = NARROW.matches ? "Ask something…" : full; };
+  NARROW.addEventListener("change", apply);
   apply();
 }

@@ -4,7 +4,7 @@
 // the user scrolled up (then a "Jump to latest" button).
 import { $ } from "./state.js";
 
-const NARROW = window.matchMedia("(max-width: 760px)");
+export const NARROW = window.matchMedia("(max-width: 760px)");
 const app = () => $("#app");
 
 export const drawerOpen = () => app().classList.contains("drawer-open");
